@@ -1,0 +1,281 @@
+"""Lessons: folders in lessons/ with lesson.md (YAML front matter + bilingual Markdown) and scenario files.
+
+Errors name the file and the line, because instructors write these by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from .expectations import EXPECTATION_KINDS, METRICS
+from .sandbox.limits import Limits
+
+LANGS = ("en", "zh")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+LANG_RE = re.compile(r"^<!--\s*lang:\s*([a-z]{2})\s*-->\s*$")
+SCENARIO_EXT = (".py", ".txt", ".csv", ".json")
+MAX_FILE = 256 * 1024
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+
+class LessonError(ValueError):
+    """A lesson that cannot be loaded: says which file, which line, what was expected."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.path, "line": self.line, "message": self.message}
+
+
+@dataclass
+class Lesson:
+    id: str
+    order: int
+    title: dict[str, str]
+    dir: Path
+    topic: str = ""
+    summary: dict[str, str] = field(default_factory=dict)
+    objectives: dict[str, list[str]] = field(default_factory=dict)
+    body: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
+    expect: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    main: str = "main.py"
+    stdin: str | None = None
+
+    def summary_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "order": self.order, "topic": self.topic, "title": self.title,
+                "summary": self.summary}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
+                "body_md": self.body, "body_html": {k: _md.render(v) for k, v in self.body.items()},
+                "files": self.files, "main": self.main, "questions": self.questions, "expect": self.expect,
+                "stdin": self.stdin}
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
+    """(front matter, body, line number where the body starts)."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise LessonError(path, 1, "expected front matter starting with a line '---'")
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
+    raise LessonError(path, 1, "front matter is not closed by a line '---'")
+
+
+def _line_of(node: yaml.Node | None, key: str | None = None) -> int | None:
+    """1-based line of a mapping key (or of the node) in lesson.md."""
+    if node is None:
+        return None
+    if key is not None and isinstance(node, yaml.MappingNode):
+        for k, _v in node.value:
+            if getattr(k, "value", None) == key:
+                return k.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
+    return node.start_mark.line + 2
+
+
+def _langs(value: Any, path: Path, line: int | None, name: str, required: bool = True) -> dict[str, str]:
+    if value is None and not required:
+        return {}
+    if isinstance(value, str):
+        return {lang: value for lang in LANGS}
+    if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
+        raise LessonError(path, line, f"'{name}' must be a mapping with text for en and zh, got {value!r}"[:300])
+    return {lang: value[lang] for lang in LANGS}
+
+
+def _body(text: str, path: Path, first_line: int) -> dict[str, str]:
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for offset, line in enumerate(text.split("\n")):
+        m = LANG_RE.match(line.strip())
+        if m:
+            current = m.group(1)
+            if current not in LANGS:
+                raise LessonError(path, first_line + offset, f"unknown language {current!r}; expected en or zh")
+            if current in sections:
+                raise LessonError(path, first_line + offset, f"a second '<!-- lang: {current} -->' section")
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+        elif line.strip():
+            raise LessonError(path, first_line + offset,
+                              "text before the first '<!-- lang: en -->' or '<!-- lang: zh -->' line")
+    for lang in LANGS:
+        if lang not in sections:
+            raise LessonError(path, first_line, f"the body has no '<!-- lang: {lang} -->' section")
+    return {lang: "\n".join(lines).strip() + "\n" for lang, lines in sections.items()}
+
+
+def load_lesson(folder: Path) -> Lesson:
+    path = folder / "lesson.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise LessonError(path, None, "missing lesson.md") from e
+    except UnicodeDecodeError as e:
+        raise LessonError(path, None, f"not UTF-8 text: {e}") from e
+    fm, body_text, body_line = _split_front_matter(text, path)
+    try:
+        node = yaml.compose(fm, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(fm)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        raise LessonError(path, line, f"front matter is not valid YAML: {getattr(e, 'problem', e)}") from e
+    if not isinstance(data, dict):
+        raise LessonError(path, 2, "front matter must be a mapping of fields (id, order, title …)")
+
+    def need(key: str) -> Any:
+        if key not in data:
+            raise LessonError(path, 2, f"missing required field '{key}'")
+        return data[key]
+
+    lid = need("id")
+    if not isinstance(lid, str) or not ID_RE.match(lid):
+        raise LessonError(path, _line_of(node, "id"), f"'id' must be lowercase letters, digits and '-', got {lid!r}")
+    order = need("order")
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise LessonError(path, _line_of(node, "order"), f"'order' must be an integer, got {order!r}")
+    title = _langs(need("title"), path, _line_of(node, "title"), "title")
+    summary = _langs(data.get("summary"), path, _line_of(node, "summary"), "summary", required=False)
+    objectives_raw = data.get("objectives") or {}
+    if not isinstance(objectives_raw, dict) or not all(
+            isinstance(objectives_raw.get(lang, []), list) for lang in LANGS):
+        raise LessonError(path, _line_of(node, "objectives"), "'objectives' must map en and zh to lists of text")
+    objectives = {lang: [str(x) for x in objectives_raw.get(lang, [])] for lang in LANGS}
+    limits = data.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise LessonError(path, _line_of(node, "limits"), "'limits' must be a mapping")
+    try:
+        Limits().with_overrides(limits, Limits(**{k: 10**9 for k in Limits().to_dict()}))
+    except ValueError as e:
+        raise LessonError(path, _line_of(node, "limits"), str(e)) from e
+    expect = data.get("expect") or []
+    if not isinstance(expect, list):
+        raise LessonError(path, _line_of(node, "expect"), "'expect' must be a list")
+    expect_node = None
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "expect":
+                expect_node = v
+    for i, item in enumerate(expect):
+        item_line = _line_of(expect_node.value[i]) if isinstance(expect_node, yaml.SequenceNode) else None
+        if not isinstance(item, dict) or len(item) != 1:
+            raise LessonError(path, item_line, f"each expectation must be a mapping with one key, got {item!r}"[:300])
+        (kind,) = item
+        if kind not in EXPECTATION_KINDS:
+            raise LessonError(path, item_line,
+                              f"unknown expectation {kind!r}; expected one of {', '.join(sorted(EXPECTATION_KINDS))}")
+    questions = data.get("questions") or []
+    if not isinstance(questions, list):
+        raise LessonError(path, _line_of(node, "questions"), "'questions' must be a list")
+    seen_q: set[str] = set()
+    for q in questions:
+        qline = _line_of(node, "questions")
+        if not isinstance(q, dict) or not isinstance(q.get("id"), str):
+            raise LessonError(path, qline, f"each question needs an 'id', got {q!r}"[:300])
+        if q["id"] in seen_q:
+            raise LessonError(path, qline, f"two questions with id {q['id']!r}")
+        seen_q.add(q["id"])
+        q["prompt"] = _langs(q.get("prompt"), path, qline, f"questions[{q['id']}].prompt")
+        ans = q.get("answer")
+        if not isinstance(ans, dict) or ans.get("metric") not in METRICS:
+            raise LessonError(path, qline, f"question {q['id']!r}: 'answer' must be {{metric: NAME}} with NAME one of "
+                              f"{', '.join(sorted(METRICS))}")
+    main = data.get("main", "main.py")
+    files: dict[str, str] = {}
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.suffix in SCENARIO_EXT and not f.name.startswith("."):
+            if f.stat().st_size > MAX_FILE:
+                raise LessonError(f, None, f"scenario file larger than {MAX_FILE // 1024} KiB")
+            try:
+                files[f.name] = f.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise LessonError(f, None, f"not UTF-8 text: {e}") from e
+    if main not in files:
+        raise LessonError(path, _line_of(node, "main"), f"the scenario file {main!r} is missing from {folder}")
+    try:
+        compile(files[main], str(folder / main), "exec")
+    except SyntaxError as e:
+        raise LessonError(folder / main, e.lineno, f"Python syntax error: {e.msg}") from e
+    stdin = data.get("stdin")
+    return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
+                  objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
+                  questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None)
+
+
+class LessonStore:
+    """All lessons of a directory, reloaded when their files change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lessons: dict[str, Lesson] = {}
+        self.errors: list[LessonError] = []
+        self._stamp: tuple[tuple[str, float, int], ...] = ()
+        self._lock = threading.Lock()
+        self.reload()
+
+    def _snapshot(self) -> tuple[tuple[str, float, int], ...]:
+        out = []
+        if self.root.is_dir():
+            for dirpath, _dirs, names in os.walk(self.root):
+                for n in names:
+                    p = os.path.join(dirpath, n)
+                    try:
+                        st = os.stat(p)
+                    except OSError:
+                        continue
+                    out.append((p, st.st_mtime, st.st_size))
+        return tuple(sorted(out))
+
+    def reload(self) -> None:
+        with self._lock:
+            stamp = self._snapshot()
+            lessons: dict[str, Lesson] = {}
+            errors: list[LessonError] = []
+            if self.root.is_dir():
+                for folder in sorted(self.root.iterdir()):
+                    if not folder.is_dir() or folder.name.startswith((".", "_")):
+                        continue
+                    try:
+                        lesson = load_lesson(folder)
+                    except LessonError as e:
+                        errors.append(e)
+                        continue
+                    if lesson.id in lessons:
+                        errors.append(LessonError(folder / "lesson.md", 2,
+                                                  f"id {lesson.id!r} is already used by {lessons[lesson.id].dir}"))
+                        continue
+                    lessons[lesson.id] = lesson
+            self.lessons, self.errors, self._stamp = lessons, errors, stamp
+
+    def refresh(self) -> bool:
+        """Reload if any file changed; cheap enough to call on every request."""
+        if self._snapshot() != self._stamp:
+            self.reload()
+            return True
+        return False
+
+    def ordered(self) -> list[Lesson]:
+        return sorted(self.lessons.values(), key=lambda x: (x.order, x.id))
+
+    def get(self, lesson_id: str) -> Lesson | None:
+        return self.lessons.get(lesson_id)

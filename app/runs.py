@@ -1,0 +1,278 @@
+"""Runs as the web process sees them: queue, uid pool, event buffers, subscribers, recordings.
+
+The web process never forks student code: it asks the launcher, then reads
+the supervisor's NDJSON stream. It renumbers `seq` so that its own events
+(`run.queued`) and the supervisor's form one strictly increasing sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expectations import answers as compute_answers
+from .runspec import build_spec, new_run_id
+from .sandbox.client import Launcher, LauncherError
+from .settings import Settings
+from .storage import Storage
+
+log = logging.getLogger("proclab.runs")
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+class RunRefused(Exception):
+    """A run that cannot be accepted; the message is for the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Run:
+    id: str
+    lesson: str | None
+    files: dict[str, str]
+    main: str
+    limits: dict[str, Any] | None
+    client: str
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    stdin: str | None = None
+    room: str | None = None
+    status: RunStatus = RunStatus.QUEUED
+    created: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    subscribers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
+    ever_watched: bool = False
+    unwatched_since: float | None = None
+    writer: asyncio.StreamWriter | None = None
+    uid: int | None = None
+    result: dict[str, Any] | None = None
+    answers: dict[str, Any] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "lesson": self.lesson, "status": self.status.value, "created": self.created,
+                "finished": self.finished_at, "result": self.result, "answers": self.answers, "room": self.room,
+                "events": len(self.events)}
+
+
+class RunManager:
+    def __init__(self, settings: Settings, launcher: Launcher, storage: Storage) -> None:
+        self.settings = settings
+        self.launcher = launcher
+        self.storage = storage
+        self.runs: dict[str, Run] = {}
+        self.queue: deque[Run] = deque()
+        self.free_uids: list[int] = list(launcher.uid_pool)
+        self.slots = settings.max_concurrent_runs
+        self.running = 0
+        self.listeners: list[Callable[[Run, list[dict[str, Any]]], None]] = []
+        self.floor_missing: list[str] = []
+        self._janitor: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ submit
+
+    def submit(self, files: dict[str, str], main: str, lesson: str | None, limits: dict[str, Any] | None,
+               client: str, questions: list[dict[str, Any]] | None = None, stdin: str | None = None,
+               room: str | None = None) -> Run:
+        if self.floor_missing:
+            raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
+                             f"{', '.join(self.floor_missing)} (see /healthz)")
+        if not self.launcher.alive():
+            raise RunRefused(503, "the sandbox launcher is not running; see the server log")
+        if main not in files:
+            raise RunRefused(422, f"the files do not include the main file {main!r}")
+        mine = sum(1 for r in self.runs.values() if r.client == client and r.status != RunStatus.FINISHED)
+        if room is None and mine >= self.settings.max_runs_per_client:
+            raise RunRefused(429, f"you already have {mine} runs going (at most "
+                             f"{self.settings.max_runs_per_client}); stop one or wait for it to finish")
+        if len(self.queue) >= self.settings.max_queue:
+            raise RunRefused(503, "the server is full; try again in a minute")
+        run = Run(id=new_run_id(), lesson=lesson, files=files, main=main, limits=limits, client=client,
+                  questions=questions or [], stdin=stdin, room=room)
+        self.runs[run.id] = run
+        self.queue.append(run)
+        self._pump()
+        if run.status == RunStatus.QUEUED:
+            self._announce_queue()
+        return run
+
+    def _announce_queue(self) -> None:
+        for i, r in enumerate(self.queue):
+            self._publish(r, [{"type": "run.queued", "position": i + 1}])
+
+    def _pump(self) -> None:
+        while self.queue and self.running < self.slots and self.free_uids:
+            run = self.queue.popleft()
+            run.uid = self.free_uids.pop(0)
+            run.status = RunStatus.RUNNING
+            self.running += 1
+            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+
+    # ------------------------------------------------------------ driving a run
+
+    async def _drive(self, run: Run) -> None:
+        spec = build_spec(self.settings, self.launcher, run.files, run.main, run.lesson, run.limits, run.stdin,
+                          run.uid, run.id)
+        try:
+            sock = await asyncio.to_thread(self.launcher.open_run, spec)
+            reader, writer = await asyncio.open_unix_connection(sock=sock, limit=8 * 2**20)
+            run.writer = writer
+            finished = False
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                batch = [json.loads(line)]
+                # Take whatever else is already buffered: one publish (one WS frame) per burst.
+                while len(reader._buffer) and b"\n" in reader._buffer and len(batch) < 512:  # type: ignore[attr-defined]
+                    batch.append(json.loads(await reader.readline()))
+                self._publish(run, batch)
+                if batch[-1]["type"] == "run.finished":
+                    finished = True
+                    break
+            if not finished:
+                self._publish(run, [{"type": "run.error", "detail": "the supervisor ended without finishing"},
+                                    _finished_error("the sandbox ended the run unexpectedly")])
+            writer.close()
+        except (LauncherError, ValueError, OSError) as e:
+            log.exception("run %s failed in the sandbox", run.id)
+            self._publish(run, [{"type": "run.error", "detail": str(e)}, _finished_error(str(e))])
+        finally:
+            run.writer = None
+            await self._finish(run)
+
+    async def _finish(self, run: Run) -> None:
+        run.status = RunStatus.FINISHED
+        run.finished_at = time.time()
+        fin = next((e for e in reversed(run.events) if e["type"] == "run.finished"), None)
+        run.result = fin
+        try:
+            run.answers = compute_answers(run.questions, run.events)
+        except Exception:  # a bad question must not lose the recording
+            log.exception("answers for run %s", run.id)
+            run.answers = {}
+        if run.uid is not None:
+            self.free_uids.append(run.uid)
+        self.running -= 1
+        for q in list(run.subscribers):
+            q.put_nowait(None)
+        run.done.set()
+        try:
+            await asyncio.to_thread(self.storage.save_run, self._record(run), run.events)
+        except Exception:
+            log.exception("could not store run %s", run.id)
+        self._pump()
+        self._announce_queue()
+        self._forget_old()
+
+    def _record(self, run: Run) -> dict[str, Any]:
+        return {"id": run.id, "lesson": run.lesson, "status": run.status.value, "created": run.created,
+                "finished": run.finished_at, "result": run.result, "files": run.files, "room": run.room,
+                "answers": run.answers}
+
+    def _forget_old(self) -> None:
+        """Keep at most 200 finished runs in memory; the rest are served from SQLite."""
+        done = [r for r in self.runs.values() if r.status == RunStatus.FINISHED and not r.subscribers]
+        for r in sorted(done, key=lambda r: r.created)[:-200]:
+            self.runs.pop(r.id, None)
+
+    def _publish(self, run: Run, batch: list[dict[str, Any]]) -> None:
+        for ev in batch:
+            ev["seq"] = len(run.events)
+            ev.setdefault("v", 1)
+            if "t" not in ev:
+                ev["t"] = run.events[-1]["t"] if run.events else 0
+            run.events.append(ev)
+        for q in list(run.subscribers):
+            for ev in batch:
+                q.put_nowait(ev)
+        for fn in self.listeners:
+            fn(run, batch)
+
+    # ------------------------------------------------------------ control
+
+    async def command(self, run_id: str, cmd: dict[str, Any]) -> bool:
+        run = self.runs.get(run_id)
+        if run is None:
+            return False
+        if run.status == RunStatus.QUEUED and cmd.get("cmd") == "stop":
+            self.queue.remove(run)
+            run.status = RunStatus.RUNNING  # so that _finish's bookkeeping balances
+            self.running += 1
+            self._publish(run, [_finished("stopped", "stopped while waiting in the queue")])
+            await self._finish(run)
+            return True
+        if run.writer is None:
+            return run.status != RunStatus.FINISHED
+        run.writer.write(json.dumps(cmd).encode() + b"\n")
+        await run.writer.drain()
+        return True
+
+    def subscribe(self, run: Run, after: int = -1) -> asyncio.Queue[dict[str, Any] | None]:
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        for ev in run.events[after + 1:]:
+            q.put_nowait(ev)
+        if run.status == RunStatus.FINISHED:
+            q.put_nowait(None)
+        else:
+            run.subscribers.add(q)
+            run.ever_watched = True
+            run.unwatched_since = None
+        return q
+
+    def unsubscribe(self, run: Run, q: asyncio.Queue[dict[str, Any] | None]) -> None:
+        run.subscribers.discard(q)
+        if not run.subscribers and run.status != RunStatus.FINISHED:
+            run.unwatched_since = time.monotonic()
+
+    async def janitor(self) -> None:
+        """Stop runs whose browser went away (after a grace period); prune old recordings."""
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for run in list(self.runs.values()):
+                if (run.status != RunStatus.FINISHED and run.ever_watched and run.room is None
+                        and run.unwatched_since is not None
+                        and now - run.unwatched_since > self.settings.disconnect_grace_s):
+                    run.unwatched_since = None
+                    await self.command(run.id, {"cmd": "stop"})
+            if now - last_prune > 3600:
+                last_prune = now
+                await asyncio.to_thread(self.storage.prune, self.settings.retention_days)
+
+    async def shutdown(self) -> None:
+        for run in list(self.runs.values()):
+            if run.status != RunStatus.FINISHED:
+                await self.command(run.id, {"cmd": "stop"})
+        tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+
+def _finished(status: str, reason: str) -> dict[str, Any]:
+    return {"type": "run.finished", "status": status, "code": None, "reason": reason, "duration_ms": 0,
+            "stats": {}, "message": {"en": reason, "zh": reason}}
+
+
+def _finished_error(reason: str) -> dict[str, Any]:
+    ev = _finished("error", reason)
+    ev["message"] = {"en": f"The run could not finish: {reason}", "zh": f"运行未能完成：{reason}"}
+    return ev

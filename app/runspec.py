@@ -1,0 +1,53 @@
+"""What the supervisor is told about a run: files, limits, uid, active layers."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .sandbox.client import Launcher
+from .sandbox.limits import Limits
+from .settings import Settings
+
+# Layers that the supervisor applies inside the run when the probe found them working.
+RUN_LAYERS = ("identity", "rlimits", "seccomp", "landlock")
+FLOOR = ("process", "identity", "rlimits", "supervision")
+
+
+def active_layers(info: dict[str, Any], as_root: bool) -> list[str]:
+    layers = ["process", "supervision"]
+    probe = info.get("layers", {})
+    for name in RUN_LAYERS:
+        if probe.get(name, {}).get("ok") and (name != "identity" or as_root):
+            layers.append(name)
+    if "rlimits" not in layers and "rlimits" not in probe:
+        layers.append("rlimits")  # applied unconditionally by the supervisor; the probe only reports
+    return layers
+
+
+def floor_missing(info: dict[str, Any], as_root: bool) -> list[str]:
+    """Floor layers that are missing; empty means student code may run."""
+    layers = active_layers(info, as_root)
+    need = [x for x in FLOOR if x != "identity" or as_root]
+    return [x for x in need if x not in layers]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def build_spec(settings: Settings, launcher: Launcher, files: dict[str, str], main: str, lesson: str | None,
+               limits: dict[str, Any] | None, stdin: str | None = None, uid: int | None = None,
+               run_id: str | None = None) -> dict[str, Any]:
+    lim = Limits().with_overrides(limits or {}, settings.max_limits)
+    if uid is None and launcher.uid_pool:
+        uid = launcher.uid_pool[0]
+    python_dir = str(Path(launcher.info.get("python", "/usr/bin/python3")).resolve().parent.parent)
+    return {
+        "run_id": run_id or new_run_id(), "files": files, "main": main, "lesson": lesson,
+        "limits": lim.to_dict(), "uid": uid, "layers": active_layers(launcher.info, launcher.as_root),
+        "nice": settings.nice, "stdin": stdin,
+        "ro_paths": ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev", "/sys", python_dir,
+                     launcher.info.get("shim_dir", ""), launcher.info.get("bin_dir", "")],
+    }

@@ -1,0 +1,1065 @@
+"""One supervisor per run: forks the scenario, watches it, enforces limits, tears down.
+
+Forked by the launcher. It is the run's subreaper, so orphans (even
+double-forked daemons) are adopted by it and can be reaped with certainty.
+It speaks NDJSON with the web process over one stream socket: the run spec
+and commands come in, events go out.
+
+Life cycle (an explicit state machine, see Phase):
+PREPARING -> RUNNING -> (DRAINING: root gone, others left) -> TEARDOWN -> FINISHED
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import errno
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+from typing import Any
+
+from . import cleanup, procfs
+from .limits import Limits
+from .tracker import Tracker, signal_name
+
+CHUNK = 65536
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+# Shim message types that pass straight through as events (after checks).
+_PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
+                 "ipc.channel"}
+_SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP",
+                     "SIGQUIT", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGTSTP"}
+
+
+class Phase(enum.Enum):
+    PREPARING = "preparing"
+    RUNNING = "running"
+    DRAINING = "draining"
+    TEARDOWN = "teardown"
+    FINISHED = "finished"
+
+
+def _prctl(option: int, arg: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, arg, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+class Supervisor:
+    def __init__(self, sock: socket.socket, spec: dict[str, Any]) -> None:
+        self.sock = sock
+        self.spec = spec
+        self.run_id: str = spec["run_id"]
+        self.limits = Limits.from_dict(spec.get("limits", {}))
+        self.uid: int | None = spec.get("uid")
+        self.gid: int | None = spec.get("gid", self.uid)
+        self.runtime = spec["runtime_dir"]
+        self.run_dir = os.path.join(self.runtime, "runs", self.run_id)
+        self.ctl_dir = os.path.join(self.runtime, "ctl", self.run_id)
+        self.shim_path = os.path.join(self.ctl_dir, "shim.sock")
+        self.phase = Phase.PREPARING
+        self.t0 = time.monotonic_ns()
+        self.seq = 0
+        self.out: list[bytes] = []
+        self.sel = selectors.DefaultSelector()
+        self.pipes: dict[int, tuple[int, str, Any]] = {}  # fd -> (pid, stream, decoder)
+        self.conns: dict[int, tuple[socket.socket, int]] = {}  # fd -> (conn, pid)
+        self.root_pid = -1
+        self.root_status: int | None = None
+        self.root_gone_at: int | None = None
+        self.status: str | None = None
+        self.reason: str | None = None
+        self.limit_fired: str | None = None
+        self.output_bytes = 0
+        self.dropped_bytes = 0
+        self.tokens = float(self.limits.output_rate_kbps * 1024)
+        self.last_refill = time.monotonic()
+        self.throttled: set[int] = set()
+        self.mode = "normal"
+        self.delay_ms = 300
+        self.pending_go: list[tuple[socket.socket, float]] = []
+        self.paused_at: float | None = None
+        self.paused_total = 0.0
+        self.stopped_by_us: set[int] = set()
+        self.pending_exec: dict[int, dict[str, Any]] = {}
+        self.stdin_w: int | None = None
+        self.limit_hits: dict[str, str] = {}
+        self.last_scan = 0
+        self.last_files = 0.0
+        self.stat_events = 0
+        self.max_rss = 0
+        self.inbuf = b""
+        self.tracker = Tracker(os.getpid(), self.emit)
+        self.foreign: set[int] = set()
+
+    # ------------------------------------------------------------ events
+
+    def emit(self, ev: dict[str, Any], t: int | None = None) -> None:
+        ev = {"v": 1, "seq": self.seq, "t": max(0, (t if t is not None else time.monotonic_ns()) - self.t0), **ev}
+        self.seq += 1
+        if ev["type"] == "proc.state":
+            self.stat_events += 1
+        self.out.append(json.dumps(ev, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+
+    def flush(self) -> None:
+        if not self.out:
+            return
+        data = b"".join(self.out)
+        self.out.clear()
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            # Nobody listens any more: stop the run rather than run unobserved.
+            if self.phase in (Phase.RUNNING, Phase.DRAINING):
+                self.finish("stopped", "the server went away")
+
+    # ------------------------------------------------------------ preparation
+
+    def prepare(self) -> None:
+        for d in (os.path.join(self.runtime, "runs"), os.path.join(self.runtime, "ctl")):
+            os.makedirs(d, mode=0o711, exist_ok=True)
+        for d in (self.run_dir, self.ctl_dir):
+            if os.path.lexists(d):
+                cleanup.remove_tree_nofollow(d)
+            os.mkdir(d, 0o700)
+            if self.uid is not None:
+                os.chown(d, self.uid, self.gid or self.uid)
+        for name, content in self.spec.get("files", {}).items():
+            if "/" in name or name.startswith(".") or not name:
+                raise ValueError(f"bad file name {name!r}")
+            path = os.path.join(self.run_dir, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(content)
+            if self.uid is not None:
+                os.chown(path, self.uid, self.gid or self.uid)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.listener.bind(self.shim_path)
+        self.listener.listen(256)
+        self.listener.setblocking(False)
+        if self.uid is not None:
+            os.chown(self.shim_path, self.uid, self.gid or self.uid)
+        os.chmod(self.shim_path, 0o600)
+        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
+        self.sel.register(self.sock, selectors.EVENT_READ, "cmd")
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+
+    def start_root(self) -> None:
+        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        for fd in (stdin_r, out_w, err_w):
+            self.tracker.hidden.add(f"pipe:[{os.fstat(fd).st_ino}]")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._child(stdin_r, out_w, err_w)
+            except BaseException as e:  # setup failed: say so on the pipe the supervisor reads
+                try:
+                    os.write(err_w if err_w > 2 else 2, f"proclab: could not start the scenario: {e}\n".encode())
+                except OSError:
+                    pass
+            os._exit(127)
+        self.root_pid = pid
+        os.close(stdin_r)
+        os.close(out_w)
+        os.close(err_w)
+        os.set_blocking(stdin_w, False)
+        self.stdin_w = stdin_w
+        self.add_pipe(out_r, pid, "stdout")
+        self.add_pipe(err_r, pid, "stderr")
+        stdin_text = self.spec.get("stdin")
+        if stdin_text:
+            self.write_stdin(stdin_text, echo=False)
+        if self.spec.get("stdin_eof", bool(stdin_text)):
+            self.close_stdin()
+        self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(),
+                   "layers": self.spec.get("layers", []), "limits": self.limits.to_dict(),
+                   "lesson": self.spec.get("lesson"), "pid_ns": False}, t=self.t0)
+        self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        self.phase = Phase.RUNNING
+        self.flush()
+
+    def _child(self, stdin_r: int, out_w: int, err_w: int) -> None:
+        """In the scenario's first process: drop everything the run must not have, then run main."""
+        os.setpgid(0, 0)
+        os.dup2(stdin_r, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 65536)
+        signal.set_wakeup_fd(-1)
+        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts: Ctrl+C raises KeyboardInterrupt
+        lim = self.limits
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        try:
+            os.nice(int(self.spec.get("nice", 10)))
+        except OSError:
+            pass
+        mem = lim.memory_mb * 2**20
+        nproc = lim.processes
+        if self.uid is None:
+            # No uid of its own: NPROC counts all of this user's processes, so leave room for them.
+            nproc += len(cleanup.list_uid_pids(os.getuid()))
+        cpu = int(lim.cpu_s) + 1
+        for res, value in ((resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_AS, mem + 64 * 2**20),
+                           (resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, lim.files_mb * 2**20),
+                           (resource.RLIMIT_NOFILE, lim.fds), (resource.RLIMIT_CORE, 0)):
+            soft, hard = value if isinstance(value, tuple) else (value, value)
+            resource.setrlimit(res, (soft, hard))
+        if self.uid is not None:
+            os.setgroups([])
+            os.setresgid(self.gid or self.uid, self.gid or self.uid, self.gid or self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)
+        layers = set(self.spec.get("layers", []))
+        if "seccomp" in layers:
+            from . import seccomp
+
+            seccomp.install_filter()
+        if "landlock" in layers:
+            from . import landlock
+
+            landlock.restrict(self.spec.get("ro_paths", []), [self.run_dir, "/dev/null", "/dev/zero",
+                                                               "/dev/urandom", "/dev/shm", "/tmp"])
+        os.chdir(self.run_dir)
+        env = {
+            "PATH": f"{self.spec['bin_dir']}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": self.run_dir,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONPATH": self.spec["shim_dir"],
+            "PYTHONIOENCODING": "utf-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TERM": "dumb",
+            "USER": "student",
+            "PROCLAB_SHIM": self.shim_path,
+            "PROCLAB_RUN_DIR": self.run_dir,
+        }
+        os.environ.clear()
+        os.environ.update(env)
+        main = self.spec.get("main", "main.py")
+        from . import runner
+
+        runner.run_main(self.run_dir, main)
+
+    # ------------------------------------------------------------ output
+
+    def add_pipe(self, fd: int, pid: int, stream: str) -> None:
+        os.set_blocking(fd, False)
+        self.pipes[fd] = (pid, stream, codecs.getincrementaldecoder("utf-8")("replace"))
+        self.sel.register(fd, selectors.EVENT_READ, "pipe")
+
+    def drop_pipe(self, fd: int) -> None:
+        self.pipes.pop(fd, None)
+        self.throttled.discard(fd)
+        try:
+            self.sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+        os.close(fd)
+
+    def read_pipe(self, fd: int) -> None:
+        pid, stream, dec = self.pipes[fd]
+        room = int(self.tokens)
+        if room <= 0:
+            # Over the rate cap: stop reading; the writer blocks on its full pipe (back pressure).
+            self.throttled.add(fd)
+            self.sel.unregister(fd)
+            return
+        try:
+            data = os.read(fd, min(CHUNK, room))
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            tail = dec.decode(b"", final=True)
+            if tail:
+                self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": tail})
+            self.drop_pipe(fd)
+            return
+        self.tokens -= len(data)
+        cap = self.limits.output_kb * 1024
+        if self.output_bytes >= cap:
+            self.dropped_bytes += len(data)
+            return
+        keep = data[: cap - self.output_bytes]
+        self.output_bytes += len(keep)
+        text = dec.decode(keep).replace("\x00", "\ufffd")
+        if text:
+            self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": text})
+        if len(keep) < len(data):
+            self.dropped_bytes += len(data) - len(keep)
+            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        rate = self.limits.output_rate_kbps * 1024
+        self.tokens = min(float(rate), self.tokens + (now - self.last_refill) * rate)
+        self.last_refill = now
+        if self.tokens > 0 and self.throttled:
+            for fd in list(self.throttled):
+                self.throttled.discard(fd)
+                self.sel.register(fd, selectors.EVENT_READ, "pipe")
+
+    def drain_pipes(self) -> None:
+        """Read what is left in every pipe (the writers are gone) before closing them."""
+        self.tokens = float(1 << 30)
+        for fd in list(self.pipes):
+            for _ in range(64):
+                if fd not in self.pipes:
+                    break
+                self.throttled.discard(fd)
+                try:
+                    self.sel.register(fd, selectors.EVENT_READ, "pipe")
+                except (KeyError, ValueError):
+                    pass
+                before = self.output_bytes + self.dropped_bytes
+                self.read_pipe(fd)
+                if fd in self.pipes and self.output_bytes + self.dropped_bytes == before:
+                    break
+        for fd in list(self.pipes):
+            self.drop_pipe(fd)
+
+    def write_stdin(self, text: str, echo: bool = True) -> None:
+        if self.stdin_w is None:
+            return
+        try:
+            os.write(self.stdin_w, text.encode()[:65536])
+        except OSError:
+            return
+        if echo:
+            self.emit({"type": "io.input", "text": text})
+
+    def close_stdin(self) -> None:
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+
+    # ------------------------------------------------------------ shim
+
+    def accept(self) -> None:
+        for _ in range(64):
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, uid, _gid = struct.unpack("3i", creds)
+            if self.uid is not None and uid != self.uid:
+                conn.close()
+                continue
+            conn.setblocking(False)
+            self.conns[conn.fileno()] = (conn, pid)
+            self.sel.register(conn, selectors.EVENT_READ, "shim")
+            if self.mode != "normal":
+                self._send_mode(conn)
+
+    def read_shim(self, fd: int) -> None:
+        conn, pid = self.conns[fd]
+        for _ in range(256):
+            try:
+                data, ancdata, _flags, _ = conn.recvmsg(65536, socket.CMSG_SPACE(8 * 4))
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data, ancdata = b"", []
+            fds: list[int] = []
+            for level, kind, payload in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
+            if not data:
+                for f in fds:
+                    os.close(f)
+                self.sel.unregister(conn)
+                del self.conns[fd]
+                conn.close()
+                return
+            try:
+                msg = json.loads(data)
+                if not isinstance(msg, dict):
+                    raise ValueError
+            except ValueError:
+                for f in fds:
+                    os.close(f)
+                continue
+            self.on_shim(conn, pid, msg, fds)
+
+    def on_shim(self, conn: socket.socket, pid: int, msg: dict[str, Any], fds: list[int]) -> None:
+        kind = msg.get("type")
+        t = msg.get("t") if isinstance(msg.get("t"), int) else None
+        line = msg.get("line") if isinstance(msg.get("line"), dict) else None
+        p = self.tracker.procs.get(pid)
+        if kind == "hello.output":
+            for stream, f in zip(("stdout", "stderr"), fds, strict=False):
+                self.add_pipe(f, pid, stream)
+                if p is not None:
+                    p.hidden_inodes.add(f"pipe:[{os.fstat(f).st_ino}]")
+            if p is not None:
+                p.io_ready = True  # its fds can be shown now that its own plumbing is known
+            for f in fds[2:]:
+                os.close(f)
+            return
+        for f in fds:
+            os.close(f)
+        if kind == "hello":
+            how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
+            ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+            if p is None:
+                p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
+                                     line)
+            if p is not None and isinstance(msg.get("sock_ino"), int):
+                p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
+            elif how == "python" and pid != self.root_pid:
+                argv = [str(a) for a in msg.get("argv", [])][:32]
+                pend = self.pending_exec.pop(pid, None)
+                self.emit({"type": "proc.exec", "pid": pid, "argv": (pend or {}).get("argv") or ["python", *argv],
+                           "line": (pend or {}).get("line")})
+            self._release(conn, msg)
+            return
+        if p is None:
+            # The sender is not known yet (its hello is still in flight): learn it now.
+            p = self.tracker.add(pid, 0, "observed")
+        if kind == "proc.fork":
+            child = msg.get("child")
+            if isinstance(child, int) and child > 0:
+                self.tracker.add(child, pid, "fork", line)
+        elif kind == "proc.exec":
+            argv = [str(a) for a in msg.get("argv", [])][:64]
+            self.pending_exec[pid] = {"argv": argv, "line": line}
+        elif kind == "proc.wait":
+            result, status = msg.get("result"), msg.get("status")
+            self._pass(kind, pid, msg, t, line)
+            if isinstance(result, int) and result > 0 and isinstance(status, int):
+                if not msg.get("nowait"):
+                    self.tracker.reaped(result, pid, str(msg.get("call")), status)
+        elif kind == "limit.hit":
+            what = msg.get("what")
+            if what in ("processes", "memory"):
+                self.limit_hits[what] = str(msg.get("detail", ""))[:200]
+        elif kind == "thread.start":
+            pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
+        elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
+            if line:
+                self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
+        elif kind in _PASS_THROUGH:
+            self._pass(kind, pid, msg, t, line)
+        if line and kind not in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
+            pass
+        self._release(conn, msg)
+
+    def _channel(self, msg: dict[str, Any], kind: str) -> str:
+        ino, obj = msg.get("ino"), msg.get("obj")
+        if kind in ("pipe", "mp_pipe") and isinstance(ino, int):
+            key = f"pipe:[{ino}]"
+        elif kind == "socket" and isinstance(ino, int):
+            key = f"socket:[{ino}]"
+        elif kind == "fifo":
+            name = msg.get("name")
+            key = os.path.join(self.run_dir, str(name)) if name and not str(name).startswith("/") else str(name)
+            if isinstance(ino, int):
+                # A FIFO's fds link to its path; keep both names pointing at one channel.
+                self.tracker.channels.alias[f"fifo-ino:{ino}"] = key
+        elif kind == "queue" and isinstance(obj, str) and obj.startswith("queue:"):
+            key = obj
+            ino_s = obj.split(":", 1)[1]
+            if ino_s.isdigit():
+                self.tracker.channels.alias[f"pipe:[{ino_s}]"] = obj
+        else:
+            key = str(obj if obj is not None else f"{kind}:{ino}")
+        if kind == "fifo" and not msg.get("name") and isinstance(ino, int):
+            key = self.tracker.channels.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
+        ckind = "pipe" if kind == "mp_pipe" and key.startswith("pipe:") else kind
+        if kind == "mp_pipe" and key.startswith("socket:"):
+            ckind = "mp_pipe"
+        cid, created = self.tracker.channels.ensure(key, ckind)
+        if created:
+            self.emit({"type": "ipc.channel", "channel": cid, "kind": self.tracker.channels.kinds[cid],
+                       "name": key, "line": msg.get("line")})
+        return cid
+
+    def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
+        def s(key: str, n: int = 200) -> str:
+            return str(msg.get(key, ""))[:n]
+
+        def i(key: str) -> int | None:
+            v = msg.get(key)
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        if kind == "signal.sent":
+            to = i("to")
+            if to is None:
+                return
+            self.emit({"type": kind, "from": pid, "to": to, "signal": s("signal", 16), "line": line}, t=t)
+        elif kind == "signal.handler":
+            self.emit({"type": kind, "pid": pid, "signal": s("signal", 16), "handler": s("handler", 80),
+                       "line": line}, t=t)
+        elif kind == "signal.handled":
+            self.emit({"type": kind, "pid": pid, "signal": s("signal", 16), "action": "handler"}, t=t)
+        elif kind == "proc.wait":
+            self.emit({"type": kind, "pid": pid, "call": s("call", 16), "target": i("target"),
+                       "options": i("options") or 0, "result": i("result") or 0, "status": i("status"),
+                       "line": line}, t=t)
+        elif kind == "ipc.channel":
+            ck = s("kind", 16)
+            if ck in ("pipe", "fifo", "queue", "value", "array"):
+                self._channel(msg, ck)
+        elif kind == "ipc.transfer":
+            ck = s("kind", 16)
+            if ck not in ("pipe", "fifo", "socket", "mp_pipe"):
+                return
+            cid = self._channel(msg, ck)
+            direction = s("direction", 8)
+            if direction not in ("read", "write"):
+                return
+            self.emit({"type": kind, "channel": cid, "pid": pid, "direction": direction,
+                       "bytes": max(0, i("bytes") or 0), "preview": s("preview", 64), "line": line}, t=t)
+        elif kind == "ipc.op":
+            op = s("op", 16)
+            ck = msg.get("kind")
+            if op == "dup2":
+                cid = self._channel(msg, str(ck)) if ck in ("pipe", "fifo", "socket") else None
+                self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
+                           "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
+                return
+            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array"):
+                return
+            cid = self._channel(msg, str(ck))
+            value = msg.get("value")
+            if not isinstance(value, str | int | float | bool | type(None)):
+                value = str(value)[:64]
+            if isinstance(value, str):
+                value = value[:64]
+            self.emit({"type": kind, "channel": cid, "pid": pid, "op": op, "value": value, "line": line}, t=t)
+
+    def _send_mode(self, conn: socket.socket) -> None:
+        try:
+            conn.send(json.dumps({"mode": self.mode}).encode())
+        except OSError:
+            pass
+
+    def _release(self, conn: socket.socket, msg: dict[str, Any]) -> None:
+        """Answer a traced call that waits for its go (step and slow modes)."""
+        if not msg.get("sync"):
+            return
+        if self.mode == "normal":
+            self._go(conn)
+        elif self.mode == "slow":
+            self.pending_go.append((conn, time.monotonic() + self.delay_ms / 1000))
+        else:
+            self.pending_go.append((conn, float("inf")))
+
+    def _go(self, conn: socket.socket) -> None:
+        try:
+            conn.send(b'{"go":true}')
+        except OSError:
+            pass
+
+    def release_due(self) -> None:
+        if not self.pending_go:
+            return
+        now = time.monotonic()
+        keep = []
+        for conn, due in self.pending_go:
+            if due <= now:
+                self._go(conn)
+            else:
+                keep.append((conn, due))
+        self.pending_go = keep
+
+    # ------------------------------------------------------------ commands from the web
+
+    def read_cmd(self) -> None:
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.sel.unregister(self.sock)
+            if self.phase in (Phase.RUNNING, Phase.DRAINING):
+                self.finish("stopped", "the server went away")
+            return
+        self.inbuf += data
+        while b"\n" in self.inbuf:
+            line, self.inbuf = self.inbuf.split(b"\n", 1)
+            try:
+                cmd = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(cmd, dict):
+                self.command(cmd)
+
+    def command(self, cmd: dict[str, Any]) -> None:
+        op = cmd.get("cmd")
+        if op == "stop":
+            if self.phase in (Phase.RUNNING, Phase.DRAINING):
+                self.finish("stopped", "stopped by the user")
+        elif op == "signal":
+            name = str(cmd.get("signal", ""))
+            pid = cmd.get("pid")
+            if name not in _SIGNALS_FOR_USER or not isinstance(pid, int):
+                return
+            p = self.tracker.procs.get(pid)
+            if p is None or not p.alive:
+                return
+            self.emit({"type": "signal.sent", "from": None, "to": pid, "signal": name, "line": None})
+            try:
+                os.kill(pid, signal.Signals[name])
+            except OSError:
+                pass
+        elif op == "interrupt":  # Ctrl+C: SIGINT to the foreground process group
+            self.emit({"type": "signal.sent", "from": None, "to": -self.root_pid, "signal": "SIGINT", "line": None})
+            try:
+                os.killpg(self.root_pid, signal.SIGINT)
+            except OSError:
+                pass
+        elif op == "input":
+            self.write_stdin(str(cmd.get("text", "")))
+        elif op == "eof":
+            self.close_stdin()
+        elif op == "pace":
+            self.pace(str(cmd.get("mode", "normal")), cmd.get("delay_ms"))
+        elif op == "step":
+            if self.pending_go:
+                conn, _ = self.pending_go.pop(0)
+                self._go(conn)
+
+    def pace(self, mode: str, delay_ms: Any) -> None:
+        if mode not in ("normal", "paused", "step", "slow"):
+            return
+        if isinstance(delay_ms, int) and 0 <= delay_ms <= 10_000:
+            self.delay_ms = delay_ms
+        if mode == "paused":
+            if self.paused_at is None:
+                self.paused_at = time.monotonic()
+                for p in self.tracker.alive():
+                    if p.stat not in ("T", "t", "Z"):
+                        try:
+                            os.kill(p.pid, signal.SIGSTOP)
+                            self.stopped_by_us.add(p.pid)
+                        except OSError:
+                            pass
+        else:
+            if self.paused_at is not None:
+                self.paused_total += time.monotonic() - self.paused_at
+                self.paused_at = None
+                for pid in self.stopped_by_us:
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                    except OSError:
+                        pass
+                self.stopped_by_us.clear()
+            self.mode = mode
+            for conn, _pid in list(self.conns.values()):
+                self._send_mode(conn)
+            if mode == "normal":
+                for conn, _ in self.pending_go:
+                    self._go(conn)
+                self.pending_go.clear()
+        self.emit({"type": "run.pace", "mode": mode, "delay_ms": self.delay_ms})
+
+    # ------------------------------------------------------------ children and discovery
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+            if pid == 0:
+                return
+            if pid == self.root_pid:
+                self.root_status = status
+                self.root_gone_at = time.monotonic_ns()
+            if pid not in self.tracker.procs:
+                self.tracker.add(pid, os.getpid(), "observed")
+            self.tracker.reaped(pid, os.getpid(), "wait" if pid == self.root_pid else "init", status)
+
+    def discover(self) -> None:
+        """Find processes no hook reported (forks from C code, e.g. os.system)."""
+        known = self.tracker.procs
+        alive_pids = {p.pid for p in self.tracker.alive()}
+        try:
+            pids = procfs.all_pids()
+        except OSError:
+            return
+        current = set(pids)
+        self.foreign &= current
+        for pid in pids:
+            if pid in known or pid in self.foreign:
+                continue
+            if self.uid is not None:
+                try:
+                    if os.stat(f"/proc/{pid}").st_uid != self.uid:
+                        self.foreign.add(pid)
+                        continue
+                except OSError:
+                    continue
+                text = procfs.read_text(f"/proc/{pid}/stat", 1024)
+                ppid = procfs.parse_stat(text.encode()).ppid if text else 0
+                self.tracker.add(pid, ppid, "observed")
+            else:
+                text = procfs.read_text(f"/proc/{pid}/stat", 1024)
+                if not text:
+                    continue
+                st = procfs.parse_stat(text.encode())
+                if st.ppid in alive_pids or st.ppid == os.getpid():
+                    self.tracker.add(pid, st.ppid, "observed")
+                    alive_pids.add(pid)
+                else:
+                    self.foreign.add(pid)
+
+    def confirm_execs(self) -> None:
+        for pid, pend in list(self.pending_exec.items()):
+            p = self.tracker.procs.get(pid)
+            if p is None or not p.alive:
+                self.pending_exec.pop(pid, None)
+                continue
+            cmd = procfs.read_text(f"/proc/{pid}/cmdline", 4096)
+            if cmd is None:
+                continue
+            argv = [a for a in cmd.split("\0") if a]
+            if argv and argv != pend.get("old"):
+                if "old" not in pend:
+                    pend["old"] = argv
+                    continue
+                self.pending_exec.pop(pid, None)
+                self.emit({"type": "proc.exec", "pid": pid, "argv": argv[:64], "line": pend.get("line")})
+
+    # ------------------------------------------------------------ limits
+
+    def elapsed(self) -> float:
+        paused = self.paused_total + (time.monotonic() - self.paused_at if self.paused_at else 0.0)
+        return (time.monotonic_ns() - self.t0) / 1e9 - paused
+
+    def files_bytes(self) -> int:
+        total = 0
+        stack = [self.run_dir]
+        while stack:
+            d = stack.pop()
+            try:
+                with os.scandir(d) as it:
+                    for e in it:
+                        try:
+                            st = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            stack.append(e.path)
+                        else:
+                            total += st.st_blocks * 512
+            except OSError:
+                continue
+        if self.uid is not None:
+            for d in ("/tmp", "/var/tmp", "/dev/shm"):
+                try:
+                    with os.scandir(d) as it:
+                        for e in it:
+                            try:
+                                st = e.stat(follow_symlinks=False)
+                            except OSError:
+                                continue
+                            if st.st_uid == self.uid and not stat.S_ISDIR(st.st_mode):
+                                total += st.st_blocks * 512
+                except OSError:
+                    continue
+        return total
+
+    def check_limits(self) -> None:
+        lim = self.limits
+        if self.paused_at is not None and time.monotonic() - self.paused_at > 600:
+            self.pace("normal", None)
+        if self.elapsed() > lim.wall_s:
+            self.fire_limit("wall", f"{lim.wall_s:g} s of wall-clock time")
+            return
+        if self.tracker.cpu_seconds() > lim.cpu_s:
+            self.fire_limit("cpu", f"{lim.cpu_s:g} s of CPU time")
+            return
+        rss = self.tracker.rss_bytes()
+        self.max_rss = max(self.max_rss, rss)
+        if rss > lim.memory_mb * 2**20 or "memory" in self.limit_hits:
+            self.fire_limit("memory", self.limit_hits.get("memory") or f"{rss >> 20} MiB resident")
+            return
+        if "processes" in self.limit_hits or self.tracker.task_count() >= lim.processes:
+            self.fire_limit("processes", self.limit_hits.get("processes")
+                            or f"{self.tracker.task_count()} processes and threads")
+            return
+        now = time.monotonic()
+        if now - self.last_files > 0.25:
+            self.last_files = now
+            used = self.files_bytes()
+            if used > lim.files_mb * 2**20:
+                self.fire_limit("files", f"{used >> 20} MiB of files")
+                return
+        if self.phase == Phase.DRAINING and self.root_gone_at is not None:
+            left = self.tracker.alive()
+            if (time.monotonic_ns() - self.root_gone_at) / 1e9 > lim.leftover_s and left:
+                self.fire_limit("leftover", f"{len(left)} process(es) still running", count=len(left))
+
+    def fire_limit(self, limit: str, detail: str, **extra: Any) -> None:
+        if self.phase not in (Phase.RUNNING, Phase.DRAINING) or self.limit_fired:
+            return
+        self.limit_fired = limit
+        self.emit({"type": "run.limit", "limit": limit, "detail": detail,
+                   "message": self.limits.message(limit, **extra)})
+        self.finish("limit", detail)
+
+    def finish(self, status: str, reason: str | None) -> None:
+        if self.phase in (Phase.TEARDOWN, Phase.FINISHED):
+            return
+        self.status = status
+        self.reason = reason
+        self.phase = Phase.TEARDOWN
+
+    # ------------------------------------------------------------ main loop
+
+    def interval(self) -> float:
+        n = len(self.tracker.alive())
+        return 0.005 if n <= 16 else min(0.05, 0.0003 * n)
+
+    def loop(self) -> None:
+        next_sample = 0.0
+        while self.phase in (Phase.RUNNING, Phase.DRAINING):
+            timeout = max(0.0, next_sample - time.monotonic())
+            if self.pending_go:
+                timeout = min(timeout, 0.01)
+            for key, _ in self.sel.select(timeout):
+                what = key.data
+                if what == "pipe":
+                    if key.fd in self.pipes:
+                        self.read_pipe(key.fd)
+                elif what == "shim":
+                    if key.fd in self.conns:
+                        self.read_shim(key.fd)
+                elif what == "accept":
+                    self.accept()
+                elif what == "cmd":
+                    self.read_cmd()
+                elif what == "wake":
+                    try:
+                        while os.read(self.wake_r, 512):
+                            pass
+                    except OSError:
+                        pass
+                    self.reap()
+            self.refill()
+            self.release_due()
+            now = time.monotonic()
+            if now >= next_sample and self.paused_at is None:
+                self.reap()
+                now_ns = time.monotonic_ns()
+                if now_ns - self.last_scan > 25_000_000:
+                    self.last_scan = now_ns
+                    self.discover()
+                self.tracker.sweep(now_ns)
+                self.confirm_execs()
+                next_sample = now + self.interval()
+                if self.root_gone_at is not None and self.phase == Phase.RUNNING:
+                    self.phase = Phase.DRAINING
+                if self.phase == Phase.DRAINING and not self.tracker.alive():
+                    self.finish("ok", None)
+                self.check_limits()
+            elif self.paused_at is not None:
+                self.reap()
+                self.check_limits()
+                next_sample = now + 0.05
+            self.flush()
+
+    # ------------------------------------------------------------ teardown
+
+    def run_pids(self) -> set[int]:
+        pids = {p.pid for p in self.tracker.alive()}
+        if self.uid is not None:
+            pids |= set(cleanup.list_uid_pids(self.uid))
+        pids.discard(os.getpid())
+        return pids
+
+    def teardown(self) -> list[str]:
+        """SIGCONT+SIGTERM, a short grace, then SIGKILL until nothing of the run is left; then remove files."""
+        for conn, _ in self.pending_go:
+            self._go(conn)
+        self.pending_go.clear()
+        pids = self.run_pids()
+        if pids:
+            for pid in pids:
+                for sig in (signal.SIGCONT, signal.SIGTERM):
+                    try:
+                        os.kill(pid, sig)
+                    except OSError:
+                        pass
+            self._wait_gone(0.3)
+        deadline = time.monotonic() + 5.0
+        while self.run_pids() and time.monotonic() < deadline:
+            if self.uid is not None:
+                cleanup.kill_uid(self.uid, signal.SIGKILL)
+            for pid in self.run_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self._wait_gone(0.2)
+        self.reap()
+        self.tracker.sweep(time.monotonic_ns(), want_fds=False)
+        for p in self.tracker.alive():
+            self.tracker.gone(p.pid)
+        self.drain_pipes()
+        self.close_stdin()
+        for conn, _ in list(self.conns.values()):
+            conn.close()
+        self.conns.clear()
+        self.listener.close()
+        for d in (self.run_dir, self.ctl_dir):
+            try:
+                cleanup.remove_tree_nofollow(d)
+            except OSError:
+                pass
+        if self.uid is not None:
+            cleanup.sweep_uid_files(self.uid)
+            cleanup.remove_sysv_ipc(self.uid)
+            return cleanup.leftovers(self.uid, [self.run_dir, self.ctl_dir])
+        return [d for d in (self.run_dir, self.ctl_dir) if os.path.lexists(d)]
+
+    def _wait_gone(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.reap()
+            if not self.run_pids():
+                return
+            # Keep reading output so writers blocked on a full pipe can die.
+            for key, _ in self.sel.select(0.01):
+                if key.data == "pipe" and key.fd in self.pipes:
+                    self.read_pipe(key.fd)
+                elif key.data == "shim" and key.fd in self.conns:
+                    self.read_shim(key.fd)
+            self.flush()
+
+    def finish_event(self, leftovers: list[str]) -> None:
+        status = self.status or "ok"
+        reason = self.reason
+        if leftovers:
+            self.emit({"type": "run.error", "detail": "teardown left: " + "; ".join(leftovers[:10])})
+            status, reason = "error", "teardown left processes or files behind"
+        if self.dropped_bytes:
+            self.emit({"type": "io.truncated", "bytes": self.dropped_bytes})
+        code = None
+        sig = None
+        if self.root_status is not None:
+            if os.WIFEXITED(self.root_status):
+                code = os.WEXITSTATUS(self.root_status)
+            elif os.WIFSIGNALED(self.root_status):
+                sig = signal_name(os.WTERMSIG(self.root_status))
+        if status == "ok":
+            if sig:
+                en, zh = f"The program was ended by {sig}.", f"程序被信号 {sig} 终止。"
+            else:
+                en, zh = f"The program finished with exit code {code}.", f"程序运行结束，退出码为 {code}。"
+        elif status == "limit" and self.limit_fired:
+            msg = self.limits.message(self.limit_fired, count=len(self.tracker.procs))
+            en, zh = msg["en"], msg["zh"]
+        elif status == "stopped":
+            en, zh = "The run was stopped before it finished.", "运行在结束之前被停止了。"
+        else:
+            en, zh = f"The run failed: {reason}.", f"运行失败：{reason}。"
+        duration = int((time.monotonic_ns() - self.t0) / 1e6)
+        stats = {"processes": len(self.tracker.procs), "threads": self.tracker.max_threads,
+                 "events": self.seq + 1, "cpu_ms": int(self.tracker.cpu_seconds() * 1000),
+                 "max_rss_kb": self.max_rss // 1024, "output_bytes": self.output_bytes,
+                 "max_alive": self.tracker.max_alive}
+        self.emit({"type": "run.finished", "status": status, "code": code, "reason": reason,
+                   "duration_ms": duration, "stats": stats, "message": {"en": en, "zh": zh}})
+        self.phase = Phase.FINISHED
+        self.flush()
+
+
+def main(sock: socket.socket) -> None:
+    """Entry point in the freshly forked supervisor process. Never returns."""
+    code = 0
+    sup: Supervisor | None = None
+    try:
+        os.setsid()
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        sock.setblocking(True)
+        buf = b""
+        while b"\n" not in buf:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                os._exit(0)
+            buf += chunk
+            if len(buf) > 16 << 20:
+                raise ValueError("run spec too large")
+        line, rest = buf.split(b"\n", 1)
+        spec = json.loads(line)
+        sup = Supervisor(sock, spec)
+        sup.inbuf = rest
+        sup.prepare()
+        sup.start_root()
+        sup.loop()
+        leftovers = sup.teardown()
+        sup.finish_event(leftovers)
+    except BaseException as e:  # the sandbox itself failed: say so, clean up, never hang the web side
+        code = 1
+        try:
+            detail = f"{type(e).__name__}: {e}"
+            if sup is not None:
+                sup.emit({"type": "run.error", "detail": detail})
+                if sup.phase not in (Phase.FINISHED,):
+                    try:
+                        sup.teardown()
+                    except BaseException:
+                        pass
+                    sup.status, sup.reason = "error", detail
+                    sup.finish_event([])
+            else:
+                ev = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "error", "code": None,
+                      "reason": detail, "duration_ms": 0, "stats": {},
+                      "message": {"en": f"The run could not start: {detail}", "zh": f"运行无法启动：{detail}"}}
+                sock.sendall(json.dumps(ev).encode() + b"\n")
+        except BaseException:
+            pass
+        try:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        except BaseException:
+            pass
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+        os._exit(code)
+
+
+__all__ = ["main", "Supervisor", "Phase", "errno", "shutil"]

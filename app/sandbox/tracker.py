@@ -1,0 +1,487 @@
+"""The run's process model, kept true to the kernel: states, reasons, tree, IPC ends.
+
+The supervisor feeds it samples of /proc and the shim's reports; it answers
+with events (dicts without seq/t, which the supervisor adds). Only changes are
+reported. A state shorter than the sampling interval may be missed; nothing
+is ever invented.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import procfs
+
+Event = dict[str, Any]
+
+
+class State(enum.StrEnum):
+    NEW = "new"
+    READY = "ready"
+    RUNNING = "running"
+    BLOCKED = "blocked"
+    STOPPED = "stopped"
+    ZOMBIE = "zombie"
+
+
+# wchan symbol fragments -> (code, words). Names change between kernels: match on parts.
+_WCHAN = (
+    ("pipe_read", "pipe_read", "reading a pipe"),
+    ("pipe_wait", "pipe_read", "reading a pipe"),
+    ("pipe_write", "pipe_write", "writing to a full pipe"),
+    ("wait_for_partner", "fifo_open", "opening a FIFO, waiting for the other end"),
+    ("fifo_open", "fifo_open", "opening a FIFO, waiting for the other end"),
+    ("do_wait", "wait", "waiting for a child (wait)"),
+    ("nanosleep", "sleep", "sleeping"),
+    ("hrtimer", "sleep", "sleeping"),
+    ("futex", "futex", "waiting on a lock or queue (futex)"),
+    ("poll_schedule", "poll", "waiting in select()/poll()"),
+    ("do_select", "select", "waiting in select()"),
+    ("do_sys_poll", "poll", "waiting in poll()"),
+    ("ep_poll", "epoll", "waiting in epoll_wait()"),
+    ("inet_csk_accept", "accept", "waiting for a connection (accept)"),
+    ("unix_stream", "socket_read", "waiting for data on a socket"),
+    ("sk_wait", "socket_read", "waiting for data on a socket"),
+    ("sigsuspend", "signal", "waiting for a signal"),
+    ("do_sigtimedwait", "signal", "waiting for a signal"),
+)
+
+
+@dataclass
+class Channels:
+    """Numbers channels per kind in order of appearance: pipe#1, fifo#1, queue#1 ..."""
+
+    by_key: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    alias: dict[str, str] = field(default_factory=dict)  # kernel name of a queue's pipe -> queue#n
+
+    def get(self, key: str) -> str | None:
+        key = self.alias.get(key, key)
+        return self.by_key.get(key)
+
+    def ensure(self, key: str, kind: str) -> tuple[str, bool]:
+        """(channel id, created now)."""
+        key = self.alias.get(key, key)
+        cid = self.by_key.get(key)
+        if cid is not None:
+            return cid, False
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        cid = f"{kind}#{n}"
+        self.by_key[key] = cid
+        self.kinds[cid] = kind
+        return cid, True
+
+
+@dataclass
+class Task:
+    tid: int
+    files: procfs.ProcFiles | None
+    state: State | None = None
+    stat: str = ""
+    reason: str | None = None
+    run_ns: int = 0
+    wait_ns: int = 0
+
+
+@dataclass
+class Proc:
+    pid: int
+    ppid: int
+    files: procfs.ProcFiles | None
+    name: str = ""
+    state: State = State.NEW
+    stat: str = ""
+    reason: str | None = None
+    why: dict[str, Any] | None = None
+    run_ns: int = 0
+    wait_ns: int = 0
+    cpu_ticks: int = 0
+    rss_pages: int = 0
+    alive: bool = True
+    exit_reported: bool = False
+    reaped: bool = False
+    threads: dict[int, Task] = field(default_factory=dict)
+    ends: dict[int, tuple[str, str]] = field(default_factory=dict)  # fd -> (channel, end)
+    hidden_inodes: set[str] = field(default_factory=set)  # its own output pipes and shim socket
+    last_fd_scan: int = 0
+    last_thread_scan: int = 0
+    io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
+    first_seen: int = 0
+
+
+def signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def decode_status(status: int) -> tuple[int | None, str | None, bool]:
+    """(exit code, signal name, core dumped) from a wait status."""
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status), None, False
+    if os.WIFSIGNALED(status):
+        return None, signal_name(os.WTERMSIG(status)), bool(status & 0x80)
+    return None, None, False
+
+
+class Tracker:
+    """All processes of one run and what is known of them."""
+
+    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = ()) -> None:
+        self.init_pid = init_pid
+        self.emit = emit
+        self.procs: dict[int, Proc] = {}
+        self.channels = Channels()
+        self.hidden = set(hidden)  # kernel names never shown as IPC (the supervisor's own pipes)
+        self.max_alive = 0
+        self.max_threads = 0
+        self.total_cpu_ticks_dead = 0
+        self.thread_interval_ns = 20_000_000
+        self.fd_interval_ns = 30_000_000
+
+    # ------------------------------------------------------------ membership
+
+    def alive(self) -> list[Proc]:
+        return [p for p in self.procs.values() if p.alive]
+
+    def add(self, pid: int, ppid: int, how: str, line: Any = None, name: str | None = None) -> Proc | None:
+        """Start tracking pid (idempotent). Emits proc.spawn and its first state."""
+        if pid in self.procs:
+            return self.procs[pid]
+        try:
+            files = procfs.ProcFiles(pid)
+        except OSError:
+            files = None  # already gone: still worth a spawn event if the shim saw it
+        st = files.stat() if files else None
+        p = Proc(pid=pid, ppid=st.ppid if st else ppid, files=files, name=name or (st.comm if st else ""),
+                 first_seen=time.monotonic_ns())
+        self.procs[pid] = p
+        self.emit({"type": "proc.spawn", "pid": pid, "ppid": p.ppid, "how": how, "name": p.name, "line": line})
+        self.emit({"type": "proc.state", "pid": pid, "state": State.NEW.value, "prev": None,
+                   "stat": st.state if st else "", "reason": None})
+        if st is not None:
+            run_ns, wait_ns = files.schedstat() if files else (0, 0)
+            p.run_ns, p.wait_ns = run_ns, wait_ns
+        n = len(self.alive())
+        self.max_alive = max(self.max_alive, n)
+        return p
+
+    # ------------------------------------------------------------ sampling
+
+    def sweep(self, now_ns: int, want_fds: bool = True) -> None:
+        for p in list(self.procs.values()):
+            if p.alive:
+                self._sample(p, now_ns, want_fds)
+
+    def _sample(self, p: Proc, now_ns: int, want_fds: bool) -> None:
+        st = p.files.stat() if p.files else None
+        if st is None:
+            self.gone(p.pid)
+            return
+        if st.ppid != p.ppid and st.state != "X":
+            old = p.ppid
+            p.ppid = st.ppid
+            self.emit({"type": "proc.reparent", "pid": p.pid, "old_ppid": old, "new_ppid": st.ppid})
+        if st.comm != p.name:
+            p.name = st.comm
+        p.cpu_ticks = st.utime + st.stime
+        p.rss_pages = st.rss_pages
+        run_ns, wait_ns = p.files.schedstat() if p.files else (0, 0)
+        d_run, d_wait = run_ns - p.run_ns, wait_ns - p.wait_ns
+        p.run_ns, p.wait_ns = run_ns, wait_ns
+        letter = st.state
+        why: dict[str, Any] | None = None
+        reason: str | None = None
+        if letter == "Z":
+            state = State.ZOMBIE
+            if not p.exit_reported:
+                code, sig, core = decode_status(st.exit_code)
+                self._exit(p, code, sig, core)
+        elif letter in ("T", "t"):
+            state = State.STOPPED
+            reason = "stopped by a signal" if letter == "T" else "stopped by a tracer"
+        elif letter in ("S", "D", "I", "W", "P"):
+            state = State.BLOCKED
+            why = self.explain(p.pid, p.files.base if p.files else f"/proc/{p.pid}", letter)
+            reason = why["text"] if why else None
+        elif letter == "R":
+            if d_wait > d_run and d_wait > 0:
+                state = State.READY
+            elif d_run > 0:
+                state = State.RUNNING
+            elif p.state in (State.READY, State.RUNNING):
+                state = p.state  # schedstat moves at ticks: no news is no change
+            else:
+                state = State.RUNNING
+        else:  # X: dead, about to vanish
+            return
+        if state != p.state or reason != p.reason or letter != p.stat:
+            if state != p.state or reason != p.reason or (letter != p.stat and state != State.BLOCKED):
+                self.emit({"type": "proc.state", "pid": p.pid, "state": state.value, "prev": p.state.value,
+                           "stat": letter, "reason": reason, **({"why": why} if why else {})})
+            p.state, p.reason, p.stat, p.why = state, reason, letter, why
+        if st.num_threads > 1 or p.threads:
+            if now_ns - p.last_thread_scan >= self.thread_interval_ns or st.num_threads != len(p.threads) + 1:
+                p.last_thread_scan = now_ns
+                self._threads(p)
+            else:
+                self._thread_states(p)
+        if not p.io_ready and now_ns - p.first_seen > 100_000_000:
+            p.io_ready = True  # no shim in this process (e.g. an exec'd `ls`): nothing of its fds is plumbing
+        if (want_fds and p.io_ready and state != State.ZOMBIE
+                and now_ns - p.last_fd_scan >= self.fd_interval_ns):
+            p.last_fd_scan = now_ns
+            self.scan_fds(p)
+
+    def _threads(self, p: Proc) -> None:
+        tids = set(procfs.list_tids(p.pid)) - {p.pid}
+        for tid in tids - set(p.threads):
+            try:
+                files = procfs.ProcFiles(p.pid, tid)
+            except OSError:
+                continue
+            st = files.stat()
+            t = Task(tid=tid, files=files)
+            p.threads[tid] = t
+            self.emit({"type": "proc.thread.spawn", "pid": p.pid, "tid": tid, "name": st.comm if st else None})
+        for tid in set(p.threads) - tids:
+            t = p.threads.pop(tid)
+            if t.files:
+                t.files.close()
+            self.emit({"type": "proc.thread.exit", "pid": p.pid, "tid": tid})
+        self.max_threads = max(self.max_threads, len(p.threads) + 1)
+        self._thread_states(p)
+
+    def _thread_states(self, p: Proc) -> None:
+        for t in p.threads.values():
+            st = t.files.stat() if t.files else None
+            if st is None:
+                continue
+            run_ns, wait_ns = t.files.schedstat() if t.files else (0, 0)
+            d_run, d_wait = run_ns - t.run_ns, wait_ns - t.wait_ns
+            t.run_ns, t.wait_ns = run_ns, wait_ns
+            reason = None
+            if st.state == "R":
+                state = State.READY if d_wait > d_run and d_wait > 0 else (
+                    State.RUNNING if d_run > 0 or t.state is None else t.state)
+            elif st.state in ("T", "t"):
+                state = State.STOPPED
+            elif st.state == "Z":
+                continue
+            else:
+                state = State.BLOCKED
+                why = self.explain(p.pid, t.files.base if t.files else "", st.state)
+                reason = why["text"] if why else None
+            if state != t.state or reason != t.reason:
+                t.state, t.reason, t.stat = state, reason, st.state
+                self.emit({"type": "proc.thread.state", "pid": p.pid, "tid": t.tid, "state": state.value,
+                           "stat": st.state, "reason": reason})
+
+    # ------------------------------------------------------------ why blocked
+
+    def explain(self, pid: int, base: str, letter: str) -> dict[str, Any] | None:
+        name, args = procfs.blocked_syscall(base)
+        if name is not None:
+            why = self._explain_syscall(pid, name, args)
+            if why:
+                return why
+        wchan = procfs.read_text(f"{base}/wchan", 128) or ""
+        for part, code, text in _WCHAN:
+            if part in wchan:
+                return {"code": code, "text": text, "wchan": wchan}
+        if letter == "D":
+            return {"code": "disk", "text": "uninterruptible wait in the kernel", "wchan": wchan}
+        if name:
+            return {"code": "syscall", "text": f"in {name}()", "syscall": name}
+        return {"code": "sleep", "text": "sleeping", "wchan": wchan} if wchan else None
+
+    def _channel_for_fd(self, pid: int, fd: int) -> tuple[str | None, str | None]:
+        target = procfs.fd_target(pid, fd)
+        if target is None:
+            return None, None
+        if target.startswith("pipe:"):
+            return self.channels.get(target), target
+        if target.startswith("socket:"):
+            return self.channels.get(target), target
+        if target.startswith("/"):
+            return self.channels.get(target), target
+        return None, target
+
+    def _explain_syscall(self, pid: int, name: str, args: list[int]) -> dict[str, Any] | None:
+        fd = args[0] if args else -1
+        if name in ("read", "readv", "pread64", "recvfrom", "recvmsg", "recvmmsg"):
+            cid, target = self._channel_for_fd(pid, fd)
+            if target and target in self.hidden and fd == 0:
+                return {"code": "stdin", "text": "waiting for input (stdin)", "syscall": name, "fd": fd}
+            if target and target.startswith("pipe:"):
+                label = f"pipe {cid.replace('#', ' #')}" if cid else "a pipe"
+                label = label.replace("pipe pipe", "pipe")
+                return {"code": "pipe_read", "text": f"reading {label} (fd {fd})", "syscall": name, "fd": fd,
+                        "channel": cid, "name": target}
+            if target and target.startswith("socket:"):
+                label = cid.replace("#", " #") if cid else "a socket"
+                return {"code": "socket_read", "text": f"waiting for data on {label} (fd {fd})",
+                        "syscall": name, "fd": fd, "channel": cid, "name": target}
+            if target and target.startswith("/"):
+                base = os.path.basename(target)
+                return {"code": "fifo_read", "text": f"reading FIFO '{base}' (fd {fd})", "syscall": name,
+                        "fd": fd, "channel": cid, "name": target}
+            return {"code": "read", "text": f"reading fd {fd}", "syscall": name, "fd": fd}
+        if name in ("write", "writev", "pwrite64", "sendto", "sendmsg"):
+            cid, target = self._channel_for_fd(pid, fd)
+            if target and target in self.hidden:
+                return {"code": "output", "text": "writing output (the output is being throttled)",
+                        "syscall": name, "fd": fd}
+            label = cid.replace("#", " #") if cid else (target or f"fd {fd}")
+            return {"code": "pipe_write", "text": f"writing to {label}, which is full (fd {fd})", "syscall": name,
+                    "fd": fd, "channel": cid, "name": target}
+        if name in ("wait4", "waitid"):
+            who = args[1] if name == "waitid" else args[0]
+            if name == "wait4" and who > 0x7FFFFFFF:
+                who -= 1 << 64
+            target = f"child {who}" if name == "wait4" and 0 < who < 1 << 31 else "a child"
+            return {"code": "wait", "text": f"waiting for {target} ({name})", "syscall": name}
+        if name in ("nanosleep", "clock_nanosleep"):
+            return {"code": "sleep", "text": "sleeping", "syscall": name}
+        if name == "futex":
+            return {"code": "futex", "text": "waiting on a lock or queue (futex)", "syscall": name}
+        if name in ("select", "pselect6"):
+            return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name}
+        if name in ("poll", "ppoll"):
+            n = args[1] if len(args) > 1 else 0
+            return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name}
+        if name.startswith("epoll"):
+            return {"code": "epoll", "text": "waiting in epoll_wait()", "syscall": name}
+        if name in ("accept", "accept4"):
+            return {"code": "accept", "text": f"waiting for a connection (accept on fd {fd})", "syscall": name}
+        if name == "connect":
+            return {"code": "connect", "text": "connecting a socket", "syscall": name}
+        if name in ("openat", "open"):
+            path_arg, flags = (args[1], args[2]) if name == "openat" and len(args) > 2 else (
+                args[0] if args else 0, args[1] if len(args) > 1 else 0)
+            path = procfs.read_user_string(pid, path_arg) or "?"
+            other = "writer" if flags & 3 == os.O_RDONLY else "reader"
+            return {"code": "fifo_open", "text": f"opening FIFO '{os.path.basename(path)}', waiting for a {other}",
+                    "syscall": name, "path": path}
+        if name in ("pause", "rt_sigsuspend", "rt_sigtimedwait"):
+            return {"code": "signal", "text": f"waiting for a signal ({name})", "syscall": name}
+        if name in ("semop", "semtimedop"):
+            return {"code": "semaphore", "text": "waiting on a semaphore", "syscall": name}
+        if name == "msgrcv":
+            return {"code": "message", "text": "waiting for a message", "syscall": name}
+        if name in ("flock", "fcntl"):
+            return {"code": "lock", "text": "waiting for a file lock", "syscall": name}
+        return None
+
+    # ------------------------------------------------------------ IPC ends
+
+    def scan_fds(self, p: Proc) -> None:
+        current: dict[int, tuple[str, str]] = {}
+        for fd, target in procfs.list_fds(p.pid).items():
+            if target in self.hidden or target in p.hidden_inodes:
+                continue
+            if target.startswith("pipe:"):
+                kind = "pipe"
+            elif target.startswith("socket:"):
+                kind = "socket"
+            else:
+                cid = self.channels.get(target)
+                if cid is None:
+                    continue
+                kind = self.channels.kinds[cid]
+            prev = p.ends.get(fd)
+            if prev is not None and self.channels.get(target) == prev[0]:
+                current[fd] = prev
+                continue
+            cid, created = self.channels.ensure(target, kind)
+            if created:
+                self.emit({"type": "ipc.channel", "channel": cid, "kind": self.channels.kinds[cid], "name": target,
+                           "line": None})
+            flags = procfs.fd_flags(p.pid, fd)
+            acc = (flags or 0) & 3
+            end = "read" if acc == os.O_RDONLY else "write" if acc == os.O_WRONLY else "both"
+            current[fd] = (cid, end)
+        for fd, (cid, end) in p.ends.items():
+            if current.get(fd) != (cid, end):
+                self.emit({"type": "ipc.end", "channel": cid, "pid": p.pid, "fd": fd, "end": end, "action": "close"})
+        for fd, (cid, end) in current.items():
+            if p.ends.get(fd) != (cid, end):
+                self.emit({"type": "ipc.end", "channel": cid, "pid": p.pid, "fd": fd, "end": end, "action": "open"})
+        p.ends = current
+
+    # ------------------------------------------------------------ endings
+
+    def _exit(self, p: Proc, code: int | None, sig: str | None, core: bool) -> None:
+        if p.exit_reported:
+            return
+        p.exit_reported = True
+        self.emit({"type": "proc.exit", "pid": p.pid, "code": code, "signal": sig, "core": core})
+
+    def exited(self, pid: int, status: int | None) -> None:
+        """An exit known from a wait status (the supervisor's or the shim's)."""
+        p = self.procs.get(pid)
+        if p is None:
+            return
+        if status is None:
+            self._exit(p, None, None, False)
+        else:
+            self._exit(p, *decode_status(status))
+
+    def reaped(self, pid: int, by: int | None, call: str | None, status: int | None) -> None:
+        p = self.procs.get(pid)
+        if p is None or p.reaped:
+            return
+        if not p.exit_reported:
+            self.exited(pid, status)
+        for fd, (cid, end) in p.ends.items():
+            self.emit({"type": "ipc.end", "channel": cid, "pid": pid, "fd": fd, "end": end, "action": "close"})
+        p.ends = {}
+        for tid in list(p.threads):
+            self.emit({"type": "proc.thread.exit", "pid": pid, "tid": tid})
+        p.reaped = True
+        p.alive = False
+        self.total_cpu_ticks_dead += p.cpu_ticks
+        self.emit({"type": "proc.reaped", "pid": pid, "by": by, "call": call, "status": status})
+        self._close(p)
+
+    def gone(self, pid: int) -> None:
+        """/proc/PID vanished without a traced wait: its parent (or init) reaped it."""
+        p = self.procs.get(pid)
+        if p is None or p.reaped:
+            return
+        by = p.ppid if p.ppid else None
+        self.reaped(pid, by, None, None)
+
+    def _close(self, p: Proc) -> None:
+        if p.files:
+            p.files.close()
+            p.files = None
+        for t in p.threads.values():
+            if t.files:
+                t.files.close()
+        p.threads.clear()
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            self._close(p)
+
+    # ------------------------------------------------------------ aggregates
+
+    def cpu_seconds(self) -> float:
+        live = sum(p.cpu_ticks for p in self.procs.values() if p.alive)
+        return (live + self.total_cpu_ticks_dead) / procfs.CLK_TCK
+
+    def rss_bytes(self) -> int:
+        return sum(p.rss_pages for p in self.procs.values() if p.alive) * procfs.PAGE
+
+    def task_count(self) -> int:
+        return sum(1 + len(p.threads) for p in self.procs.values() if p.alive)

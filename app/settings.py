@@ -1,0 +1,70 @@
+"""The one typed settings object. Every field can be set from the environment as PROCLAB_<NAME>."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .sandbox.limits import Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_runtime() -> str:
+    if os.geteuid() == 0:
+        return "/run/proclab"
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return os.path.join(base, f"proclab-{os.getuid()}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCLAB_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    lessons_dir: Path = ROOT / "lessons"
+    data_dir: Path = ROOT / "data"
+    runtime_dir: str = Field(default_factory=_default_runtime)
+    # Interpreter for runs; must be usable by the run uids. Empty: found by probing.
+    run_python: str = ""
+    uid_base: int = 61000
+    max_concurrent_runs: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1))
+    max_runs_per_client: int = 3
+    max_queue: int = 200
+    disconnect_grace_s: float = 10.0
+    disable_layers: str = ""  # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run)
+    nice: int = 10
+    instructor_token: str = ""
+    retention_days: int = 30
+    max_wall_s: float = 30.0
+    max_cpu_s: float = 10.0
+    max_processes: int = 64
+    max_memory_mb: int = 256
+    max_output_kb: int = 256
+    max_files_mb: int = 64
+    max_fds: int = 256
+    max_leftover_s: float = 5.0
+    log_level: str = "info"
+
+    @property
+    def max_limits(self) -> Limits:
+        return Limits(wall_s=self.max_wall_s, cpu_s=self.max_cpu_s, processes=self.max_processes,
+                      memory_mb=self.max_memory_mb, output_kb=self.max_output_kb, files_mb=self.max_files_mb,
+                      fds=self.max_fds, leftover_s=self.max_leftover_s)
+
+    @property
+    def uid_pool(self) -> list[int]:
+        return list(range(self.uid_base, self.uid_base + self.max_concurrent_runs))
+
+    @property
+    def disabled(self) -> set[str]:
+        return {x.strip() for x in self.disable_layers.split(",") if x.strip()}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

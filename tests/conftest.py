@@ -1,0 +1,100 @@
+"""Shared fixtures: a real uvicorn server on a free port, real runs through it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+HOSTILE = ROOT.parent / "shared" / "hostile"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.proc = proc
+        self.log = log
+        self.http = httpx.Client(base_url=base, timeout=30)
+
+    def run(self, body: dict[str, Any], timeout: float = 60) -> list[dict[str, Any]]:
+        """Start a run and wait for it to finish; returns all its events."""
+        r = self.http.post("/api/runs", json=body)
+        assert r.status_code == 201, r.text
+        return self.wait(r.json()["id"], timeout)
+
+    def wait(self, run_id: str, timeout: float = 60) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.http.get(f"/api/runs/{run_id}").json()
+            if info["status"] == "finished":
+                return self.http.get(f"/api/runs/{run_id}/events").json()
+            time.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    env = {**os.environ, "PROCLAB_DATA_DIR": str(tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
+           **(extra_env or {})}
+    log = tmp / f"server-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return Server(base, proc, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()[-3000:]}")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_server(tmp_path_factory.mktemp("server"))
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="session")
+def base_url(server: Server) -> str:
+    return server.base
+
+
+def of(events: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == type_]
+
+
+def output(events: list[dict[str, Any]]) -> str:
+    return "".join(e["text"] for e in of(events, "io.output"))
