@@ -106,6 +106,7 @@ class Supervisor:
         self.inbuf = b""
         self.tracker = Tracker(os.getpid(), self.emit)
         self.foreign: set[int] = set()
+        self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
 
     # ------------------------------------------------------------ events
 
@@ -706,8 +707,22 @@ class Supervisor:
                 self.tracker.add(pid, os.getpid(), "observed")
             self.tracker.reaped(pid, os.getpid(), "wait" if pid == self.root_pid else "init", status)
 
+    CANDIDATE_NS = 20_000_000
+
     def discover(self) -> None:
-        """Find processes no hook reported (forks from C code, e.g. os.system)."""
+        """Find processes no hook reported (forks from C code, e.g. os.system).
+
+        A pid found by scanning is held briefly: the shim's report of the same fork (with its source line)
+        is usually in flight, and the spawn should say how it really happened.
+        """
+        now = time.monotonic_ns()
+        for pid, (seen, ppid) in list(self.candidates.items()):
+            if pid in self.tracker.procs:
+                del self.candidates[pid]
+            elif now - seen > self.CANDIDATE_NS:
+                del self.candidates[pid]
+                if os.path.exists(f"/proc/{pid}"):
+                    self.tracker.add(pid, ppid, "observed")
         known = self.tracker.procs
         alive_pids = {p.pid for p in self.tracker.alive()}
         try:
@@ -717,7 +732,7 @@ class Supervisor:
         current = set(pids)
         self.foreign &= current
         for pid in pids:
-            if pid in known or pid in self.foreign:
+            if pid in known or pid in self.foreign or pid in self.candidates:
                 continue
             if self.uid is not None:
                 try:
@@ -728,14 +743,14 @@ class Supervisor:
                     continue
                 text = procfs.read_text(f"/proc/{pid}/stat", 1024)
                 ppid = procfs.parse_stat(text.encode()).ppid if text else 0
-                self.tracker.add(pid, ppid, "observed")
+                self.candidates[pid] = (now, ppid)
             else:
                 text = procfs.read_text(f"/proc/{pid}/stat", 1024)
                 if not text:
                     continue
                 st = procfs.parse_stat(text.encode())
                 if st.ppid in alive_pids or st.ppid == os.getpid():
-                    self.tracker.add(pid, st.ppid, "observed")
+                    self.candidates[pid] = (now, st.ppid)
                     alive_pids.add(pid)
                 else:
                     self.foreign.add(pid)
@@ -879,7 +894,7 @@ class Supervisor:
             if now >= next_sample and self.paused_at is None:
                 self.reap()
                 now_ns = time.monotonic_ns()
-                if now_ns - self.last_scan > 25_000_000:
+                if now_ns - self.last_scan > 10_000_000:
                     self.last_scan = now_ns
                     self.discover()
                 self.tracker.sweep(now_ns)
@@ -933,6 +948,7 @@ class Supervisor:
         self.tracker.sweep(time.monotonic_ns(), want_fds=False)
         for p in self.tracker.alive():
             self.tracker.gone(p.pid)
+        self.tracker.settle(time.monotonic_ns(), force=True)
         self.drain_pipes()
         self.close_stdin()
         for conn, _ in list(self.conns.values()):

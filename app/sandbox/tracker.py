@@ -113,6 +113,7 @@ class Proc:
     hidden_inodes: set[str] = field(default_factory=set)  # its own output pipes and shim socket
     last_fd_scan: int = 0
     last_thread_scan: int = 0
+    vanished_at: int | None = None  # gone from /proc, waiting briefly for a traced wait() to say who reaped it
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
 
@@ -181,6 +182,7 @@ class Tracker:
         for p in list(self.procs.values()):
             if p.alive:
                 self._sample(p, now_ns, want_fds)
+        self.settle(now_ns)
 
     def _sample(self, p: Proc, now_ns: int, want_fds: bool) -> None:
         st = p.files.stat() if p.files else None
@@ -453,13 +455,21 @@ class Tracker:
         self.emit({"type": "proc.reaped", "pid": pid, "by": by, "call": call, "status": status})
         self._close(p)
 
+    # A traced wait() reaches the supervisor a little after the pid leaves /proc: hold it this long.
+    SETTLE_NS = 30_000_000
+
     def gone(self, pid: int) -> None:
-        """/proc/PID vanished without a traced wait: its parent (or init) reaped it."""
+        """/proc/PID vanished: reaped by someone. Settled as 'by its parent' unless a traced wait says more."""
         p = self.procs.get(pid)
-        if p is None or p.reaped:
+        if p is None or p.reaped or p.vanished_at is not None:
             return
-        by = p.ppid if p.ppid else None
-        self.reaped(pid, by, None, None)
+        p.vanished_at = time.monotonic_ns()
+        p.alive = False
+
+    def settle(self, now_ns: int, force: bool = False) -> None:
+        for p in list(self.procs.values()):
+            if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
+                self.reaped(p.pid, p.ppid if p.ppid else None, None, None)
 
     def _close(self, p: Proc) -> None:
         if p.files:
