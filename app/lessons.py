@@ -188,8 +188,10 @@ def load_lesson(folder: Path) -> Lesson:
     if not isinstance(questions, list):
         raise LessonError(path, _line_of(node, "questions"), "'questions' must be a list")
     seen_q: set[str] = set()
-    for q in questions:
-        qline = _line_of(node, "questions")
+    q_node = next((v for k, v in node.value if k.value == "questions"), None) \
+        if isinstance(node, yaml.MappingNode) else None
+    for qi, q in enumerate(questions):
+        qline = _line_of(q_node.value[qi]) if isinstance(q_node, yaml.SequenceNode) else _line_of(node, "questions")
         if not isinstance(q, dict) or not isinstance(q.get("id"), str):
             raise LessonError(path, qline, f"each question needs an 'id', got {q!r}"[:300])
         if q["id"] in seen_q:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pickle
 import resource
@@ -26,7 +25,7 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE = 4
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to a test uid")
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
 
 
 def become(uid: int) -> None:

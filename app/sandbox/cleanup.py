@@ -9,7 +9,6 @@ recursion limit, SysV IPC objects that outlive their creators.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import signal
@@ -418,7 +417,7 @@ def _sysv_objects(uid: int) -> list[tuple[str, int, str]]:
 
 
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def remove_sysv_ipc(uid: int) -> list[str]:

@@ -347,6 +347,13 @@ class Supervisor:
         for fd in list(self.pipes):
             self.drop_pipe(fd)
 
+    def drain_shim(self) -> None:
+        """Read every message still queued: a late hello.output carries the pipes of the last output."""
+        self.accept()
+        for fd in list(self.conns):
+            if fd in self.conns:
+                self.read_shim(fd)
+
     def write_stdin(self, text: str, echo: bool = True) -> None:
         if self.stdin_w is None:
             return
@@ -949,6 +956,7 @@ class Supervisor:
         for p in self.tracker.alive():
             self.tracker.gone(p.pid)
         self.tracker.settle(time.monotonic_ns(), force=True)
+        self.drain_shim()
         self.drain_pipes()
         self.close_stdin()
         for conn, _ in list(self.conns.values()):

@@ -1,0 +1,66 @@
+"""python -m app check: every lesson runs in the real sandbox and must show what its text claims."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .expectations import answers, check
+from .lessons import Lesson, LessonStore
+from .runspec import build_spec
+from .sandbox.client import Launcher, LauncherError
+from .settings import Settings
+
+
+def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[dict[str, Any]]:
+    from .cli import stream_run
+
+    spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
+    return list(stream_run(launcher, spec))
+
+
+def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> int:
+    store = LessonStore(settings.lessons_dir)
+    failed = 0
+    for err in store.errors:
+        print(f"ERROR {err}")
+        failed += 1
+    chosen = store.ordered()
+    if ids:
+        unknown = [i for i in ids if i not in store.lessons]
+        if unknown:
+            print(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(sorted(store.lessons))}")
+            return 2
+        chosen = [store.lessons[i] for i in ids]
+    try:
+        launcher = Launcher.create(settings.runtime_dir, settings.uid_base, 1, settings.run_python,
+                                   settings.disabled)
+        launcher.start()
+    except LauncherError as e:
+        print(f"the sandbox could not start: {e}")
+        return 2
+    try:
+        for lesson in chosen:
+            events = run_lesson(settings, launcher, lesson)
+            results = check(lesson.expect, events)
+            bad = [r for r in results if not r["ok"]]
+            fin = events[-1] if events else {}
+            status = "ok" if not bad else "FAIL"
+            print(f"{status:4} {lesson.id}: {len(results) - len(bad)}/{len(results)} expectations, "
+                  f"run {fin.get('status')} in {fin.get('duration_ms')} ms")
+            for r in bad:
+                print(f"       expected {r['expect']}: not seen in the real run")
+            if verbose:
+                for qid, value in answers(lesson.questions, events).items():
+                    print(f"       question {qid}: {value!r}")
+            if bad:
+                failed += 1
+                if verbose:
+                    out = "".join(e["text"] for e in events if e["type"] == "io.output")
+                    print("       output:\n" + "\n".join("         " + x for x in out.splitlines()[-20:]))
+    finally:
+        launcher.stop()
+    total = len(chosen) + len(store.errors)
+    print(f"{total - failed} passed, {failed} failed")
+    sys.stdout.flush()
+    return 1 if failed else 0
