@@ -417,6 +417,7 @@ def _sysv_objects(uid: int) -> list[tuple[str, int, str]]:
 
 
 def _libc() -> ctypes.CDLL:
+    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
     return ctypes.CDLL(None, use_errno=True)
 
 

@@ -230,6 +230,7 @@ def current_arch() -> Arch | None:
 
 
 def _libc() -> ctypes.CDLL:
+    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     libc.prctl.restype = ctypes.c_int
