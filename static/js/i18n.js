@@ -1,0 +1,484 @@
+// English and Chinese for the whole UI.
+//
+// Pure part (tested in node): STRINGS, translate(), pickLanguage(), format().
+// Browser part: getLang(), setLang(), t(), applyI18n(), onLangChange().
+// Templates render the same strings server-side with the `T` macro of
+// templates/base.html; tests/js/i18n.test.js checks that they agree.
+
+export const LANGS = ['en', 'zh'];
+
+export const STRINGS = {
+  en: {
+    'app.name': 'ProcLab',
+    'app.tagline': 'Linux processes and IPC, on the real kernel',
+    'a11y.skip': 'Skip to content',
+    'nav.lessons': 'Lessons',
+    'nav.back': 'All lessons',
+    'lang.other': '中文',
+    'lang.switch': 'Switch language to Chinese',
+    'theme.toggle': 'Switch between light and dark theme',
+    'theme.dark': 'Dark',
+    'theme.light': 'Light',
+    'health.title': 'Notes from the server',
+    'index.heading': 'Lessons',
+    'index.intro': 'Each lesson runs a small Python program on the real Linux kernel. Watch its processes being born, running, blocking, becoming zombies and being reaped.',
+    'index.open': 'Open lesson',
+    'index.empty': 'No lessons found.',
+    'lesson.text': 'Lesson',
+    'lesson.objectives': 'You will learn',
+    'lesson.questions': 'Predict, then run',
+    'lesson.questionsHint': 'Write down what you expect before you press Run. After the run, the real answer from the kernel appears next to yours.',
+    'q.yourGuess': 'Your prediction',
+    'q.real': 'Real run',
+    'q.match': 'Matches your prediction',
+    'q.mismatch': 'Differs from your prediction',
+    'q.noPrediction': 'no prediction',
+    'q.pending': 'run the program to find out',
+    'q.choose': 'Choose…',
+    'q.noAnswer': 'not measured',
+    'code.title': 'Code',
+    'code.reset': 'Reset',
+    'code.resetLabel': 'Restore the lesson’s original code',
+    'code.edited': 'edited',
+    'code.editorLabel': 'Source code of {file}',
+    'ctl.run': 'Run',
+    'ctl.runAgain': 'Run again',
+    'ctl.stop': 'Stop',
+    'ctl.pause': 'Pause',
+    'ctl.resume': 'Resume',
+    'ctl.stepMode': 'Step mode',
+    'ctl.step': 'Step',
+    'ctl.slow': 'Slow motion',
+    'ctl.label': 'Run controls',
+    'status.idle': 'Ready to run',
+    'status.starting': 'Starting…',
+    'status.queued': 'Waiting for a free slot (position {n})',
+    'status.running': 'Running',
+    'status.paused': 'Paused',
+    'status.step': 'Step mode: press Step to let the next traced call run',
+    'status.slow': 'Running in slow motion',
+    'status.finished': 'Finished',
+    'status.reconnecting': 'Connection lost, reconnecting…',
+    'status.replay': 'Recorded run',
+    'status.loading': 'Loading…',
+    'timeline.label': 'Timeline',
+    'timeline.live': 'Live',
+    'timeline.liveLabel': 'Follow the run live',
+    'timeline.play': 'Play',
+    'timeline.pause': 'Pause',
+    'timeline.prev': 'Previous event',
+    'timeline.next': 'Next event',
+    'timeline.at': '{t} · event {n} of {total}',
+    'timeline.slider': 'Moment of the run shown by every view',
+    'view.tree': 'Process tree',
+    'view.states': 'Five-state model',
+    'view.lanes': 'States over time',
+    'view.ipc': 'Communication',
+    'view.terminal': 'Terminal',
+    'view.expand': 'Enlarge',
+    'view.restore': 'Restore',
+    'view.views': 'Views',
+    'state.new': 'new',
+    'state.ready': 'ready',
+    'state.running': 'running',
+    'state.blocked': 'blocked',
+    'state.stopped': 'stopped',
+    'state.zombie': 'zombie',
+    'state.terminated': 'terminated',
+    'state.inferredZombie': 'exited, not yet reaped',
+    'states.outside': 'outside the five states',
+    'states.legend': 'Each token is a process: pid and its raw ps STAT letter. Arrows count the transitions really taken; dashed arrows are transitions the textbook does not draw (a short state fell between two samples).',
+    'states.more': '+{n} more',
+    'tree.init': 'init',
+    'tree.initHint': 'adopts orphans',
+    'tree.reapedBy': 'reaped by {by}',
+    'tree.exitCode': 'exit {code}',
+    'tree.killed': 'killed by {signal}',
+    'tree.adopted': 'adopted by init',
+    'tree.empty': 'Press Run: the processes of the program appear here.',
+    'tree.processCount': '{n} processes',
+    'proc.menu': 'Send a signal to process {pid}',
+    'proc.menuTitle': 'Signal to {pid}',
+    'proc.signalSent': 'Sent {signal} to {pid}',
+    'proc.signalFailed': 'Could not send {signal} to {pid}: {error}',
+    'proc.notRunning': 'The run is not active',
+    'proc.details': 'Process {pid}',
+    'proc.parent': 'parent {ppid}',
+    'proc.line': 'line {line}',
+    'term.input': 'Standard input of the program',
+    'term.inputPlaceholder': 'Type a line for the program’s standard input, then Enter',
+    'term.send': 'Send',
+    'term.truncated': '… {bytes} bytes of output were dropped (output limit)',
+    'term.empty': 'Output of every process appears here, labelled with its pid.',
+    'term.sent': 'sent',
+    'ipc.empty': 'No pipes, queues, shared values or signals yet.',
+    'ipc.bytes': '{w} B written · {r} B read',
+    'ipc.value': 'value {v}',
+    'ipc.log': 'Recent data and signals',
+    'ipc.you': 'you',
+    'ipc.signalFrom': '{signal} from {from} to {to}',
+    'ipc.write': '{pid} wrote {n} B',
+    'ipc.read': '{pid} read {n} B',
+    'ipc.op': '{pid}: {op}',
+    'kind.pipe': 'pipe',
+    'kind.fifo': 'FIFO',
+    'kind.socket': 'socket',
+    'kind.file': 'file',
+    'kind.queue': 'queue',
+    'kind.mp_pipe': 'Pipe',
+    'kind.value': 'shared value',
+    'kind.array': 'shared array',
+    'kind.semaphore': 'semaphore',
+    'kind.lock': 'lock',
+    'kind.event': 'event',
+    'end.read': 'read end',
+    'end.write': 'write end',
+    'end.both': 'both ends',
+    'lanes.empty': 'After Run, one lane per process shows its state over time.',
+    'lanes.time': 'time',
+    'lanes.thread': 'thread {tid}',
+    'banner.title': 'Why it stopped',
+    'banner.killed': 'The main process was ended by the signal {signal}.',
+    'banner.killedFrom': 'The main process was ended by the signal {signal}, sent by {from}.',
+    'banner.killedByYou': 'The main process was ended by the signal {signal}, which you sent.',
+    'banner.exitCode': 'The main process exited with code {code}.',
+    'banner.stopped': 'You stopped the run.',
+    'banner.limit': 'A limit was reached ({limit}).',
+    'banner.error': 'The sandbox could not run the program: {detail}',
+    'banner.ok': 'The program finished.',
+    'banner.duration': 'Ran for {ms} ms · {p} processes · {e} events',
+    'limit.processes': 'too many processes',
+    'limit.memory': 'too much memory',
+    'limit.cpu': 'too much CPU time',
+    'limit.wall': 'ran too long',
+    'limit.output': 'too much output',
+    'limit.files': 'files too large',
+    'limit.leftover': 'processes left behind',
+    'run.failed': 'Could not start the run: {error}',
+    'run.controlFailed': 'The server refused: {error}',
+    'replay.title': 'Recorded run {id}',
+    'replay.lesson': 'Lesson',
+    'replay.openLesson': 'Open the lesson',
+    'replay.link': 'Recording of this run',
+    'replay.loadFailed': 'Could not load the recording: {error}',
+    'signal.SIGINT': 'interrupt (Ctrl-C)',
+    'signal.SIGTERM': 'please terminate',
+    'signal.SIGKILL': 'kill, cannot be caught',
+    'signal.SIGSTOP': 'stop (suspend)',
+    'signal.SIGCONT': 'continue',
+    'signal.SIGUSR1': 'user signal 1',
+    'footer.text': 'Every state shown was read from the Linux kernel while the program ran.',
+  },
+  zh: {
+    'app.name': 'ProcLab',
+    'app.tagline': '在真实的内核上学习 Linux 进程与进程间通信',
+    'a11y.skip': '跳到正文',
+    'nav.lessons': '课程',
+    'nav.back': '全部课程',
+    'lang.other': 'English',
+    'lang.switch': '切换为英文界面',
+    'theme.toggle': '切换浅色/深色主题',
+    'theme.dark': '深色',
+    'theme.light': '浅色',
+    'health.title': '服务器提示',
+    'index.heading': '课程',
+    'index.intro': '每一课都在真实的 Linux 内核上运行一个小的 Python 程序。观察进程如何诞生、运行、阻塞、变成僵尸并被回收。',
+    'index.open': '打开课程',
+    'index.empty': '没有找到课程。',
+    'lesson.text': '课文',
+    'lesson.objectives': '学习目标',
+    'lesson.questions': '先预测，再运行',
+    'lesson.questionsHint': '按下“运行”之前，先写下你的预测。运行结束后，内核给出的真实答案会显示在旁边。',
+    'q.yourGuess': '你的预测',
+    'q.real': '实际运行',
+    'q.match': '与你的预测一致',
+    'q.mismatch': '与你的预测不同',
+    'q.noPrediction': '未预测',
+    'q.pending': '运行程序后揭晓',
+    'q.choose': '请选择…',
+    'q.noAnswer': '未测得',
+    'code.title': '代码',
+    'code.reset': '还原',
+    'code.resetLabel': '还原课程的原始代码',
+    'code.edited': '已修改',
+    'code.editorLabel': '{file} 的源代码',
+    'ctl.run': '运行',
+    'ctl.runAgain': '再次运行',
+    'ctl.stop': '停止',
+    'ctl.pause': '暂停',
+    'ctl.resume': '继续',
+    'ctl.stepMode': '单步模式',
+    'ctl.step': '单步',
+    'ctl.slow': '慢动作',
+    'ctl.label': '运行控制',
+    'status.idle': '准备运行',
+    'status.starting': '正在启动…',
+    'status.queued': '正在排队（第 {n} 位）',
+    'status.running': '运行中',
+    'status.paused': '已暂停',
+    'status.step': '单步模式：按“单步”放行下一个被跟踪的调用',
+    'status.slow': '慢动作运行中',
+    'status.finished': '已结束',
+    'status.reconnecting': '连接中断，正在重新连接…',
+    'status.replay': '录制的运行',
+    'status.loading': '正在加载…',
+    'timeline.label': '时间线',
+    'timeline.live': '实时',
+    'timeline.liveLabel': '实时跟随运行',
+    'timeline.play': '播放',
+    'timeline.pause': '暂停',
+    'timeline.prev': '上一个事件',
+    'timeline.next': '下一个事件',
+    'timeline.at': '{t} · 第 {n} 个事件，共 {total} 个',
+    'timeline.slider': '所有视图显示的运行时刻',
+    'view.tree': '进程树',
+    'view.states': '五状态模型',
+    'view.lanes': '状态随时间变化',
+    'view.ipc': '进程间通信',
+    'view.terminal': '终端',
+    'view.expand': '放大',
+    'view.restore': '还原',
+    'view.views': '视图',
+    'state.new': '新建',
+    'state.ready': '就绪',
+    'state.running': '运行',
+    'state.blocked': '阻塞',
+    'state.stopped': '暂停',
+    'state.zombie': '僵尸',
+    'state.terminated': '终止',
+    'state.inferredZombie': '已退出，尚未被回收',
+    'states.outside': '五状态之外',
+    'states.legend': '每个标记是一个进程：PID 和 ps 的原始 STAT 字母。箭头上的数字是真实发生的转换次数；虚线箭头是课本上没有画出的转换（某个短暂的状态落在两次采样之间）。',
+    'states.more': '还有 {n} 个',
+    'tree.init': 'init',
+    'tree.initHint': '收养孤儿进程',
+    'tree.reapedBy': '已被 {by} 回收',
+    'tree.exitCode': '退出码 {code}',
+    'tree.killed': '被 {signal} 终止',
+    'tree.adopted': '被 init 收养',
+    'tree.empty': '按下“运行”：程序的进程会出现在这里。',
+    'tree.processCount': '{n} 个进程',
+    'proc.menu': '向进程 {pid} 发送信号',
+    'proc.menuTitle': '发送信号给 {pid}',
+    'proc.signalSent': '已向 {pid} 发送 {signal}',
+    'proc.signalFailed': '无法向 {pid} 发送 {signal}：{error}',
+    'proc.notRunning': '当前没有正在进行的运行',
+    'proc.details': '进程 {pid}',
+    'proc.parent': '父进程 {ppid}',
+    'proc.line': '第 {line} 行',
+    'term.input': '程序的标准输入',
+    'term.inputPlaceholder': '输入一行发送到程序的标准输入，按回车发送',
+    'term.send': '发送',
+    'term.truncated': '… 有 {bytes} 字节的输出被丢弃（超出输出限制）',
+    'term.empty': '每个进程的输出都会显示在这里，并标注它的 PID。',
+    'term.sent': '已发送',
+    'ipc.empty': '还没有管道、队列、共享值或信号。',
+    'ipc.bytes': '写入 {w} 字节 · 读出 {r} 字节',
+    'ipc.value': '值 {v}',
+    'ipc.log': '最近的数据与信号',
+    'ipc.you': '你',
+    'ipc.signalFrom': '{signal}：{from} → {to}',
+    'ipc.write': '{pid} 写入 {n} 字节',
+    'ipc.read': '{pid} 读出 {n} 字节',
+    'ipc.op': '{pid}：{op}',
+    'kind.pipe': '管道',
+    'kind.fifo': '命名管道',
+    'kind.socket': '套接字',
+    'kind.file': '文件',
+    'kind.queue': '队列',
+    'kind.mp_pipe': 'Pipe',
+    'kind.value': '共享值',
+    'kind.array': '共享数组',
+    'kind.semaphore': '信号量',
+    'kind.lock': '锁',
+    'kind.event': '事件',
+    'end.read': '读端',
+    'end.write': '写端',
+    'end.both': '双向',
+    'lanes.empty': '运行后，每个进程一条泳道，显示它的状态随时间的变化。',
+    'lanes.time': '时间',
+    'lanes.thread': '线程 {tid}',
+    'banner.title': '为什么停止了',
+    'banner.killed': '主进程被信号 {signal} 终止。',
+    'banner.killedFrom': '主进程被信号 {signal} 终止，信号来自 {from}。',
+    'banner.killedByYou': '主进程被你发送的信号 {signal} 终止。',
+    'banner.exitCode': '主进程以退出码 {code} 结束。',
+    'banner.stopped': '你停止了这次运行。',
+    'banner.limit': '达到了限制（{limit}）。',
+    'banner.error': '沙箱无法运行这个程序：{detail}',
+    'banner.ok': '程序运行结束。',
+    'banner.duration': '运行 {ms} 毫秒 · {p} 个进程 · {e} 个事件',
+    'limit.processes': '进程太多',
+    'limit.memory': '内存用得太多',
+    'limit.cpu': 'CPU 时间太长',
+    'limit.wall': '运行时间太长',
+    'limit.output': '输出太多',
+    'limit.files': '文件太大',
+    'limit.leftover': '有进程残留',
+    'run.failed': '无法启动运行：{error}',
+    'run.controlFailed': '服务器拒绝了请求：{error}',
+    'replay.title': '运行记录 {id}',
+    'replay.lesson': '课程',
+    'replay.openLesson': '打开课程',
+    'replay.link': '本次运行的录制',
+    'replay.loadFailed': '无法加载录制：{error}',
+    'signal.SIGINT': '中断（Ctrl-C）',
+    'signal.SIGTERM': '请求终止',
+    'signal.SIGKILL': '强制杀死，无法捕获',
+    'signal.SIGSTOP': '暂停（挂起）',
+    'signal.SIGCONT': '继续运行',
+    'signal.SIGUSR1': '用户信号 1',
+    'footer.text': '这里显示的每一个状态，都是程序运行时从 Linux 内核读到的。',
+  },
+};
+
+/** Replace {name} placeholders. Values are inserted as text, never markup. */
+export function format(str, params) {
+  if (!params) return str;
+  return str.replace(/\{(\w+)\}/g, (m, k) => (Object.prototype.hasOwnProperty.call(params, k) ? String(params[k]) : m));
+}
+
+/** Look a key up in a language, falling back to English, then to the key. */
+export function translate(lang, key, params) {
+  const table = STRINGS[lang] || STRINGS.en;
+  const s = table[key] ?? STRINGS.en[key] ?? key;
+  return format(s, params);
+}
+
+/** Normalise a language tag ("zh-CN", "zh_Hans", "en-US") to "en" or "zh", or null. */
+export function normalizeLang(tag) {
+  if (!tag || typeof tag !== 'string') return null;
+  const base = tag.trim().toLowerCase().split(/[-_]/)[0];
+  return LANGS.includes(base) ? base : null;
+}
+
+/**
+ * Choose the UI language: an explicit choice (localStorage) wins, then the
+ * cookie, then the page's language as rendered by the server, then the
+ * browser's list, then English.
+ */
+export function pickLanguage({ stored = null, cookie = null, page = null, navigatorLanguages = [] } = {}) {
+  for (const c of [stored, cookie]) {
+    const l = normalizeLang(c);
+    if (l) return l;
+  }
+  for (const c of navigatorLanguages || []) {
+    const l = normalizeLang(c);
+    if (l) return l;
+  }
+  return normalizeLang(page) || 'en';
+}
+
+/** Value of a cookie in a document.cookie string. */
+export function readCookie(cookieString, name) {
+  if (!cookieString) return null;
+  for (const part of cookieString.split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    if (part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return null;
+}
+
+// ---- browser part ---------------------------------------------------------
+
+let current = 'en';
+const listeners = new Set();
+const hasDom = typeof document !== 'undefined';
+
+function storageGet(key) {
+  try {
+    return typeof localStorage !== 'undefined' ? localStorage.getItem(key) : null;
+  } catch {
+    return null;
+  }
+}
+
+function storageSet(key, value) {
+  try {
+    if (typeof localStorage !== 'undefined') localStorage.setItem(key, value);
+  } catch {
+    /* private mode */
+  }
+}
+
+export function getLang() {
+  return current;
+}
+
+/** Translate in the current language. */
+export function t(key, params) {
+  return translate(current, key, params);
+}
+
+/** Localised text of a {en, zh} object (or a plain string). */
+export function pick(obj, lang = current) {
+  if (obj == null) return '';
+  if (typeof obj === 'string') return obj;
+  return obj[lang] ?? obj.en ?? obj.zh ?? '';
+}
+
+export function onLangChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/**
+ * Initialise from storage, cookie, the server-rendered <html lang> and the
+ * browser. Returns the chosen language and applies it to the page.
+ */
+export function initLang() {
+  if (!hasDom) return current;
+  const stored = storageGet('proclab.lang');
+  const cookie = readCookie(document.cookie, 'lang');
+  const page = document.documentElement.getAttribute('lang');
+  const navs = typeof navigator !== 'undefined' ? (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]) : [];
+  const lang = pickLanguage({ stored, cookie, page, navigatorLanguages: navs });
+  setLang(lang, { remember: !!(stored || cookie) });
+  return lang;
+}
+
+/** Switch the UI language; remembered in localStorage and a `lang` cookie. */
+export function setLang(lang, { remember = true } = {}) {
+  const l = normalizeLang(lang) || 'en';
+  const changed = l !== current;
+  current = l;
+  if (hasDom) {
+    document.documentElement.setAttribute('lang', l === 'zh' ? 'zh-CN' : 'en');
+    document.documentElement.dataset.lang = l;
+    if (remember) {
+      storageSet('proclab.lang', l);
+      document.cookie = `lang=${l}; path=/; max-age=31536000; SameSite=Lax`;
+    }
+    applyI18n(document);
+  }
+  if (changed) for (const fn of listeners) fn(l);
+  return l;
+}
+
+/**
+ * Translate every [data-i18n] element's text and [data-i18n-attr] attributes
+ * ("aria-label:key;title:key2").
+ */
+export function applyI18n(root) {
+  if (!root || !root.querySelectorAll) return;
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    const params = el.dataset.i18nParams ? safeJson(el.dataset.i18nParams) : undefined;
+    el.textContent = t(el.dataset.i18n, params);
+  }
+  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+    const params = el.dataset.i18nParams ? safeJson(el.dataset.i18nParams) : undefined;
+    for (const pair of el.dataset.i18nAttr.split(';')) {
+      const [attr, key] = pair.split(':').map((x) => x.trim());
+      if (attr && key) el.setAttribute(attr, t(key, params));
+    }
+  }
+}
+
+function safeJson(s) {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}

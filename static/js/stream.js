@@ -1,0 +1,144 @@
+// WebSocket event stream of a run, with reconnection.
+//
+//   const s = new RunStream({runId, onEvents, onStatus});
+//   s.start();
+//
+// Each frame holds one event or a JSON array of events. The server closes
+// the socket after run.finished. After a drop, the stream reconnects with
+// ?after=<last seq seen>, so no event is missed and none is delivered twice
+// (duplicates are dropped here as well, by seq).
+// The WebSocket constructor and timers are injectable for tests.
+
+export function wsUrl(runId, after, loc = (typeof location !== 'undefined' ? location : null)) {
+  const proto = loc && loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  const host = loc ? loc.host : 'localhost';
+  const q = after != null && after >= 0 ? `?after=${encodeURIComponent(after)}` : '';
+  return `${proto}//${host}/ws/runs/${encodeURIComponent(runId)}${q}`;
+}
+
+/** Parse one frame into a list of events (invalid frames give []). */
+export function parseFrame(data) {
+  let v;
+  try {
+    v = typeof data === 'string' ? JSON.parse(data) : data;
+  } catch {
+    return [];
+  }
+  if (Array.isArray(v)) return v.filter((e) => e && typeof e === 'object');
+  if (v && typeof v === 'object') return [v];
+  return [];
+}
+
+export class RunStream {
+  constructor({
+    runId,
+    after = -1,
+    onEvents = () => {},
+    onStatus = () => {},
+    WebSocketImpl = (typeof WebSocket !== 'undefined' ? WebSocket : null),
+    urlFor = wsUrl,
+    timers = { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h) },
+    backoff = [250, 500, 1000, 2000, 4000, 8000],
+  }) {
+    this.runId = runId;
+    this.lastSeq = after;
+    this.onEvents = onEvents;
+    this.onStatus = onStatus;
+    this.WS = WebSocketImpl;
+    this.urlFor = urlFor;
+    this.timers = timers;
+    this.backoff = backoff;
+    this.attempt = 0;
+    this.finished = false;
+    this.stopped = false;
+    this.ws = null;
+    this.timer = null;
+    this.status = 'idle';
+    this.connects = 0;
+  }
+
+  _setStatus(s) {
+    if (s !== this.status) {
+      this.status = s;
+      this.onStatus(s);
+    }
+  }
+
+  start() {
+    this.stopped = false;
+    this._connect();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.timer != null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    if (this.ws) {
+      try {
+        this.ws.close();
+      } catch {
+        /* already closed */
+      }
+    }
+    this.ws = null;
+    this._setStatus('closed');
+  }
+
+  _connect() {
+    if (this.stopped || this.finished || !this.WS) return;
+    this.timer = null;
+    this.connects += 1;
+    this._setStatus(this.connects > 1 ? 'reconnecting' : 'connecting');
+    let ws;
+    try {
+      ws = new this.WS(this.urlFor(this.runId, this.lastSeq));
+    } catch {
+      this._retry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.attempt = 0;
+      this._setStatus('open');
+    };
+    ws.onmessage = (msg) => {
+      if (this.ws !== ws) return;
+      this.receive(msg.data);
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.finished) this._setStatus('finished');
+      else if (!this.stopped) this._retry();
+    };
+  }
+
+  _retry() {
+    if (this.stopped || this.finished) return;
+    const delay = this.backoff[Math.min(this.attempt, this.backoff.length - 1)];
+    this.attempt += 1;
+    this._setStatus('reconnecting');
+    this.timer = this.timers.setTimeout(() => this._connect(), delay);
+  }
+
+  /** Handle one frame (public for tests and for the polling fallback). */
+  receive(data) {
+    const fresh = [];
+    for (const ev of parseFrame(data)) {
+      if (Number.isFinite(ev.seq)) {
+        if (ev.seq <= this.lastSeq) continue;
+        this.lastSeq = ev.seq;
+      }
+      fresh.push(ev);
+      if (ev.type === 'run.finished') this.finished = true;
+    }
+    if (fresh.length) this.onEvents(fresh);
+    if (this.finished) this._setStatus('finished');
+    return fresh;
+  }
+}
