@@ -106,6 +106,7 @@ class Supervisor:
         self.inbuf = b""
         self.tracker = Tracker(os.getpid(), self.emit)
         self.foreign: set[int] = set()
+        self.last_pss = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
 
     # ------------------------------------------------------------ events
@@ -287,7 +288,7 @@ class Supervisor:
     def read_pipe(self, fd: int) -> None:
         pid, stream, dec = self.pipes[fd]
         room = int(self.tokens)
-        if room <= 0:
+        if room < 4096:
             # Over the rate cap: stop reading; the writer blocks on its full pipe (back pressure).
             self.throttled.add(fd)
             self.sel.unregister(fd)
@@ -308,6 +309,7 @@ class Supervisor:
         cap = self.limits.output_kb * 1024
         if self.output_bytes >= cap:
             self.dropped_bytes += len(data)
+            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
             return
         keep = data[: cap - self.output_bytes]
         self.output_bytes += len(keep)
@@ -323,7 +325,7 @@ class Supervisor:
         rate = self.limits.output_rate_kbps * 1024
         self.tokens = min(float(rate), self.tokens + (now - self.last_refill) * rate)
         self.last_refill = now
-        if self.tokens > 0 and self.throttled:
+        if self.tokens >= 4096 and self.throttled:
             for fd in list(self.throttled):
                 self.throttled.discard(fd)
                 self.sel.register(fd, selectors.EVENT_READ, "pipe")
@@ -715,6 +717,7 @@ class Supervisor:
             self.tracker.reaped(pid, os.getpid(), "wait" if pid == self.root_pid else "init", status)
 
     CANDIDATE_NS = 20_000_000
+    MAX_EVENTS = 200_000  # a run that floods the shim socket is cut off like one that floods its output
 
     def discover(self) -> None:
         """Find processes no hook reported (forks from C code, e.g. os.system).
@@ -820,6 +823,10 @@ class Supervisor:
 
     def check_limits(self) -> None:
         lim = self.limits
+        now_mono = time.monotonic()
+        if self.seq > self.MAX_EVENTS:
+            self.fire_limit("output", f"more than {self.MAX_EVENTS} events")
+            return
         if self.paused_at is not None and time.monotonic() - self.paused_at > 600:
             self.pace("normal", None)
         if self.elapsed() > lim.wall_s:
@@ -829,6 +836,12 @@ class Supervisor:
             self.fire_limit("cpu", f"{lim.cpu_s:g} s of CPU time")
             return
         rss = self.tracker.rss_bytes()
+        if rss > lim.memory_mb * 2**20 and now_mono - self.last_pss > 0.1:
+            # RSS counts a page shared after fork once per process; PSS shares it out fairly.
+            self.last_pss = now_mono
+            rss = self.tracker.pss_bytes()
+        elif rss > lim.memory_mb * 2**20:
+            rss = 0
         self.max_rss = max(self.max_rss, rss)
         if rss > lim.memory_mb * 2**20 or "memory" in self.limit_hits:
             self.fire_limit("memory", self.limit_hits.get("memory") or f"{rss >> 20} MiB resident")

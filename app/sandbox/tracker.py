@@ -493,5 +493,20 @@ class Tracker:
     def rss_bytes(self) -> int:
         return sum(p.rss_pages for p in self.procs.values() if p.alive) * procfs.PAGE
 
+    def pss_bytes(self) -> int:
+        """Proportional set size of the live processes (slower: walks their page tables)."""
+        total = 0
+        for p in self.procs.values():
+            if not p.alive:
+                continue
+            text = procfs.read_text(f"/proc/{p.pid}/smaps_rollup", 4096)
+            if not text:
+                continue
+            for line in text.splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        return total
+
     def task_count(self) -> int:
         return sum(1 + len(p.threads) for p in self.procs.values() if p.alive)
