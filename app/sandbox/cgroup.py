@@ -16,7 +16,7 @@ import errno
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 DEFAULT_PARENT = "proclab"
@@ -256,6 +256,7 @@ class RunCgroup:
         self.name = name
         self.dirs = dirs
         self.missing: list[str] = []  # limits that could not be set (controller absent)
+        self.use_kill_file = True  # v2 cgroup.kill when present; tests turn it off to cover the freeze path
 
     # -------------------------------------------------------- creation
 
@@ -290,9 +291,9 @@ class RunCgroup:
                 key = os.path.realpath(d)  # co-mounted controllers (cpu,cpuacct) share one dir
                 dirs[c] = seen.setdefault(key, os.path.join(d, parent, name))
         cg = cls(layout.version, name, dirs)
-        for d in dict.fromkeys(dirs.values()):
-            if os.path.isdir(d):
-                cg.kill()  # a stale cgroup of the same name (crash, reused name): empty it first
+        if any(os.path.isdir(d) for d in cg._dirs()):
+            cg.kill()  # a stale cgroup of the same name (crash, reused name): empty it, then reuse it
+        for d in cg._dirs():
             os.makedirs(d, exist_ok=True)
         try:
             cg._limit(pids_max, memory_max, cpu_quota_pct)
@@ -415,7 +416,7 @@ class RunCgroup:
         if self.version == "v2":
             d = self.dirs["unified"]
             kill_file = os.path.join(d, "cgroup.kill")
-            if os.path.exists(kill_file):
+            if self.use_kill_file and os.path.exists(kill_file):
                 try:
                     _write(kill_file, "1")
                 except FileNotFoundError:
@@ -434,13 +435,13 @@ class RunCgroup:
                         break
         return self._wait_empty(wait)
 
-    def _freeze_kill(self, path: str, freeze: str, thaw: str, frozen: object) -> None:
+    def _freeze_kill(self, path: str, freeze: str, thaw: str, frozen: Callable[[], bool]) -> None:
         try:
             _write(path, freeze)
         except OSError:
             pass
         end = time.monotonic() + 0.2
-        while time.monotonic() < end and not (callable(frozen) and frozen()):
+        while time.monotonic() < end and not frozen():
             time.sleep(0.001)
         for _ in range(5):
             if not self._kill_listed():
