@@ -26,8 +26,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SECRET = "tok-" + os.urandom(8).hex()
+
+
 class Server:
     def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.secret = SECRET
         self.base = base
         self.proc = proc
         self.log = log
@@ -52,7 +56,7 @@ class Server:
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     port = free_port()
     env = {**os.environ, "PROCLAB_DATA_DIR": str(tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
-           **(extra_env or {})}
+           "PROCLAB_INSTRUCTOR_TOKEN": SECRET, "PROCLAB_TEST_SECRET": SECRET, **(extra_env or {})}
     log = tmp / f"server-{port}.log"
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -98,3 +102,15 @@ def of(events: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
 
 def output(events: list[dict[str, Any]]) -> str:
     return "".join(e["text"] for e in of(events, "io.output"))
+
+
+def run_source(source: str, tmp: Path, *files: tuple[str, str], timeout: float = 90) -> list[dict[str, Any]]:
+    """Run a scenario through `python -m app run --json` (the real sandbox, no server)."""
+    main = tmp / "main.py"
+    main.write_text(source)
+    for name, text in files:
+        (tmp / name).write_text(text)
+    r = subprocess.run([sys.executable, "-m", "app", "run", str(main), "--json"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]

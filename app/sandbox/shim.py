@@ -326,14 +326,22 @@ def _w_exec(orig, name: str):  # type: ignore[no-untyped-def]
             argv = list(args[:-1] if name.endswith("e") else args)
         else:
             argv = list(args[0]) if args else []
+        try:
+            exe = os.readlink("/proc/self/exe")
+        except OSError:
+            exe = None
         _event({"type": "proc.exec", "argv": [os.fsdecode(a) for a in argv] or [os.fsdecode(path)],
-                "path": os.fsdecode(path)})
+                "path": os.fsdecode(path), "exe": exe})
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        return orig(path, *args)
+        try:
+            return orig(path, *args)
+        except OSError as e:
+            _event({"type": "proc.exec.failed", "error": e.strerror})
+            raise
 
     return execer
 

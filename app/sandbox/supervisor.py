@@ -445,6 +445,10 @@ class Supervisor:
             if p is None:
                 p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
                                      line)
+                if how == "python":
+                    # Started by exec from C (subprocess, multiprocessing spawn): the exec is part of its story.
+                    argv = [str(a) for a in msg.get("argv", [])][:32]
+                    self.emit({"type": "proc.exec", "pid": pid, "argv": ["python", *argv], "line": None})
             if p is not None and isinstance(msg.get("sock_ino"), int):
                 p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
             elif how == "python" and pid != self.root_pid:
@@ -463,7 +467,9 @@ class Supervisor:
                 self.tracker.add(child, pid, "fork", line)
         elif kind == "proc.exec":
             argv = [str(a) for a in msg.get("argv", [])][:64]
-            self.pending_exec[pid] = {"argv": argv, "line": line}
+            self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe")}
+        elif kind == "proc.exec.failed":
+            self.pending_exec.pop(pid, None)
         elif kind == "proc.wait":
             result, status = msg.get("result"), msg.get("status")
             self._pass(kind, pid, msg, t, line)
@@ -766,21 +772,17 @@ class Supervisor:
                     self.foreign.add(pid)
 
     def confirm_execs(self) -> None:
+        """Report an exec once the kernel shows it: a new program image, or the process ended
+        without the shim reporting a failed exec (a short-lived `ls` may be gone before we look)."""
         for pid, pend in list(self.pending_exec.items()):
-            p = self.tracker.procs.get(pid)
-            if p is None or not p.alive:
-                self.pending_exec.pop(pid, None)
+            try:
+                exe = os.readlink(f"/proc/{pid}/exe")
+            except OSError:
+                exe = None
+            if exe is not None and exe == pend.get("exe"):
                 continue
-            cmd = procfs.read_text(f"/proc/{pid}/cmdline", 4096)
-            if cmd is None:
-                continue
-            argv = [a for a in cmd.split("\0") if a]
-            if argv and argv != pend.get("old"):
-                if "old" not in pend:
-                    pend["old"] = argv
-                    continue
-                self.pending_exec.pop(pid, None)
-                self.emit({"type": "proc.exec", "pid": pid, "argv": argv[:64], "line": pend.get("line")})
+            self.pending_exec.pop(pid, None)
+            self.emit({"type": "proc.exec", "pid": pid, "argv": pend["argv"], "line": pend.get("line")})
 
     # ------------------------------------------------------------ limits
 
@@ -917,8 +919,8 @@ class Supervisor:
                 if now_ns - self.last_scan > 10_000_000:
                     self.last_scan = now_ns
                     self.discover()
-                self.tracker.sweep(now_ns)
                 self.confirm_execs()
+                self.tracker.sweep(now_ns)
                 next_sample = now + self.interval()
                 if self.root_gone_at is not None and self.phase == Phase.RUNNING:
                     self.phase = Phase.DRAINING
