@@ -575,7 +575,7 @@ def _patch_multiprocessing() -> None:
 
     def queue_init(self, *a, **k):  # type: ignore[no-untyped-def]
         q_init(self, *a, **k)
-        _event({"type": "ipc.channel", "kind": "queue", "obj": queue_id(self)}, strict=True)
+        _event({"type": "ipc.channel", "kind": "queue", "obj": queue_id(self)})  # any caller: a queue is always news
 
     def qput(self, obj, *a, **k):  # type: ignore[no-untyped-def]
         with _quiet():
