@@ -442,20 +442,20 @@ class Supervisor:
         if kind == "hello":
             how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
             ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+            argv = [str(a) for a in msg.get("argv", [])][:32]
             if p is None:
                 p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
                                      line)
                 if how == "python":
                     # Started by exec from C (subprocess, multiprocessing spawn): the exec is part of its story.
-                    argv = [str(a) for a in msg.get("argv", [])][:32]
                     self.emit({"type": "proc.exec", "pid": pid, "argv": ["python", *argv], "line": None})
-            if p is not None and isinstance(msg.get("sock_ino"), int):
-                p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
             elif how == "python" and pid != self.root_pid:
-                argv = [str(a) for a in msg.get("argv", [])][:32]
+                # A known process became a new Python: exec'd from Python (pending) or from C.
                 pend = self.pending_exec.pop(pid, None)
                 self.emit({"type": "proc.exec", "pid": pid, "argv": (pend or {}).get("argv") or ["python", *argv],
                            "line": (pend or {}).get("line")})
+            if p is not None and isinstance(msg.get("sock_ino"), int):
+                p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
             self._release(conn, msg)
             return
         if p is None:

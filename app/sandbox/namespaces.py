@@ -1,0 +1,216 @@
+"""Linux namespaces for a run: unshare via ctypes, probes, loopback, private /tmp, a fresh /proc.
+
+Stdlib only (Python 3.11 has no os.unshare). Each probe runs in a throwaway forked
+child, so a probe never changes the caller. In a plain `docker run` (no
+CAP_SYS_ADMIN, Docker's seccomp and AppArmor profiles) every kind is reported
+unavailable rather than raising.
+
+Order for a run that uses them (in the supervisor's child, before seccomp, which
+denies unshare and mount): unshare(NEWNS|NEWNET|NEWIPC|NEWUTS|NEWPID), private_tmp(),
+bring_up_loopback(), then fork: the child is PID 1 of the new pid namespace and
+calls mount_proc().
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import socket
+import struct
+import time
+
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# What probe() reports; "user" and "cgroup" are extra information (unprivileged mode, /proc/self/cgroup view).
+KINDS: dict[str, int] = {
+    "pid": CLONE_NEWPID,
+    "net": CLONE_NEWNET,
+    "mount": CLONE_NEWNS,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+    "user": CLONE_NEWUSER,
+    "cgroup": CLONE_NEWCGROUP,
+}
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = "16sH22x"  # struct ifreq on 64-bit Linux: 16-byte name + 24-byte union (flags is a short)
+
+
+def _libc() -> ctypes.CDLL:
+    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): move this process into new namespaces (pid: only its future children)."""
+    _check(_libc().unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                         ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+# ------------------------------------------------------------------ probes
+
+
+def _probe_child(kind: str, flag: int) -> None:
+    """In a forked child: exit 0 when `kind` is usable the way a run would use it, else errno."""
+    code = 0
+    try:
+        unshare(flag)
+        if kind == "mount":
+            # Docker's AppArmor profile allows unshare but denies mount: test the mounts too.
+            mount("none", "/", None, MS_REC | MS_PRIVATE)
+            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+        elif kind == "net":
+            bring_up_loopback()
+        elif kind == "pid":
+            pid = os.fork()  # the first child becomes PID 1
+            if pid == 0:
+                os._exit(0 if os.getpid() == 1 else 1)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status) and errno.EINVAL
+    except OSError as e:
+        code = e.errno or 1
+    except BaseException:
+        code = 1
+    os._exit(min(code, 255))
+
+
+def probe_detail(timeout: float = 2.0) -> dict[str, tuple[bool, str]]:
+    """Per kind: (usable, why). All probes run in parallel children; a hung child is killed."""
+    children: dict[int, str] = {}
+    result: dict[str, tuple[bool, str]] = {}
+    for kind, flag in KINDS.items():
+        try:
+            pid = os.fork()
+        except OSError as e:
+            result[kind] = (False, f"fork failed: {e}")
+            continue
+        if pid == 0:
+            _probe_child(kind, flag)
+        children[pid] = kind
+    end = time.monotonic() + timeout
+    while children:
+        for pid in list(children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                result[children.pop(pid)] = (False, "probe child lost")
+                continue
+            if done:
+                kind = children.pop(pid)
+                code = os.waitstatus_to_exitcode(status)
+                if code == 0:
+                    result[kind] = (True, "ok")
+                elif code > 0:
+                    result[kind] = (False, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}")
+                else:
+                    result[kind] = (False, f"probe killed by signal {-code}")
+        if children and time.monotonic() > end:
+            for pid in children:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                result[children[pid]] = (False, "probe timed out")
+            children.clear()
+        elif children:
+            time.sleep(0.0005)
+    return {k: result[k] for k in KINDS if k in result}
+
+
+def probe() -> dict[str, bool]:
+    """Which namespaces a run can get here: pid, net, mount, ipc, uts (plus user, cgroup)."""
+    return {k: ok for k, (ok, _) in probe_detail().items()}
+
+
+# ------------------------------------------------------------------ network
+
+
+def bring_up_loopback() -> None:
+    """Set 'lo' up in a fresh network namespace (it starts down), without the `ip` binary."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        res = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack(_IFREQ, b"lo", 0))
+        flags = struct.unpack(_IFREQ, res)[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | IFF_UP))
+
+
+# ------------------------------------------------------------------ mounts
+
+
+def _mnt_ns(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/mnt").st_ino
+    except OSError:
+        return None
+
+
+def in_new_mount_ns() -> bool:
+    """True when our mount namespace differs from our parent's and from PID 1's.
+
+    A guard: mounting over /tmp or /proc in the namespace we share with the server
+    (or the host) would hide them from everyone.
+    """
+    mine = _mnt_ns("self")
+    if mine is None:
+        return False
+    others = [p for p in (os.getppid(), 1) if p > 0 and p != os.getpid()]
+    return all(_mnt_ns(p) != mine for p in others)
+
+
+def _require_new_mount_ns() -> None:
+    if not in_new_mount_ns():
+        raise RuntimeError("refusing to mount: call unshare(CLONE_NEWNS) first (shared mount namespace)")
+
+
+def private_tmp(path: str = "/tmp", *, size_bytes: int = 64 << 20, shm: bool = True, var_tmp: bool = True) -> list[str]:
+    """Give this mount namespace its own empty, size-limited /tmp (and /var/tmp, /dev/shm).
+
+    Makes every mount private first so nothing propagates back to the host. The run's
+    temporary files then vanish with the namespace and cannot fill the host's disk.
+    Returns the mount points made.
+    """
+    _require_new_mount_ns()
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    targets = [path] + (["/var/tmp"] if var_tmp else []) + (["/dev/shm"] if shm else [])
+    done: list[str] = []
+    for t in targets:
+        if not os.path.isdir(t) or t in done:
+            continue
+        mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+        done.append(t)
+    return done
+
+
+def mount_proc(target: str = "/proc") -> None:
+    """Mount a procfs for the current pid namespace (call as its PID 1, in a new mount namespace).
+
+    Without it, /proc still shows the parent namespace's processes.
+    """
+    _require_new_mount_ns()
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
