@@ -64,9 +64,17 @@ def _check(rc: int, what: str) -> None:
         raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
+# Mount namespaces we left through unshare(): the ones shared with the server. Inherited by
+# forked children, so the guard below also knows them in a new pid namespace's PID 1.
+_LEFT_MNT_NS: set[int] = set()
+
+
 def unshare(flags: int) -> None:
     """unshare(2): move this process into new namespaces (pid: only its future children)."""
+    before = _mnt_ns("self") if flags & CLONE_NEWNS else None
     _check(_libc().unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+    if before is not None:
+        _LEFT_MNT_NS.add(before)
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -170,16 +178,21 @@ def _mnt_ns(pid: int | str) -> int | None:
 
 
 def in_new_mount_ns() -> bool:
-    """True when our mount namespace differs from our parent's and from PID 1's.
+    """True when we are in a mount namespace of our own, not the server's or the host's.
 
     A guard: mounting over /tmp or /proc in the namespace we share with the server
-    (or the host) would hide them from everyone.
+    (or the host) would hide them from everyone. Known shared: PID 1's, and the ones
+    left through unshare() here; without such a record, our parent's.
     """
     mine = _mnt_ns("self")
     if mine is None:
         return False
-    others = [p for p in (os.getppid(), 1) if p > 0 and p != os.getpid()]
-    return all(_mnt_ns(p) != mine for p in others)
+    if os.getpid() != 1 and _mnt_ns(1) == mine:
+        return False
+    if _LEFT_MNT_NS:
+        return mine not in _LEFT_MNT_NS
+    ppid = os.getppid()
+    return ppid > 0 and _mnt_ns(ppid) not in (None, mine)
 
 
 def _require_new_mount_ns() -> None:
