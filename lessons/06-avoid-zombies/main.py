@@ -33,11 +33,12 @@ def main():
     if pid == 0:
         pid2 = os.fork()
         if pid2 > 0:
-            print("[child %d] started grandchild %d, and I exit at once" % (os.getpid(), pid2))
+            print("[child %d] started grandchild %d, and I exit (almost) at once" % (os.getpid(), pid2))
+            time.sleep(0.2)
             os._exit(0)
         test_code()              # the grandchild does the real work, as an orphan
         os._exit(0)
-    wpid, status = os.wait()     # the child exits at once: this wait is short
+    wpid, status = os.wait()     # the child exits after 0.2 s: this wait is short
     print("[parent %d] collected child %d right away" % (me, wpid))
     write_code()                 # meanwhile the grandchild works, without a parent to wait for it
 
