@@ -33,7 +33,7 @@ CPU_PERIOD_US = 100_000
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
 
 

@@ -396,7 +396,7 @@ def _sysv_objects(uid: int) -> list[tuple[str, int, str]]:
     out: list[tuple[str, int, str]] = []
     for kind in _SYSV_KINDS:
         try:
-            with open(f"/proc/sysvipc/{kind}", encoding="ascii", errors="replace") as f:
+            with open(f"/proc/sysvipc/{kind}", encoding="utf-8", errors="replace") as f:
                 header = f.readline().split()
                 rows = [line.split() for line in f]
         except OSError:
