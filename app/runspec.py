@@ -10,27 +10,26 @@ from .sandbox.client import Launcher
 from .sandbox.limits import Limits
 from .settings import Settings
 
-# Layers that the supervisor applies inside the run when the probe found them working.
-RUN_LAYERS = ("identity", "rlimits", "seccomp", "landlock")
+# Probe entry -> layer name, for the layers a run really uses. Namespaces and cgroups are probed and
+# reported at /healthz but the supervisor does not use them yet, so they are never claimed as active.
+USED = {"process_model": "process", "identity": "identity", "rlimits": "rlimits", "supervision": "supervision",
+        "seccomp": "seccomp", "landlock": "landlock"}
 FLOOR = ("process", "identity", "rlimits", "supervision")
 
 
 def active_layers(info: dict[str, Any], as_root: bool) -> list[str]:
-    layers = ["process", "supervision"]
     probe = info.get("layers", {})
-    for name in RUN_LAYERS:
-        if probe.get(name, {}).get("ok") and (name != "identity" or as_root):
-            layers.append(name)
-    if "rlimits" not in layers and "rlimits" not in probe:
-        layers.append("rlimits")  # applied unconditionally by the supervisor; the probe only reports
-    return layers
+    return [name for key, name in USED.items()
+            if probe.get(key, {}).get("ok") and (name != "identity" or as_root)]
 
 
 def floor_missing(info: dict[str, Any], as_root: bool) -> list[str]:
-    """Floor layers that are missing; empty means student code may run."""
+    """Floor layers that are missing, with the probe's reason; empty means student code may run."""
+    probe = info.get("layers", {})
     layers = active_layers(info, as_root)
     need = [x for x in FLOOR if x != "identity" or as_root]
-    return [x for x in need if x not in layers]
+    reverse = {v: k for k, v in USED.items()}
+    return [f"{x} ({probe.get(reverse[x], {}).get('detail', 'not probed')})" for x in need if x not in layers]
 
 
 def new_run_id() -> str:

@@ -18,7 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from .lessons import LessonStore
+from . import auth
+from .expectations import check as check_expectations
+from .lessons import LessonError, LessonStore, load_lesson
+from .rooms import RoomHub
 from .runs import RunManager, RunRefused, RunStatus
 from .runspec import active_layers, floor_missing
 from .sandbox.client import Launcher, LauncherError
@@ -78,6 +81,7 @@ class State:
     launcher: Launcher
     storage: Storage
     manager: RunManager
+    rooms: RoomHub
     started: float
 
 
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("the sandbox launcher could not start: %s", e)
         state.storage = Storage(settings.data_dir / "proclab.db")
         state.manager = RunManager(settings, state.launcher, state.storage)
+        state.rooms = RoomHub(state.manager)
         state.manager.floor_missing = floor_missing(state.launcher.info, state.launcher.as_root) \
             if state.launcher.info else ["process"]
         if state.manager.floor_missing:
@@ -237,49 +242,258 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await find_run(run_id)
         return await asyncio.to_thread(state.storage.get_events, run_id, after)
 
-    async def control(run_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
+    def instructor(request: Request) -> bool:
+        return auth.is_instructor(request, settings.instructor_token)
+
+    def need_instructor(request: Request) -> None:
+        auth.require_instructor(request, settings.instructor_token)
+
+    async def control(run_id: str, cmd: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
         run = state.manager.runs.get(run_id)
         if run is None:
             await find_run(run_id)
             raise HTTPException(409, "the run has finished")
+        if request is not None and not instructor(request):
+            if run.room is not None:
+                raise HTTPException(403, "only the instructor controls a classroom run")
+            if run.client != client_id(request):
+                raise HTTPException(403, "this run belongs to another browser")
         if run.status == RunStatus.FINISHED:
             raise HTTPException(409, "the run has finished")
         await state.manager.command(run_id, cmd)
         return {"ok": True}
 
     @app.post("/api/runs/{run_id}/stop")
-    async def stop_run(run_id: str) -> dict[str, Any]:
+    async def stop_run(run_id: str, request: Request) -> dict[str, Any]:
         run = state.manager.runs.get(run_id)
         if run is not None and run.status == RunStatus.FINISHED:
             return {"ok": True, "status": "finished"}
-        return await control(run_id, {"cmd": "stop"})
+        return await control(run_id, {"cmd": "stop"}, request)
 
     @app.post("/api/runs/{run_id}/signal")
-    async def signal_run(run_id: str, req: SignalRequest) -> dict[str, Any]:
+    async def signal_run(run_id: str, req: SignalRequest, request: Request) -> dict[str, Any]:
         if req.signal not in SIGNALS:
             raise HTTPException(422, f"signal must be one of {', '.join(SIGNALS)}")
-        return await control(run_id, {"cmd": "signal", "pid": req.pid, "signal": req.signal})
+        return await control(run_id, {"cmd": "signal", "pid": req.pid, "signal": req.signal}, request)
 
     @app.post("/api/runs/{run_id}/interrupt")
-    async def interrupt_run(run_id: str) -> dict[str, Any]:
-        return await control(run_id, {"cmd": "interrupt"})
+    async def interrupt_run(run_id: str, request: Request) -> dict[str, Any]:
+        return await control(run_id, {"cmd": "interrupt"}, request)
 
     @app.post("/api/runs/{run_id}/input")
-    async def input_run(run_id: str, req: InputRequest) -> dict[str, Any]:
-        await control(run_id, {"cmd": "input", "text": req.text})
+    async def input_run(run_id: str, req: InputRequest, request: Request) -> dict[str, Any]:
+        await control(run_id, {"cmd": "input", "text": req.text}, request)
         if req.eof:
-            await control(run_id, {"cmd": "eof"})
+            await control(run_id, {"cmd": "eof"}, request)
         return {"ok": True}
 
     @app.post("/api/runs/{run_id}/pace")
-    async def pace_run(run_id: str, req: PaceRequest) -> dict[str, Any]:
+    async def pace_run(run_id: str, req: PaceRequest, request: Request) -> dict[str, Any]:
         if req.mode not in ("normal", "paused", "step", "slow"):
             raise HTTPException(422, "mode must be normal, paused, step or slow")
-        return await control(run_id, {"cmd": "pace", "mode": req.mode, "delay_ms": req.delay_ms})
+        return await control(run_id, {"cmd": "pace", "mode": req.mode, "delay_ms": req.delay_ms}, request)
 
     @app.post("/api/runs/{run_id}/step")
-    async def step_run(run_id: str) -> dict[str, Any]:
-        return await control(run_id, {"cmd": "step"})
+    async def step_run(run_id: str, request: Request) -> dict[str, Any]:
+        return await control(run_id, {"cmd": "step"}, request)
+
+    # ---------------------------------------------------------------- recordings
+
+    @app.get("/api/runs/{run_id}/export")
+    async def export_run(run_id: str) -> Response:
+        meta = await find_run(run_id)
+        run = state.manager.runs.get(run_id)
+        if run is not None and run.status != RunStatus.FINISHED:
+            raise HTTPException(409, "the run is still going; export it when it has finished")
+        events = run.events if run is not None else await asyncio.to_thread(state.storage.get_events, run_id, -1)
+        header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
+                                                  ("id", "lesson", "status", "created", "finished", "result",
+                                                   "files", "answers")}}
+        if run is not None:
+            header["run"]["files"] = run.files
+        body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [header, *events]) + "\n"
+        return Response(body, media_type="application/x-ndjson",
+                        headers={"Content-Disposition": f'attachment; filename="proclab-run-{run_id}.ndjson"'})
+
+    @app.post("/api/runs/import", status_code=201)
+    async def import_run(request: Request) -> dict[str, Any]:
+        need_instructor(request)
+        body = await request.body()
+        if len(body) > 64 * 2**20:
+            raise HTTPException(413, "a recording is at most 64 MiB")
+        lines = [line for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
+        try:
+            header = json.loads(lines[0]) if lines else {}
+            events = [json.loads(line) for line in lines[1:]]
+        except ValueError as e:
+            raise HTTPException(422, f"not an NDJSON recording: {e}") from e
+        if header.get("proclab_recording") != 1 or not isinstance(header.get("run"), dict):
+            raise HTTPException(422, "line 1 must be the recording header {\"proclab_recording\": 1, \"run\": …}")
+        for i, ev in enumerate(events):
+            if not isinstance(ev, dict) or ev.get("seq") != i or "type" not in ev:
+                raise HTTPException(422, f"line {i + 2}: expected the event with seq {i}")
+        meta = header["run"]
+        from .runspec import new_run_id
+
+        record = {"id": new_run_id(), "lesson": meta.get("lesson"), "status": "finished",
+                  "created": time.time(), "finished": time.time(), "result": meta.get("result"),
+                  "files": meta.get("files") or {}, "answers": meta.get("answers"), "room": None}
+        await asyncio.to_thread(state.storage.save_run, record, events)
+        return {"id": record["id"], "events": len(events), "imported_from": meta.get("id")}
+
+    # ---------------------------------------------------------------- instructors
+
+    @app.get("/api/me")
+    async def me(request: Request) -> dict[str, Any]:
+        return {"instructor": instructor(request), "instructor_enabled": bool(settings.instructor_token)}
+
+    @app.get("/signin", response_class=HTMLResponse)
+    async def signin_page(request: Request) -> HTMLResponse:
+        return page(request, "signin.html", enabled=bool(settings.instructor_token), error=None)
+
+    @app.post("/signin", response_class=HTMLResponse)
+    async def signin(request: Request) -> Response:
+        from urllib.parse import parse_qs
+
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0]
+        import hmac
+
+        if not settings.instructor_token or not hmac.compare_digest(token.encode(),
+                                                                     settings.instructor_token.encode()):
+            resp = page(request, "signin.html", enabled=bool(settings.instructor_token),
+                        error="That token is not right." if settings.instructor_token else None)
+            resp.status_code = 401
+            return resp
+        resp = Response(status_code=303, headers={"Location": "/"})
+        resp.set_cookie(auth.COOKIE, auth.cookie_value(settings.instructor_token), httponly=True, samesite="lax",
+                        max_age=30 * 86400)
+        return resp
+
+    @app.post("/signout")
+    async def signout() -> Response:
+        resp = Response(status_code=303, headers={"Location": "/"})
+        resp.delete_cookie(auth.COOKIE)
+        return resp
+
+    class FileContent(BaseModel):
+        content: str = Field(max_length=MAX_SOURCE)
+
+    @app.put("/api/lessons/{lesson_id}/files/{name}")
+    async def put_lesson_file(lesson_id: str, name: str, body: FileContent, request: Request) -> dict[str, Any]:
+        need_instructor(request)
+        lesson = lessons().get(lesson_id)
+        if lesson is None:
+            raise HTTPException(404, f"no lesson {lesson_id!r}")
+        if "/" in name or name.startswith(".") or not (name == "lesson.md" or name.endswith((".py", ".txt"))):
+            raise HTTPException(422, f"bad file name {name!r}: lesson.md, or a .py or .txt file")
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        # Validate a copy first: a broken save never replaces a working lesson.
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / lesson.dir.name
+            shutil.copytree(lesson.dir, copy)
+            (copy / name).write_text(body.content, encoding="utf-8")
+            try:
+                checked = load_lesson(copy)
+            except LessonError as e:
+                raise HTTPException(422, {"file": name if e.path.startswith(str(copy)) else e.path,
+                                          "line": e.line, "message": e.message}) from e
+        if checked.id != lesson.id and checked.id in state.lessons.lessons:
+            raise HTTPException(422, {"file": name, "line": 2, "message": f"id {checked.id!r} is already used"})
+        target = lesson.dir / name
+        tmp_path = target.with_name(f".{name}.tmp")
+        tmp_path.write_text(body.content, encoding="utf-8")
+        os.replace(tmp_path, target)
+        state.lessons.reload()
+        return {"ok": True, "id": checked.id}
+
+    @app.post("/api/lessons/{lesson_id}/check")
+    async def check_lesson(lesson_id: str, request: Request) -> dict[str, Any]:
+        need_instructor(request)
+        lesson = lessons().get(lesson_id)
+        if lesson is None:
+            raise HTTPException(404, f"no lesson {lesson_id!r}")
+        try:
+            run = state.manager.submit(dict(lesson.files), lesson.main, lesson.id, lesson.limits or None,
+                                       "instructor-check", lesson.questions, lesson.stdin)
+        except RunRefused as e:
+            raise HTTPException(e.status, e.message) from e
+        await run.done.wait()
+        results = check_expectations(lesson.expect, run.events)
+        return {"run": run.id, "ok": all(r["ok"] for r in results), "results": results, "answers": run.answers}
+
+    # ---------------------------------------------------------------- rooms
+
+    class RoomRequest(BaseModel):
+        title: str | None = Field(default=None, max_length=200)
+
+    def room_info(room: Any, request: Request) -> dict[str, Any]:
+        url = str(request.base_url).rstrip("/") + f"/room/{room.code}"
+        return {"code": room.code, "title": room.title, "url": url, "runs": list(room.run_ids),
+                "clients": state.rooms.clients(room)}
+
+    @app.post("/api/rooms", status_code=201)
+    async def create_room(request: Request, body: RoomRequest | None = None) -> dict[str, Any]:
+        need_instructor(request)
+        room = await asyncio.to_thread(state.rooms.create, body.title if body else None)
+        info = room_info(room, request)
+        import io
+
+        import segno
+
+        buf = io.BytesIO()
+        segno.make(info["url"], error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
+        info["qr_svg"] = buf.getvalue().decode()
+        return info
+
+    @app.get("/api/rooms/{code}")
+    async def get_room(code: str, request: Request) -> dict[str, Any]:
+        room = await asyncio.to_thread(state.rooms.get, code)
+        if room is None:
+            raise HTTPException(404, f"no room {code!r}")
+        return room_info(room, request)
+
+    @app.post("/api/rooms/{code}/runs", status_code=201)
+    async def room_run(code: str, req: RunRequest, request: Request) -> dict[str, Any]:
+        need_instructor(request)
+        room = await asyncio.to_thread(state.rooms.get, code)
+        if room is None:
+            raise HTTPException(404, f"no room {code!r}")
+        lesson = lessons().get(req.lesson) if req.lesson else None
+        if req.lesson and lesson is None:
+            raise HTTPException(404, f"no lesson {req.lesson!r}")
+        files = {**(lesson.files if lesson else {}), **(req.files or {})}
+        if not files:
+            raise HTTPException(422, "give a lesson id, files, or both")
+        try:
+            run = state.manager.submit(files, req.main or (lesson.main if lesson else "main.py"),
+                                       lesson.id if lesson else None,
+                                       {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
+                                       "instructor", lesson.questions if lesson else None,
+                                       req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
+                                       room=room.code)
+        except RunRefused as e:
+            raise HTTPException(e.status, e.message) from e
+        state.rooms.add_run(room, run)
+        return run.public()
+
+    @app.websocket("/ws/rooms/{code}")
+    async def ws_room(ws: WebSocket, code: str) -> None:
+        await ws.accept()
+        room = await asyncio.to_thread(state.rooms.get, code)
+        if room is None:
+            await ws.close(code=4404, reason="no such room")
+            return
+        q = await state.rooms.subscribe(room)
+        try:
+            await stream_queue(ws, q, close_at_end=False)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            state.rooms.unsubscribe(room, q)
 
     @app.websocket("/ws/runs/{run_id}")
     async def ws_run(ws: WebSocket, run_id: str, after: int = -1) -> None:
@@ -332,6 +546,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     lesson=lesson.to_dict() if lesson else None,
                     lesson_json=script_json(lesson.to_dict() if lesson else None))
 
+    @app.get("/room/{code}", response_class=HTMLResponse)
+    async def room_page(request: Request, code: str) -> HTMLResponse:
+        room = await asyncio.to_thread(state.rooms.get, code)
+        if room is None:
+            raise HTTPException(404, f"no room {code!r}")
+        info = room_info(room, request)
+        return page(request, "room.html", room=info, room_json=script_json(info), instructor=instructor(request))
+
     @app.get("/favicon.ico")
     async def favicon() -> Response:
         return Response(status_code=204)
@@ -340,8 +562,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def stream_queue(ws: WebSocket, q: asyncio.Queue[dict[str, Any] | None]) -> None:
-    """Send events in frames: everything queued goes out in one frame (batching under load)."""
+async def stream_queue(ws: WebSocket, q: asyncio.Queue[dict[str, Any] | None], close_at_end: bool = True) -> None:
+    """Send events in frames: everything queued goes out in one frame (batching under load).
+
+    A room stream never ends by itself (close_at_end=False): it waits for the next run, and a
+    receive task notices when the student leaves.
+    """
+    if not close_at_end:
+        gone = asyncio.get_running_loop().create_task(_until_closed(ws))
+        try:
+            while not gone.done():
+                getter = asyncio.ensure_future(q.get())
+                done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    return
+                batch = [getter.result()]
+                while not q.empty() and len(batch) < 1000:
+                    batch.append(q.get_nowait())
+                batch = [e for e in batch if e is not None]
+                if batch:
+                    await ws.send_text(json.dumps(batch if len(batch) > 1 else batch[0], ensure_ascii=False))
+        finally:
+            gone.cancel()
+        return
     while True:
         ev = await q.get()
         if ev is None:
@@ -358,6 +602,16 @@ async def stream_queue(ws: WebSocket, q: asyncio.Queue[dict[str, Any] | None]) -
         if end:
             break
     await ws.close()
+
+
+async def _until_closed(ws: WebSocket) -> None:
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return
 
 
 def serve(host: str | None, port: int | None) -> int:

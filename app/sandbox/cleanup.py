@@ -15,8 +15,9 @@ import signal
 import stat
 from collections.abc import Iterator, Sequence
 
-# The world-writable places a run uid can write to outside its run dir.
-SWEPT_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm")
+# The world-writable (sticky) places a run uid can write to outside its run dir. /run/lock
+# (also /var/lock) is 1777 on Debian and in its container images; a missing dir is skipped.
+SWEPT_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 # Keep at most this many directory fds open while descending; deeper levels are
 # reached again through "..", verified by (st_dev, st_ino), so a deep tree cannot
@@ -349,11 +350,17 @@ def _owned_entries(uid: int, dirs: Sequence[str]) -> Iterator[tuple[str, int, st
 
     The fd stays open only while the caller handles that entry.
     """
+    seen: set[tuple[int, int]] = set()
     for d in dirs:
         try:
             fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
             continue  # e.g. no /dev/shm in this container
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) in seen:  # /var/lock -> /run/lock: once
+            os.close(fd)
+            continue
+        seen.add((st.st_dev, st.st_ino))
         try:
             for name in os.listdir(fd):
                 try:

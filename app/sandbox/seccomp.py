@@ -246,14 +246,14 @@ def available() -> bool:
     except OSError:
         return False
     # PR_GET_SECCOMP fails with EINVAL on a kernel built without seccomp.
-    return libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0
+    return int(libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) >= 0
 
 
 def _action_available(libc: ctypes.CDLL, arch: Arch, action: int) -> bool:
     value = ctypes.c_uint32(action)
     rc = libc.syscall(ctypes.c_long(arch.seccomp_nr), ctypes.c_uint(SECCOMP_GET_ACTION_AVAIL),
                       ctypes.c_uint(0), ctypes.byref(value))
-    return rc == 0
+    return int(rc) == 0
 
 
 def set_no_new_privs() -> None:

@@ -1,0 +1,97 @@
+"""Classroom rooms: a short code; every event of the room's runs goes to every connected student.
+
+Late joiners first receive everything the room's runs produced so far (each
+event names its run), then the live stream, in one ordered queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from .runs import Run, RunManager
+
+# No 0/O, 1/I/L: students type these from a projector.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_code(length: int = 5) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+@dataclass
+class Room:
+    code: str
+    title: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+    subscribers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
+
+
+class RoomHub:
+    def __init__(self, manager: RunManager) -> None:
+        self.manager = manager
+        self.rooms: dict[str, Room] = {}
+        manager.listeners.append(self._on_events)
+
+    def create(self, title: str | None) -> Room:
+        code = new_code()
+        while code in self.rooms or self.manager.storage.get_room(code):
+            code = new_code()
+        self.manager.storage.add_room(code, title)
+        room = Room(code=code, title=title)
+        self.rooms[code] = room
+        return room
+
+    def get(self, code: str) -> Room | None:
+        code = code.upper()
+        room = self.rooms.get(code)
+        if room is None:
+            stored = self.manager.storage.get_room(code)
+            if stored is None:
+                return None
+            room = Room(code=code, title=stored["title"],
+                        run_ids=[r["id"] for r in reversed(self.manager.storage.list_runs(500, room=code))])
+            self.rooms[code] = room
+        return room
+
+    def add_run(self, room: Room, run: Run) -> None:
+        room.run_ids.append(run.id)
+
+    def _on_events(self, run: Run, batch: list[dict[str, Any]]) -> None:
+        if run.room is None:
+            return
+        room = self.rooms.get(run.room)
+        if room is None:
+            return
+        if run.id not in room.run_ids:
+            room.run_ids.append(run.id)
+        for q in list(room.subscribers):
+            for ev in batch:
+                q.put_nowait({**ev, "run": run.id})
+
+    async def subscribe(self, room: Room) -> asyncio.Queue[dict[str, Any] | None]:
+        """Catch-up first (events of every run so far), then live, with no gap and no duplicate.
+
+        Finished runs are read from SQLite first (that awaits); then the in-memory runs are copied and
+        the queue registered without any await in between, so no live event can slip past.
+        """
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for run_id in list(room.run_ids):
+            if run_id not in self.manager.runs:
+                stored[run_id] = await asyncio.to_thread(self.manager.storage.get_events, run_id, -1)
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        for run_id in list(room.run_ids):
+            run = self.manager.runs.get(run_id)
+            events = list(run.events) if run is not None else stored.get(run_id, [])
+            for ev in events:
+                q.put_nowait({**ev, "run": run_id})
+        room.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, room: Room, q: asyncio.Queue[dict[str, Any] | None]) -> None:
+        room.subscribers.discard(q)
+
+    def clients(self, room: Room) -> int:
+        return len(room.subscribers)
