@@ -57,6 +57,10 @@ def wait_for(pred: Callable[[], bool], seconds: float = 5.0) -> bool:
     return pred()
 
 
+def has_procs(cg: cgroup.RunCgroup, n: int) -> Callable[[], bool]:
+    return lambda: len(cg.procs()) == n
+
+
 def sleepers(n: int) -> Callable[[], None]:
     def body() -> None:
         for _ in range(n):
@@ -208,7 +212,7 @@ def test_sweep_stale_after_a_crash(parent: str) -> None:
         cg.add(pid)
         release(gate)
         pids.append(pid)
-        assert wait_for(lambda cg=cg: len(cg.procs()) == 4)
+        assert wait_for(has_procs(cg, 4))
         del cg  # the server "crashes": nothing remembers these cgroups
     assert cgroup.sweep_stale(parent) == ["stale-a", "stale-b"]
     for pid in pids:
@@ -263,6 +267,7 @@ def unified_layout() -> cgroup.Layout:
     layout = cgroup.detect(require=())
     if layout is None or layout.version != "v2":
         pytest.skip("cgroup2 mount not usable")
+    assert layout is not None
     return layout
 
 
@@ -307,6 +312,7 @@ def test_v2_evacuates_internal_processes() -> None:
     ctrl = next((c for c in offered if c not in enabled and c not in cgroup.V2_CONTROLLERS), None)
     if ctrl is None:
         pytest.skip("no spare cgroup2 controller to exercise delegation with")
+    assert ctrl is not None
     base = os.path.join(root, f"proclab-evac-{os.getpid()}")
     os.mkdir(base)
     cgroup._write(os.path.join(root, "cgroup.subtree_control"), f"+{ctrl}")

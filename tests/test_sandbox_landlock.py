@@ -44,7 +44,7 @@ def restricted(fn: Callable[[], Any], ro: list[str], rw: list[str], **kw: Any) -
         data += chunk
     os.close(r)
     os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")
+    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
     if kind == "err":
         pytest.fail(value)
     assert value["applied"] is True

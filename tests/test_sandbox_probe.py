@@ -33,7 +33,7 @@ def in_child(fn: Callable[[], Any]) -> Any:
         data += chunk
     os.close(r)
     os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")
+    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
     if kind == "err":
         pytest.fail(value)
     return value

@@ -50,7 +50,7 @@ test('templates use the same strings as i18n.js', () => {
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.html'))) {
     const src = readFileSync(join(dir, f), 'utf8');
     // {{ T('key', 'English', '中文') }}
-    for (const m of src.matchAll(/T\(\s*'([\w.]+)'\s*,\s*'((?:[^'\\]|\\.)*)'\s*,\s*'((?:[^'\\]|\\.)*)'\s*\)/g)) {
+    for (const m of src.matchAll(/\bTA?\(\s*'([\w.]+)'\s*,\s*'((?:[^'\\]|\\.)*)'\s*,\s*'((?:[^'\\]|\\.)*)'\s*\)/g)) {
       const [, key, en, zh] = m;
       const unesc = (s) => s.replace(/\\(.)/g, '$1');
       assert.ok(key in STRINGS.en, `${f}: unknown key ${key}`);
