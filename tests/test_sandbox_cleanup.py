@@ -455,3 +455,109 @@ def test_leftovers_reports_paths(tmp_path: Path) -> None:
     dangling.symlink_to(tmp_path / "nothing")
     out = cleanup.leftovers(64997, [str(p), str(dangling), str(tmp_path / "gone")])
     assert out == [f"path {p} still exists", f"path {dangling} still exists"]
+
+
+# ------------------------------------------------------------------ the hostile battery, end to end
+
+HOSTILE = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "hostile",
+                            Path("/work/shared/hostile")) if p.is_dir()), None)
+RUN_PYTHON = "/usr/bin/python3.11"
+BATTERY_UIDS = range(64980, 64995)
+
+
+@needs_root
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(HOSTILE is None, reason="shared/hostile not found beside the repo")
+@pytest.mark.skipif(not os.access(RUN_PYTHON, os.X_OK), reason=f"{RUN_PYTHON} missing")
+def test_hostile_battery_is_contained_and_leaves_nothing(test_uid: int) -> None:
+    """Each hostile program runs for about 1.5 s as its own uid under every layer this machine has
+    (rlimits, seccomp, Landlock, cgroup); then kill_uid + sweeps must leave nothing, and the
+    legitimate program must still print ALL OK."""
+    from app.sandbox import cgroup, landlock, seccomp
+
+    assert HOSTILE is not None
+    programs = sorted(HOSTILE.glob("[0-9][0-9]_*.py"))
+    assert len(programs) <= len(BATTERY_UIDS)
+    top = Path(f"/tmp/proclab-battery-{os.getpid()}")
+    top.mkdir(mode=0o711)
+    parent = f"proclab-battery-{os.getpid()}"
+
+    def scenario() -> dict[str, Any]:
+        runs: dict[str, dict[str, Any]] = {}
+        for prog, uid in zip(programs, BATTERY_UIDS, strict=False):
+            rundir = top / prog.stem
+            rundir.mkdir(mode=0o700)
+            (rundir / "main.py").write_text(prog.read_text())
+            os.chown(rundir, uid, uid)
+            os.chown(rundir / "main.py", uid, uid)
+            cg = cgroup.RunCgroup.create(prog.stem.replace("_", "-"), pids_max=64, memory_max=256 << 20,
+                                         cpu_quota_pct=50, parent=parent)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    if cg is not None:
+                        cg.add(os.getpid())
+                    os.setpgid(0, 0)
+                    out = os.open(rundir / "out.txt", os.O_WRONLY | os.O_CREAT, 0o600)
+                    os.fchown(out, uid, uid)
+                    os.dup2(out, 1)
+                    os.dup2(out, 2)
+                    os.closerange(3, 4096)
+                    for res, value in ((resource.RLIMIT_NPROC, 64), (resource.RLIMIT_AS, 320 << 20),
+                                       (resource.RLIMIT_CPU, 10), (resource.RLIMIT_FSIZE, 64 << 20),
+                                       (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_CORE, 0)):
+                        resource.setrlimit(res, (value, value))
+                    become(uid)
+                    if seccomp.available():
+                        seccomp.install_filter()
+                    landlock.restrict(["/usr", "/lib", "/lib64", "/etc", "/proc", "/dev", "/bin"],
+                                      [str(rundir), "/tmp", "/dev/shm", "/dev/null"])
+                    os.chdir(rundir)
+                    os.execve(RUN_PYTHON, [RUN_PYTHON, "main.py"], {"PATH": "/usr/bin:/bin", "HOME": str(rundir)})
+                finally:
+                    os._exit(127)
+            runs[prog.stem] = {"uid": uid, "pid": pid, "cg": cg, "rundir": rundir}
+        legit = next(r for name, r in runs.items() if name.startswith("14_"))
+        _, status = os.waitpid(legit["pid"], 0)  # the legitimate run must finish by itself
+        legit_out = (legit["rundir"] / "out.txt").read_text()
+        time.sleep(1.5)
+        report: dict[str, Any] = {"legit_code": os.waitstatus_to_exitcode(status), "legit_out": legit_out}
+        t0 = time.perf_counter()
+        for name, r in runs.items():
+            for _ in range(50):
+                if not cleanup.list_uid_pids(r["uid"]):
+                    break
+                cleanup.kill_uid(r["uid"])
+                if r["cg"] is not None:
+                    r["cg"].kill(wait=0.2)
+                reap_all()
+                time.sleep(0.01)
+            reap_all()
+            try:
+                out = (r["rundir"] / "out.txt").read_bytes()
+                tail = out[-300:].decode(errors="replace")
+            except OSError as e:
+                tail = str(e)
+            cleanup.remove_tree_nofollow(str(r["rundir"]))
+            cleanup.sweep_uid_files(r["uid"])
+            cleanup.remove_sysv_ipc(r["uid"])
+            cg_gone = r["cg"].remove() if r["cg"] is not None else True
+            report[name] = {"left": cleanup.leftovers(r["uid"], [str(r["rundir"])]), "cg_gone": cg_gone}
+            report[f"{name}.out"] = tail
+        report["teardown_ms"] = (time.perf_counter() - t0) * 1000
+        return report
+
+    try:
+        report = in_subreaper(scenario, timeout=100)
+    finally:
+        cleanup.remove_tree_nofollow(str(top))
+        cgroup.sweep_stale(parent)
+        cgroup.remove_parent(parent)
+    assert report["legit_code"] == 0, report["legit_out"]
+    assert "ALL OK" in report["legit_out"]
+    for name in (p.stem for p in programs):
+        print(f"{name}: ...{report[name + '.out'][-160:]!r}")
+        assert report[name] == {"left": [], "cg_gone": True}, (name, report[name])
+    assert not os.path.exists("/tmp/proclab-escaped-daemon")
+    assert not os.path.exists("/tmp/proclab-big.bin")
+    print(f"battery of {len(programs)} runs torn down in {report['teardown_ms']:.0f} ms")
