@@ -57,6 +57,14 @@ class PaceRequest(BaseModel):
     delay_ms: int | None = Field(default=None, ge=0, le=10000)
 
 
+class FileContent(BaseModel):
+    content: str = Field(max_length=MAX_SOURCE)
+
+
+class RoomRequest(BaseModel):
+    title: str | None = Field(default=None, max_length=200)
+
+
 def script_json(data: Any) -> str:
     """JSON that is safe inside <script type="application/json">."""
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace(
@@ -376,9 +384,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resp.delete_cookie(auth.COOKIE)
         return resp
 
-    class FileContent(BaseModel):
-        content: str = Field(max_length=MAX_SOURCE)
-
     @app.put("/api/lessons/{lesson_id}/files/{name}")
     async def put_lesson_file(lesson_id: str, name: str, body: FileContent, request: Request) -> dict[str, Any]:
         need_instructor(request)
@@ -426,9 +431,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"run": run.id, "ok": all(r["ok"] for r in results), "results": results, "answers": run.answers}
 
     # ---------------------------------------------------------------- rooms
-
-    class RoomRequest(BaseModel):
-        title: str | None = Field(default=None, max_length=200)
 
     def room_info(room: Any, request: Request) -> dict[str, Any]:
         url = str(request.base_url).rstrip("/") + f"/room/{room.code}"
