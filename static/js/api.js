@@ -1,0 +1,58 @@
+// Small fetch helpers for the ProcLab REST API (same origin only).
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail || `HTTP ${status}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function detailOf(body, status) {
+  if (!body) return `HTTP ${status}`;
+  if (typeof body === 'string') return body.slice(0, 300);
+  const d = body.detail ?? body.error ?? body.message;
+  if (typeof d === 'string') return d;
+  if (d && typeof d === 'object' && (d.en || d.zh)) return d;
+  if (Array.isArray(d)) return d.map((x) => x.msg || JSON.stringify(x)).join('; ');
+  return `HTTP ${status}`;
+}
+
+export async function request(method, url, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, err && err.message ? err.message : 'network error');
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!res.ok) throw new ApiError(res.status, detailOf(data, res.status));
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  lesson: (id) => request('GET', `/api/lessons/${enc(id)}`),
+  createRun: (lesson, files) => request('POST', '/api/runs', { lesson, files }),
+  run: (id) => request('GET', `/api/runs/${enc(id)}`),
+  events: (id) => request('GET', `/api/runs/${enc(id)}/events`),
+  stop: (id) => request('POST', `/api/runs/${enc(id)}/stop`),
+  signal: (id, pid, signal) => request('POST', `/api/runs/${enc(id)}/signal`, { pid, signal }),
+  input: (id, text) => request('POST', `/api/runs/${enc(id)}/input`, { text }),
+  pace: (id, mode, delayMs) => request('POST', `/api/runs/${enc(id)}/pace`, { mode, delay_ms: delayMs }),
+  step: (id) => request('POST', `/api/runs/${enc(id)}/step`),
+};

@@ -1,0 +1,260 @@
+// Lesson page: lesson text, predictions, code, controls and live views.
+
+import { initPage } from './common.js';
+import { t, onLangChange } from '../i18n.js';
+import { api } from '../api.js';
+import { RunStream } from '../stream.js';
+import { createWorkspace } from '../workspace.js';
+import { mount as mountQuestions } from '../views/questions.js';
+import { toast, inlineCode } from '../dom.js';
+import { pick } from '../i18n.js';
+import { icon } from '../icons.js';
+
+initPage();
+for (const el of document.querySelectorAll('.lesson-text .lead [data-l], .objectives li')) inlineCode(el);
+
+const lesson = JSON.parse(document.getElementById('lesson-data').textContent || 'null') || {};
+const root = document.querySelector('.workspace');
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  run: $('btn-run'),
+  stop: $('btn-stop'),
+  pause: $('btn-pause'),
+  stepMode: $('btn-stepmode'),
+  step: $('btn-step'),
+  slow: $('btn-slow'),
+  status: $('run-status'),
+  link: $('run-link'),
+};
+
+const SLOW_MS = 400;
+
+const run = {
+  id: null,
+  phase: 'idle', // idle | starting | queued | running | finished
+  stream: null,
+  paused: false,
+  step: false,
+  slow: false,
+  conn: 'idle',
+  finishedHandled: false,
+};
+
+function errText(err) {
+  const d = err && err.detail;
+  if (d && typeof d === 'object') return pick(d);
+  return (err && err.message) || String(err);
+}
+
+const ws = createWorkspace(root, {
+  files: lesson.files || {},
+  main: lesson.main || 'main.py',
+  storageKey: `proclab.code.${lesson.id}`,
+  hooks: {
+    isRunning: () => run.phase === 'running' || run.phase === 'queued' || run.phase === 'starting',
+    canSignal: () => run.phase === 'running',
+    run: () => startRun(),
+    async sendSignal(pid, signal) {
+      if (run.phase !== 'running' || !run.id) {
+        toast(t('proc.notRunning'), { error: true });
+        return;
+      }
+      try {
+        await api.signal(run.id, pid, signal);
+        toast(t('proc.signalSent', { signal, pid }));
+      } catch (err) {
+        toast(t('proc.signalFailed', { signal, pid, error: errText(err) }), { error: true });
+      }
+    },
+    async sendInput(text) {
+      if (run.phase !== 'running' || !run.id) return;
+      try {
+        await api.input(run.id, text);
+      } catch (err) {
+        toast(t('run.controlFailed', { error: errText(err) }), { error: true });
+      }
+    },
+    onEvents(events, state) {
+      for (const ev of events) {
+        if (ev.type === 'run.queued') setPhase('queued');
+        else if (ev.type === 'run.started') setPhase('running');
+        else if (ev.type === 'run.pace') {
+          run.paused = ev.mode === 'paused';
+          if (ev.mode === 'step') run.step = true;
+          if (ev.mode === 'slow') run.slow = true;
+          if (ev.mode === 'normal') {
+            run.step = false;
+            run.slow = false;
+          }
+        }
+      }
+      if (state.finished && !run.finishedHandled) onFinished();
+      renderControls();
+    },
+  },
+});
+
+const questions = mountQuestions(document.getElementById('questions'), { lesson });
+
+function setPhase(p) {
+  run.phase = p;
+  ws.setInputEnabled(p === 'running');
+  renderControls();
+}
+
+function statusText() {
+  if (run.conn === 'reconnecting' && run.phase !== 'finished') return t('status.reconnecting');
+  switch (run.phase) {
+    case 'starting':
+      return t('status.starting');
+    case 'queued':
+      return t('status.queued', { n: ws.live.queuePosition ?? '?' });
+    case 'running':
+      if (run.paused) return t('status.paused');
+      if (run.step) return t('status.step');
+      if (run.slow) return t('status.slow');
+      return t('status.running');
+    case 'finished':
+      return t('status.finished');
+    default:
+      return t('status.idle');
+  }
+}
+
+function setLabel(btn, key) {
+  const span = btn.querySelector('[data-i18n]') || btn;
+  span.dataset.i18n = key;
+  span.textContent = t(key);
+}
+
+function renderControls() {
+  const active = run.phase === 'running' || run.phase === 'queued' || run.phase === 'starting';
+  ui.run.disabled = active;
+  setLabel(ui.run, run.phase === 'finished' ? 'ctl.runAgain' : 'ctl.run');
+  ui.stop.disabled = !active || !run.id;
+  ui.pause.disabled = run.phase !== 'running';
+  ui.pause.setAttribute('aria-pressed', run.paused ? 'true' : 'false');
+  setLabel(ui.pause, run.paused ? 'ctl.resume' : 'ctl.pause');
+  const slot = ui.pause.querySelector('.icon-slot');
+  if (slot && slot.dataset.icon !== String(run.paused)) {
+    slot.dataset.icon = String(run.paused);
+    slot.replaceChildren(icon(run.paused ? 'play' : 'pause'));
+  }
+  ui.stepMode.setAttribute('aria-pressed', run.step ? 'true' : 'false');
+  ui.step.disabled = !(run.step && run.phase === 'running');
+  ui.slow.setAttribute('aria-pressed', run.slow ? 'true' : 'false');
+  ui.status.textContent = statusText();
+  ui.status.dataset.phase = run.conn === 'reconnecting' && run.phase !== 'finished' ? 'reconnecting' : run.phase;
+  document.body.dataset.phase = run.phase;
+}
+
+onLangChange(renderControls);
+
+function paceMode() {
+  if (run.paused) return 'paused';
+  if (run.step) return 'step';
+  if (run.slow) return 'slow';
+  return 'normal';
+}
+
+async function sendPace() {
+  renderControls();
+  if (!run.id || run.phase === 'finished' || run.phase === 'idle') return;
+  try {
+    await api.pace(run.id, paceMode(), run.slow ? SLOW_MS : 0);
+  } catch (err) {
+    toast(t('run.controlFailed', { error: errText(err) }), { error: true });
+  }
+}
+
+async function startRun() {
+  if (run.phase === 'running' || run.phase === 'starting' || run.phase === 'queued') return;
+  if (run.stream) run.stream.stop();
+  ws.reset();
+  questions.clearAnswers();
+  questions.lock(true);
+  run.id = null;
+  run.finishedHandled = false;
+  run.paused = false;
+  ui.link.hidden = true;
+  setPhase('starting');
+  let created;
+  try {
+    created = await api.createRun(lesson.id, ws.files());
+  } catch (err) {
+    setPhase('idle');
+    questions.lock(false);
+    toast(t('run.failed', { error: errText(err) }), { error: true, ms: 8000 });
+    return;
+  }
+  run.id = created.id;
+  ui.link.href = `/runs/${encodeURIComponent(run.id)}`;
+  ui.link.hidden = false;
+  if (created.status === 'queued') setPhase('queued');
+  if (run.step || run.slow) sendPace();
+  run.stream = new RunStream({
+    runId: run.id,
+    onEvents: (events) => ws.feed(events),
+    onStatus: (s) => {
+      run.conn = s;
+      renderControls();
+    },
+  }).start();
+}
+
+async function onFinished() {
+  run.finishedHandled = true;
+  setPhase('finished');
+  run.paused = false;
+  questions.lock(false);
+  const id = run.id;
+  // the answers are computed when the run ends; ask until they are there
+  for (let i = 0; i < 10 && id === run.id; i++) {
+    try {
+      const info = await api.run(id);
+      if (info && info.answers) {
+        questions.showAnswers(info.answers);
+        return;
+      }
+    } catch {
+      /* retry */
+    }
+    await new Promise((r) => setTimeout(r, 300 + i * 200));
+  }
+}
+
+ui.run.addEventListener('click', startRun);
+ui.stop.addEventListener('click', async () => {
+  if (!run.id) return;
+  try {
+    await api.stop(run.id);
+  } catch (err) {
+    toast(t('run.controlFailed', { error: errText(err) }), { error: true });
+  }
+});
+ui.pause.addEventListener('click', () => {
+  run.paused = !run.paused;
+  sendPace();
+});
+ui.stepMode.addEventListener('click', () => {
+  run.step = !run.step;
+  sendPace();
+});
+ui.slow.addEventListener('click', () => {
+  run.slow = !run.slow;
+  sendPace();
+});
+ui.step.addEventListener('click', async () => {
+  if (!run.id) return;
+  try {
+    await api.step(run.id);
+  } catch (err) {
+    toast(t('run.controlFailed', { error: errText(err) }), { error: true });
+  }
+});
+
+renderControls();
+
+// for tests and the console
+window.proclab = { ws, run, startRun };

@@ -1,0 +1,89 @@
+// Replay page of a recorded run (/runs/{id}): the same views, a timeline to
+// scrub; follows the run live if it is still going.
+
+import { initPage } from './common.js';
+import { t } from '../i18n.js';
+import { api } from '../api.js';
+import { RunStream } from '../stream.js';
+import { createWorkspace } from '../workspace.js';
+import { mount as mountQuestions } from '../views/questions.js';
+import { toast } from '../dom.js';
+
+initPage();
+
+const data = (id) => {
+  const el = document.getElementById(id);
+  try {
+    return el ? JSON.parse(el.textContent || 'null') : null;
+  } catch {
+    return null;
+  }
+};
+const runInfo = data('run-data') || {};
+const lesson = data('lesson-data');
+const root = document.querySelector('.workspace');
+const status = document.getElementById('run-status');
+let following = false;
+
+const files = runInfo.files && Object.keys(runInfo.files).length ? runInfo.files : (lesson && lesson.files) || {};
+const ws = createWorkspace(root, {
+  files,
+  main: (lesson && lesson.main) || 'main.py',
+  readOnly: true,
+  hooks: {
+    isRunning: () => following,
+    canSignal: () => false,
+    async sendSignal() {
+      toast(t('proc.notRunning'), { error: true });
+    },
+    onEvents(events, state) {
+      if (state.finished && following) {
+        following = false;
+        showStatus();
+        loadAnswers();
+      }
+    },
+  },
+});
+
+const qEl = document.getElementById('questions');
+const questions = qEl ? mountQuestions(qEl, { lesson: lesson || { id: runInfo.lesson, questions: [] }, readOnly: true }) : null;
+
+function showStatus() {
+  if (!status) return;
+  status.textContent = following ? t('status.running') : t('status.replay');
+  status.dataset.phase = following ? 'running' : 'finished';
+}
+
+async function loadAnswers() {
+  if (!questions) return;
+  let answers = runInfo.answers;
+  if (!answers) {
+    try {
+      answers = (await api.run(runInfo.id)).answers;
+    } catch {
+      answers = null;
+    }
+  }
+  questions.showAnswers(answers || {});
+}
+
+async function load() {
+  if (status) status.textContent = t('status.loading');
+  try {
+    const events = await api.events(runInfo.id);
+    ws.feed(events);
+  } catch (err) {
+    toast(t('replay.loadFailed', { error: err.message || String(err) }), { error: true, ms: 10000 });
+  }
+  if (!ws.live.finished && runInfo.status !== 'finished') {
+    following = true;
+    new RunStream({ runId: runInfo.id, after: ws.timeline.lastSeq, onEvents: (ev) => ws.feed(ev) }).start();
+  } else {
+    loadAnswers();
+  }
+  showStatus();
+}
+
+load();
+window.proclab = { ws };

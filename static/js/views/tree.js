@@ -1,0 +1,287 @@
+// Process tree (SVG): pids, parents, exec'd programs; init as the adopter of
+// orphans; zombies and reaped processes visible; signals as arrows.
+//   mount(element, ctx) -> {update(events), seek(n, events), reset()}
+
+import { s, h, attr, text, clear, fitText } from '../dom.js';
+import { t, onLangChange } from '../i18n.js';
+import { schedule } from '../frame.js';
+import { layoutTree, treeNodes } from '../model/layout.js';
+import { procLabel } from '../model/reducer.js';
+import { pidClass } from '../colors.js';
+
+const W = 176;
+const H = 54;
+const MAX_FX = 24;
+
+export function mount(el, ctx) {
+  el.classList.add('view-tree');
+  const empty = h('p', { class: 'view-empty' }, t('tree.empty'));
+  const scroller = h('div', { class: 'tree-scroll' });
+  const svg = s('svg', { class: 'tree-svg', role: 'group', 'aria-label': t('view.tree') });
+  const defs = s('defs', null,
+    s('marker', { id: 'tree-arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })));
+  const gEdges = s('g', { class: 'tree-edges' });
+  const gNodes = s('g', { class: 'tree-nodes' });
+  const gFx = s('g', { class: 'tree-fx', 'aria-hidden': 'true' });
+  svg.append(defs, gEdges, gNodes, gFx);
+  scroller.append(svg);
+  const summary = h('p', { class: 'view-summary', 'aria-live': 'polite' });
+  el.append(empty, scroller, summary);
+
+  const nodes = new Map(); // pid -> node record
+  const edges = new Map(); // child pid -> path
+  let layoutKey = '';
+  let lay = null;
+  let fx = [];
+  let lastW = 0;
+
+  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => { lastW = 0; schedule(render); }) : null;
+  if (ro) ro.observe(el);
+  onLangChange(() => {
+    text(empty, t('tree.empty'));
+    attr(svg, 'aria-label', t('view.tree'));
+    for (const n of nodes.values()) n.sig = '';
+    schedule(render);
+  });
+
+  function makeNode(pid, isInit) {
+    const g = s('g', { class: 'tnode', dataset: { pid: String(pid) } });
+    const box = s('rect', { class: 'tbox', width: W, height: H, rx: 11 });
+    const stripe = s('rect', { class: 'tstripe', x: 0, y: 0, width: 7, height: H, rx: 3 });
+    const t1 = s('text', { class: 'tpid', x: 16, y: 22 });
+    const t2 = s('text', { class: 'tsub', x: 16, y: 42 });
+    const stat = s('text', { class: 'tstat', x: W - 19, y: 24, 'text-anchor': 'middle' });
+    const statBg = s('rect', { class: 'tstat-bg', x: W - 33, y: 8, width: 26, height: 22, rx: 6 });
+    const title = s('title');
+    g.append(title, box, stripe, t1, t2, statBg, stat);
+    const rec = { g, box, stripe, t1, t2, stat, statBg, title, pid, isInit, x: null, y: null, sig: '' };
+    if (!isInit) {
+      g.setAttribute('tabindex', '0');
+      g.setAttribute('role', 'button');
+      g.setAttribute('aria-haspopup', 'menu');
+      g.setAttribute('aria-expanded', 'false');
+      const open = () => ctx.signalMenu(g, pid);
+      g.addEventListener('click', open);
+      g.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          open();
+        }
+      });
+    }
+    gNodes.append(g);
+    return rec;
+  }
+
+  function nodeSignature(p, st) {
+    return [p.state, p.stat, p.name, p.argv && p.argv.join(' '), p.reason, p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
+      p.reaped, p.reapedBy, p.adopted, p.ppid, p.inferred, p.line && p.line.line, p.pid === st.rootPid].join('|');
+  }
+
+  function renderNode(rec, p, st) {
+    const sig = nodeSignature(p, st);
+    if (sig === rec.sig) return;
+    rec.sig = sig;
+    const state = p.state;
+    rec.g.setAttribute('class', `tnode st-${state}${p.adopted ? ' adopted' : ''}${p.pid === st.rootPid ? ' root' : ''} ${pidClass(p)}`);
+    fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}`.trim(), W - 50);
+    let sub = t(`state.${state}`);
+    if (state === 'zombie' || state === 'terminated') {
+      if (p.exit && p.exit.signal) sub += ` · ${t('tree.killed', { signal: p.exit.signal })}`;
+      else if (p.exit && p.exit.code != null) sub += ` · ${t('tree.exitCode', { code: p.exit.code })}`;
+    }
+    if (state === 'terminated' && p.reapedBy != null) {
+      sub = `${t('state.terminated')} · ${t('tree.reapedBy', { by: p.reapedBy === st.initPid ? t('tree.init') : p.reapedBy })}`;
+    } else if (state === 'blocked' && p.reason) sub += ` · ${p.reason}`;
+    fitText(rec.t2, sub, W - 22);
+    const letter = state === 'terminated' ? '✕' : (p.stat || (state === 'zombie' ? 'Z' : '·'));
+    text(rec.stat, letter);
+    const lines = [
+      t('proc.details', { pid: p.pid }),
+      procLabel(p),
+      `${t(`state.${state}`)}${p.stat ? ` (STAT ${p.stat})` : ''}${p.inferred && state === 'zombie' ? ` — ${t('state.inferredZombie')}` : ''}`,
+      p.reason || '',
+      p.ppid != null ? t('proc.parent', { ppid: p.ppid === st.initPid ? `${p.ppid} (init)` : p.ppid }) : '',
+      p.adopted ? t('tree.adopted') : '',
+      p.line ? `${p.line.file}: ${t('proc.line', { line: p.line.line })}` : '',
+    ].filter(Boolean);
+    text(rec.title, lines.join('\n'));
+    rec.g.setAttribute('aria-label', `${lines.slice(0, 3).join(', ')}. ${t('proc.menu', { pid: p.pid })}`);
+  }
+
+  function renderInit(rec, st) {
+    const sig = `init|${st.initPid}|${st.pidNs}`;
+    if (rec.sig === sig) return;
+    rec.sig = sig;
+    rec.g.setAttribute('class', 'tnode tinit');
+    fitText(rec.t1, t('tree.init'), W - 24);
+    fitText(rec.t2, `pid ${st.initPid} · ${t('tree.initHint')}`, W - 22);
+    text(rec.stat, '');
+    text(rec.title, `init (pid ${st.initPid}): ${t('tree.initHint')}`);
+    rec.g.setAttribute('aria-label', `init, pid ${st.initPid}, ${t('tree.initHint')}`);
+  }
+
+  function edgePath(a, b) {
+    const x1 = a.x;
+    const y1 = a.y + H / 2;
+    const x2 = b.x;
+    const y2 = b.y - H / 2;
+    const my = (y1 + y2) / 2;
+    return `M ${x1} ${y1} C ${x1} ${my}, ${x2} ${my}, ${x2} ${y2}`;
+  }
+
+  function render() {
+    const st = ctx.state();
+    const list = treeNodes(st);
+    empty.hidden = list.length > 0;
+    scroller.hidden = list.length === 0;
+    const key = list.map((n) => `${n.id}:${n.parent}`).join(',');
+    if (key !== layoutKey || !lay) {
+      layoutKey = key;
+      lay = layoutTree(list, { nodeW: W, nodeH: H, gapX: 14, gapY: 38, maxPerRow: 8, margin: 14 });
+      lastW = 0;
+    }
+    // size: fit the panel's width, never smaller than 45 %
+    const cs = getComputedStyle(el);
+    const avail = Math.max(200, el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 2);
+    if (avail !== lastW) {
+      lastW = avail;
+      const scale = Math.max(0.45, Math.min(1.2, avail / lay.width));
+      attr(svg, 'viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
+      svg.style.width = `${Math.ceil(lay.width * scale)}px`;
+      svg.style.height = `${Math.ceil(lay.height * scale)}px`;
+    }
+
+    const seen = new Set();
+    for (const n of list) {
+      const pid = n.id;
+      seen.add(pid);
+      const isInit = pid === st.initPid;
+      let rec = nodes.get(pid);
+      if (!rec) {
+        rec = makeNode(pid, isInit);
+        nodes.set(pid, rec);
+      }
+      const pos = lay.pos.get(pid);
+      if (pos && (pos.x !== rec.x || pos.y !== rec.y)) {
+        rec.x = pos.x;
+        rec.y = pos.y;
+        rec.g.style.transform = `translate(${pos.x - W / 2}px, ${pos.y - H / 2}px)`;
+      }
+      if (isInit) renderInit(rec, st);
+      else renderNode(rec, st.procs.get(pid), st);
+
+      if (n.parent != null) {
+        let path = edges.get(pid);
+        if (!path) {
+          path = s('path', { class: 'tedge', dataset: { child: String(pid) } });
+          gEdges.append(path);
+          edges.set(pid, path);
+        }
+        const pp = lay.pos.get(n.parent);
+        if (pp && pos) {
+          const d = edgePath(pp, pos);
+          if (path.dataset.d !== d) {
+            path.dataset.d = d;
+            path.style.d = `path("${d}")`;
+            path.setAttribute('d', d);
+          }
+        }
+        const p = st.procs.get(pid);
+        const cls = `tedge${p && p.adopted ? ' adopted' : ''}${p && p.reaped ? ' gone' : ''}`;
+        if (path.getAttribute('class') !== cls) path.setAttribute('class', cls);
+        path.dataset.parent = String(n.parent);
+      } else if (edges.has(pid)) {
+        edges.get(pid).remove();
+        edges.delete(pid);
+      }
+    }
+    for (const [pid, rec] of nodes) {
+      if (!seen.has(pid)) {
+        rec.g.remove();
+        nodes.delete(pid);
+      }
+    }
+    for (const [pid, path] of edges) {
+      if (!seen.has(pid)) {
+        path.remove();
+        edges.delete(pid);
+      }
+    }
+    const alive = st.order.filter((pid) => !st.procs.get(pid).reaped).length;
+    text(summary, list.length ? t('tree.summary', { n: st.order.length, alive }) : '');
+    if (fx.length) playFx(st);
+  }
+
+  function playFx(st) {
+    const batch = fx.slice(-MAX_FX);
+    fx = [];
+    if (ctx.reducedMotion()) return;
+    for (const ev of batch) {
+      if (ev.type === 'signal.sent') {
+        const to = nodes.get(Math.abs(ev.to));
+        if (!to || to.x == null) continue;
+        const from = ev.from != null ? nodes.get(ev.from) : null;
+        const x2 = to.x - W / 2 + 4;
+        const y2 = to.y - H / 2 + 4;
+        let x1;
+        let y1;
+        if (from && from.x != null && from !== to) {
+          x1 = from.x + W / 2 - 6;
+          y1 = from.y - H / 2 + 6;
+        } else {
+          x1 = Math.max(8, to.x - W);
+          y1 = Math.max(8, to.y - H * 1.4);
+        }
+        const mx = (x1 + x2) / 2 + (y2 - y1) * 0.25;
+        const my = (y1 + y2) / 2 - Math.abs(x2 - x1) * 0.25 - 20;
+        const g = s('g', { class: 'fx-signal' },
+          s('path', { d: `M ${x1} ${y1} Q ${mx} ${my} ${x2} ${y2}`, 'marker-end': 'url(#tree-arrow)' }),
+          s('text', { x: mx, y: my + 4, 'text-anchor': 'middle' }, `${ev.signal}${ev.from == null ? ` (${t('ipc.you')})` : ''}`));
+        gFx.append(g);
+        setTimeout(() => g.remove(), 2200);
+      } else if (ev.type === 'proc.reparent' || ev.type === 'proc.spawn' || ev.type === 'proc.reaped') {
+        const rec = nodes.get(ev.pid);
+        if (rec) {
+          rec.g.classList.remove('pulse');
+          // restart the animation
+          void rec.g.getBBox;
+          rec.g.classList.add('pulse');
+          setTimeout(() => rec.g.classList.remove('pulse'), 1300);
+        }
+      }
+    }
+  }
+
+  function note(events) {
+    if (!events) return;
+    for (const ev of events) {
+      if (ev.type === 'signal.sent' || ev.type === 'proc.reparent' || ev.type === 'proc.reaped') fx.push(ev);
+    }
+    if (fx.length > MAX_FX * 4) fx = fx.slice(-MAX_FX);
+  }
+
+  return {
+    update(events) {
+      if (ctx.cursor().live) note(events);
+      schedule(render);
+    },
+    seek(n, events) {
+      note(events);
+      schedule(render);
+    },
+    reset() {
+      clear(gNodes);
+      clear(gEdges);
+      clear(gFx);
+      nodes.clear();
+      edges.clear();
+      layoutKey = '';
+      lay = null;
+      fx = [];
+      schedule(render);
+    },
+    render,
+  };
+}
