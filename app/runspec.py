@@ -10,17 +10,16 @@ from .sandbox.client import Launcher
 from .sandbox.limits import Limits
 from .settings import Settings
 
-# Probe entry -> layer name, for the layers a run really uses. Namespaces and cgroups are probed and
-# reported at /healthz but the supervisor does not use them yet, so they are never claimed as active.
+# Probe entry -> layer name, for the layers a run really uses.
 USED = {"process_model": "process", "identity": "identity", "rlimits": "rlimits", "supervision": "supervision",
-        "seccomp": "seccomp", "landlock": "landlock"}
+        "seccomp": "seccomp", "landlock": "landlock", "namespaces": "namespaces", "cgroup": "cgroup"}
 FLOOR = ("process", "identity", "rlimits", "supervision")
 
 
 def active_layers(info: dict[str, Any], as_root: bool) -> list[str]:
     probe = info.get("layers", {})
     return [name for key, name in USED.items()
-            if probe.get(key, {}).get("ok") and (name != "identity" or as_root)]
+            if probe.get(key, {}).get("ok") and (name not in ("identity", "namespaces", "cgroup") or as_root)]
 
 
 def floor_missing(info: dict[str, Any], as_root: bool) -> list[str]:

@@ -114,3 +114,17 @@ def run_source(source: str, tmp: Path, *files: tuple[str, str], timeout: float =
                        text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def survivors(uid: int) -> list[tuple[int, str, str]]:
+    """Processes of a run's uid still on the machine (event pids may be pid-namespace pids)."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["uids", "status", "name"]):
+        try:
+            if uid in (p.info["uids"].real, p.info["uids"].effective):
+                out.append((p.pid, p.info["status"], p.info["name"]))
+        except (psutil.NoSuchProcess, AttributeError):
+            pass
+    return out

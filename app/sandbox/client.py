@@ -156,7 +156,9 @@ class Launcher:
         """Start a run; returns our end of its event stream (the spec already sent)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            reply = self.request({"op": "run", "run_id": spec["run_id"]}, [theirs.fileno()])
+            reply = self.request({"op": "run", "run_id": spec["run_id"],
+                                  "namespaces": "namespaces" in spec.get("layers", []),
+                                  "tmp_mb": spec.get("limits", {}).get("files_mb", 64)}, [theirs.fileno()])
         finally:
             theirs.close()
         if not reply.get("ok"):

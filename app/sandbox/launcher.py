@@ -123,6 +123,46 @@ def _probe(pool: list[int], disabled: set[str]) -> dict[str, Any]:
     return result
 
 
+def _run_in_namespaces(sock: socket.socket, tmp_mb: int) -> None:
+    """Enter new pid/mount/net/ipc/uts namespaces; the supervisor becomes PID 1 of the run.
+
+    This process stays outside the new pid namespace (unshare affects children only), waits
+    for the supervisor and exits. If the namespaces cannot be made, it returns and the caller
+    runs the supervisor without them (the run then says so in run.started).
+    """
+    from . import namespaces as ns
+
+    try:
+        supervisor._prctl(supervisor.PR_SET_PDEATHSIG, signal.SIGKILL)
+        ns.unshare(ns.CLONE_NEWPID | ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS)
+        ns.private_tmp("/tmp", size_bytes=max(1, tmp_mb) << 20)  # the files limit, enforced by tmpfs too
+        ns.bring_up_loopback()
+        try:
+            socket.sethostname("proclab")
+        except OSError:
+            pass
+        child = os.fork()
+    except OSError as e:
+        supervisor.NS_ERROR = f"namespaces: {e}"
+        return
+    if child == 0:
+        try:
+            ns.mount_proc("/proc")
+        except OSError as e:
+            supervisor.NS_ERROR = f"mounting /proc: {e}"
+        supervisor.main(sock)
+    sock.close()
+    while True:
+        try:
+            os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+    os._exit(0)
+
+
 def main(ctl_fd: int) -> None:
     ctl = socket.socket(fileno=ctl_fd)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -169,7 +209,10 @@ def main(ctl_fd: int) -> None:
             if pid == 0:
                 sel.close()
                 ctl.close()
-                supervisor.main(socket.socket(fileno=fds[0]))
+                sock = socket.socket(fileno=fds[0])
+                if req.get("namespaces"):
+                    _run_in_namespaces(sock, int(req.get("tmp_mb", 64)))
+                supervisor.main(sock)
             os.close(fds[0])
             ctl.send(json.dumps({"ok": True, "supervisor": pid}).encode())
         elif op == "sweep":

@@ -35,12 +35,16 @@ CHUNK = 65536
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
 
 # Shim message types that pass straight through as events (after checks).
 _PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
                  "ipc.channel"}
 _SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP",
                      "SIGQUIT", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGTSTP"}
+
+
+NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
 
 
 class Phase(enum.Enum):
@@ -105,6 +109,8 @@ class Supervisor:
         self.max_rss = 0
         self.inbuf = b""
         self.tracker = Tracker(os.getpid(), self.emit)
+        self.pid_ns = os.getpid() == 1
+        self.cg: Any = None
         self.foreign: set[int] = set()
         self.last_pss = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
@@ -150,6 +156,14 @@ class Supervisor:
                 f.write(content)
             if self.uid is not None:
                 os.chown(path, self.uid, self.gid or self.uid)
+        if "cgroup" in self.spec.get("layers", []):
+            from . import cgroup
+
+            try:
+                self.cg = cgroup.RunCgroup.create(f"run-{self.run_id}", pids_max=self.limits.processes,
+                                                  memory_max=self.limits.memory_mb * 2**20, cpu_quota_pct=None)
+            except OSError as e:
+                self.emit({"type": "run.error", "detail": f"cgroup not used: {e}"})
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.listener.bind(self.shim_path)
         self.listener.listen(256)
@@ -195,9 +209,13 @@ class Supervisor:
             self.write_stdin(stdin_text, echo=False)
         if self.spec.get("stdin_eof", bool(stdin_text)):
             self.close_stdin()
-        self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(),
-                   "layers": self.spec.get("layers", []), "limits": self.limits.to_dict(),
-                   "lesson": self.spec.get("lesson"), "pid_ns": False}, t=self.t0)
+        layers = [x for x in self.spec.get("layers", [])
+                  if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
+        self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
+                   "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
+                   "uid": self.uid}, t=self.t0)
+        if NS_ERROR:
+            self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
         self.tracker.add(pid, os.getpid(), "root", None, "python3")
         self.phase = Phase.RUNNING
         self.flush()
@@ -205,6 +223,8 @@ class Supervisor:
     def _child(self, stdin_r: int, out_w: int, err_w: int) -> None:
         """In the scenario's first process: drop everything the run must not have, then run main."""
         os.setpgid(0, 0)
+        if self.cg is not None:
+            self.cg.add(os.getpid())  # before anything can fork: every descendant is counted
         os.dup2(stdin_r, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
@@ -224,6 +244,8 @@ class Supervisor:
         except OSError:
             pass
         mem = lim.memory_mb * 2**20
+        if self.cg is not None:
+            mem *= 4  # the cgroup limits the whole run; AS only stops one absurd allocation early
         nproc = lim.processes
         if self.uid is None:
             # No uid of its own: NPROC counts all of this user's processes, so leave room for them.
@@ -231,13 +253,17 @@ class Supervisor:
         cpu = int(lim.cpu_s) + 1
         for res, value in ((resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_AS, mem + 64 * 2**20),
                            (resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, lim.files_mb * 2**20),
-                           (resource.RLIMIT_NOFILE, lim.fds), (resource.RLIMIT_CORE, 0)):
+                           (resource.RLIMIT_NOFILE, lim.fds), (resource.RLIMIT_CORE, 0),
+                           (resource.RLIMIT_STACK, 4 * 2**20)):
             soft, hard = value if isinstance(value, tuple) else (value, value)
             resource.setrlimit(res, (soft, hard))
         if self.uid is not None:
             os.setgroups([])
             os.setresgid(self.gid or self.uid, self.gid or self.uid, self.gid or self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
+            # setresuid made the process non-dumpable, which hides /proc/PID/{fd,syscall,wchan} from a
+            # supervisor without CAP_SYS_PTRACE (a default docker run). The run has nothing to hide from it.
+            _prctl(PR_SET_DUMPABLE, 1)
         layers = set(self.spec.get("layers", []))
         if "seccomp" in layers:
             from . import seccomp
@@ -257,6 +283,8 @@ class Supervisor:
             "PYTHONPATH": self.spec["shim_dir"],
             "PYTHONIOENCODING": "utf-8",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # glibc reserves 64 MiB of address space per thread arena: under RLIMIT_AS that starves threads.
+            "MALLOC_ARENA_MAX": "2",
             "TERM": "dumb",
             "USER": "student",
             "PROCLAB_SHIM": self.shim_path,
@@ -834,9 +862,14 @@ class Supervisor:
         if self.elapsed() > lim.wall_s:
             self.fire_limit("wall", f"{lim.wall_s:g} s of wall-clock time")
             return
-        if self.tracker.cpu_seconds() > lim.cpu_s:
+        cpu = self.cg.cpu_ns() / 1e9 if self.cg is not None else self.tracker.cpu_seconds()
+        if cpu > lim.cpu_s:
             self.fire_limit("cpu", f"{lim.cpu_s:g} s of CPU time")
             return
+        if self.cg is not None and self.cg.oom_killed():
+            self.limit_hits.setdefault("memory", "the kernel's out-of-memory killer stopped a process")
+        if self.cg is not None and self.cg.pids_limit_hits() > 0:
+            self.limit_hits.setdefault("processes", "fork() or a new thread failed at the process limit")
         rss = self.tracker.rss_bytes()
         if rss > lim.memory_mb * 2**20 and now_mono - self.last_pss > 0.1:
             # RSS counts a page shared after fork once per process; PSS shares it out fairly.
@@ -924,9 +957,10 @@ class Supervisor:
                 next_sample = now + self.interval()
                 if self.root_gone_at is not None and self.phase == Phase.RUNNING:
                     self.phase = Phase.DRAINING
+                    self.last_files = 0.0  # a fast writer may have finished between two polls: look now
+                self.check_limits()  # before declaring the end: a limit passed at the last moment still counts
                 if self.phase == Phase.DRAINING and not self.tracker.alive():
                     self.finish("ok", None)
-                self.check_limits()
             elif self.paused_at is not None:
                 self.reap()
                 self.check_limits()
@@ -947,6 +981,8 @@ class Supervisor:
         for conn, _ in self.pending_go:
             self._go(conn)
         self.pending_go.clear()
+        if self.cg is not None and self.status != "ok":
+            self.cg.kill()  # frozen or cgroup.kill: nothing can fork away during the kill
         pids = self.run_pids()
         if pids:
             for pid in pids:
@@ -983,10 +1019,15 @@ class Supervisor:
                 cleanup.remove_tree_nofollow(d)
             except OSError:
                 pass
+        left: list[str] = []
+        if self.cg is not None:
+            self.cg.kill()
+            if not self.cg.remove():
+                left.append(f"cgroup {self.cg.name}")
         if self.uid is not None:
             cleanup.sweep_uid_files(self.uid)
             cleanup.remove_sysv_ipc(self.uid)
-            return cleanup.leftovers(self.uid, [self.run_dir, self.ctl_dir])
+            return left + cleanup.leftovers(self.uid, [self.run_dir, self.ctl_dir])
         return [d for d in (self.run_dir, self.ctl_dir) if os.path.lexists(d)]
 
     def _wait_gone(self, seconds: float) -> None:

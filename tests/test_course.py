@@ -1,0 +1,47 @@
+"""Every lesson is a test: it runs in the real sandbox and must show what its text claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from app.checker import run_lesson
+from app.expectations import answers, check
+from app.lessons import LessonStore
+from app.sandbox.client import Launcher
+from app.settings import get_settings
+
+STORE = LessonStore(get_settings().lessons_dir)
+# Issue 6: the topics of the seed notes; each must have a lesson whose id contains the word.
+TOPICS = ["state", "fork", "orphan", "zombie", "wait", "exec", "signal", "subprocess", "file", "pipe", "fifo",
+          "queue", "shared", "semaphore", "pool", "thread", "select", "socket", "chat", "nice", "deadlock"]
+
+
+@pytest.fixture(scope="module")
+def launcher() -> Iterator[Launcher]:
+    s = get_settings()
+    lch = Launcher.create(s.runtime_dir, s.uid_base, 1, s.run_python, s.disabled)
+    lch.start()
+    yield lch
+    lch.stop()
+
+
+@pytest.mark.parametrize("lesson_id", sorted(STORE.lessons))
+def test_lesson_expectations_hold_on_the_real_kernel(launcher: Launcher, lesson_id: str) -> None:
+    lesson = STORE.lessons[lesson_id]
+    assert lesson.expect, f"{lesson_id} claims nothing about its run"
+    assert lesson.questions, f"{lesson_id} has no predict-then-run question"
+    events = run_lesson(get_settings(), launcher, lesson)
+    results = check(lesson.expect, events)
+    failed = [r["expect"] for r in results if not r["ok"]]
+    out = "".join(e["text"] for e in events if e["type"] == "io.output")
+    assert not failed, f"{lesson_id}: not seen in the real run: {failed}\noutput:\n{out[-1500:]}"
+    got = answers(lesson.questions, events)
+    assert all(v is not None for v in got.values()), f"{lesson_id}: a question got no answer from the run: {got}"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_topic_of_the_notes_has_a_lesson(topic: str) -> None:
+    if not any(topic in i for i in STORE.lessons):
+        pytest.xfail(f"no lesson for {topic!r} yet")  # the course is still being written (issue 6)
