@@ -53,12 +53,13 @@ class Server:
         raise AssertionError(f"run {run_id} did not finish in {timeout} s")
 
 
-def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: list[str] | None = None) -> Server:
     port = free_port()
     env = {**os.environ, "PROCLAB_DATA_DIR": str(tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
            "PROCLAB_INSTRUCTOR_TOKEN": SECRET, "PROCLAB_TEST_SECRET": SECRET, **(extra_env or {})}
     log = tmp / f"server-{port}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
+                            env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -47,6 +47,28 @@ _SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGU
 NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
 
 
+class _RunFsCreds:
+    """Sample /proc with the run's fs uid/gid: /proc/PID/{syscall,fd,mem} need ptrace access, which a
+    root without CAP_SYS_PTRACE (a default docker run) has only for processes of its own fs uid.
+    The run's processes are dumpable and descendants of the supervisor, so Yama allows it too."""
+
+    def __init__(self, uid: int | None, gid: int | None) -> None:
+        import ctypes
+
+        self.uid, self.gid = uid, gid
+        self.libc = ctypes.CDLL(None, use_errno=True) if uid is not None and os.geteuid() == 0 else None
+
+    def __enter__(self) -> None:
+        if self.libc is not None:
+            self.libc.setfsgid(self.gid)
+            self.libc.setfsuid(self.uid)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.libc is not None:
+            self.libc.setfsuid(0)
+            self.libc.setfsgid(0)
+
+
 class Phase(enum.Enum):
     PREPARING = "preparing"
     RUNNING = "running"
@@ -110,6 +132,7 @@ class Supervisor:
         self.inbuf = b""
         self.tracker = Tracker(os.getpid(), self.emit)
         self.pid_ns = os.getpid() == 1
+        self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.cg: Any = None
         self.foreign: set[int] = set()
         self.last_pss = 0.0
@@ -952,8 +975,9 @@ class Supervisor:
                 if now_ns - self.last_scan > 10_000_000:
                     self.last_scan = now_ns
                     self.discover()
-                self.confirm_execs()
-                self.tracker.sweep(now_ns)
+                with self.run_fs:
+                    self.confirm_execs()
+                    self.tracker.sweep(now_ns)
                 next_sample = now + self.interval()
                 if self.root_gone_at is not None and self.phase == Phase.RUNNING:
                     self.phase = Phase.DRAINING
