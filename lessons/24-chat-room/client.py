@@ -28,6 +28,9 @@ def main():
             print("[%s %d] entered the chat room" % (name, os.getpid()))
             break
         print("[client %d] the name %s is taken, trying another" % (os.getpid(), name))
+    else:
+        print("[client %d] no free name, giving up" % os.getpid())
+        sys.exit(1)
 
     pid = os.fork()
     if pid == 0:                              # child: receive and print, until EXIT
