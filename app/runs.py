@@ -60,6 +60,7 @@ class Run:
     ever_watched: bool = False
     unwatched_since: float | None = None
     writer: asyncio.StreamWriter | None = None
+    pending_cmds: list[dict[str, Any]] = field(default_factory=list)  # sent before the supervisor was connected
     uid: int | None = None
     result: dict[str, Any] | None = None
     answers: dict[str, Any] | None = None
@@ -134,6 +135,10 @@ class RunManager:
             sock = await asyncio.to_thread(self.launcher.open_run, spec)
             reader, writer = await asyncio.open_unix_connection(sock=sock, limit=8 * 2**20)
             run.writer = writer
+            for cmd in run.pending_cmds:
+                writer.write(json.dumps(cmd).encode() + b"\n")
+            run.pending_cmds.clear()
+            await writer.drain()
             finished = False
             while True:
                 line = await reader.readline()
@@ -220,7 +225,10 @@ class RunManager:
             await self._finish(run)
             return True
         if run.writer is None:
-            return run.status != RunStatus.FINISHED
+            if run.status == RunStatus.FINISHED:
+                return False
+            run.pending_cmds.append(cmd)  # the run is starting: deliver when its supervisor is connected
+            return True
         run.writer.write(json.dumps(cmd).encode() + b"\n")
         await run.writer.drain()
         return True

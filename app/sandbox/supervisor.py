@@ -676,6 +676,9 @@ class Supervisor:
                 self.finish("stopped", "the server went away")
             return
         self.inbuf += data
+        self.drain_commands()
+
+    def drain_commands(self) -> None:
         while b"\n" in self.inbuf:
             line, self.inbuf = self.inbuf.split(b"\n", 1)
             try:
@@ -1129,6 +1132,7 @@ def main(sock: socket.socket) -> None:
         sup.inbuf = rest
         sup.prepare()
         sup.start_root()
+        sup.drain_commands()  # commands that came in the same read as the spec
         sup.loop()
         leftovers = sup.teardown()
         sup.finish_event(leftovers)
