@@ -192,10 +192,13 @@ class RunManager:
                 "finished": run.finished_at, "result": run.result, "files": run.files, "room": run.room,
                 "answers": run.answers}
 
+    KEEP_FINISHED = 50
+
     def _forget_old(self) -> None:
-        """Keep at most 200 finished runs in memory; the rest are served from SQLite."""
+        """Keep the last finished runs in memory (replays are common right after a run); the rest are
+        served from SQLite, so memory stays bounded however long the server runs."""
         done = [r for r in self.runs.values() if r.status == RunStatus.FINISHED and not r.subscribers]
-        for r in sorted(done, key=lambda r: r.created)[:-200]:
+        for r in sorted(done, key=lambda r: r.created)[:-self.KEEP_FINISHED]:
             self.runs.pop(r.id, None)
 
     def _publish(self, run: Run, batch: list[dict[str, Any]]) -> None:
@@ -256,6 +259,13 @@ class RunManager:
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
+            if self.launcher.info and not self.launcher.alive():
+                # Runs in flight keep going (their supervisors talk to us directly); new runs need a launcher.
+                log.error("the sandbox launcher died; starting a new one")
+                try:
+                    await asyncio.to_thread(self.launcher.restart)
+                except LauncherError as e:
+                    log.error("could not restart the launcher: %s", e)
             for run in list(self.runs.values()):
                 if (run.status != RunStatus.FINISHED and run.ever_watched and run.room is None
                         and run.unwatched_since is not None

@@ -155,3 +155,22 @@ def test_nothing_of_a_run_is_left(server: Server) -> None:
     assert len({e["pid"] for e in of(events, "proc.spawn")}) == 4
     assert events[-1]["status"] == "limit" and of(events, "run.limit")[0]["limit"] == "leftover"
     assert not survivors(of(events, "run.started")[0]["uid"])
+
+
+def test_launcher_is_restarted_if_it_dies(server: Server) -> None:
+    import os
+    import signal
+    import time
+
+    pid = server.http.get("/healthz").json()["launcher"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        h = server.http.get("/healthz").json()
+        if h["launcher"]["alive"] and h["launcher"]["pid"] != pid:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the launcher was not restarted")
+    events = server.run({"files": {"main.py": "print('after restart')\n"}})
+    assert "after restart" in output(events)

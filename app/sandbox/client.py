@@ -169,6 +169,15 @@ class Launcher:
         ours.sendall(json.dumps(spec).encode() + b"\n")
         return ours
 
+    def restart(self) -> dict[str, Any]:
+        if self.ctl is not None:
+            self.ctl.close()
+            self.ctl = None
+        if self.proc is not None:
+            self.proc.poll()
+            self.proc = None
+        return self.start()
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
