@@ -39,7 +39,7 @@ $(VENV)/.installed-test: $(PY) pyproject.toml
 install-test: system-deps $(VENV)/.installed-test
 
 test: install-test
-	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff check app tests $(wildcard bench)
 	@if command -v node >/dev/null; then node --test tests/js/; fi
 	$(PY) -m pytest -q
 
