@@ -20,6 +20,33 @@ SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
 HOSTILE = ROOT.parent / "shared" / "hostile"
 
 
+def in_child(fn: Any) -> Any:
+    """Run fn in a forked child (which may drop privileges, unshare, filter itself …) and return its
+    result; an exception in the child fails the test with its message."""
+    import pickle
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            result: Any = ("ok", fn())
+        except BaseException as e:
+            result = ("err", f"{type(e).__name__}: {e}")
+        os.write(w, pickle.dumps(result))
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data) if data else ("err", "child died")
+    if kind == "err":
+        pytest.fail(value)
+    return value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

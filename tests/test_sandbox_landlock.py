@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import in_child
 
 from app.sandbox import landlock
 
@@ -25,28 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def restricted(fn: Callable[[], Any], ro: list[str], rw: list[str], **kw: Any) -> Any:
     """Run fn in a forked child after landlock.restrict(ro, rw); return what it returns."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            t0 = time.perf_counter()
-            applied = landlock.restrict(ro, rw, **kw)
-            ms = (time.perf_counter() - t0) * 1000
-            result: Any = ("ok", {"applied": applied, "ms": ms, "value": fn()})
-        except BaseException as e:
-            result = ("err", f"{type(e).__name__}: {e}")
-        os.write(w, pickle.dumps(result))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
-    if kind == "err":
-        pytest.fail(value)
+    def child() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        applied = landlock.restrict(ro, rw, **kw)
+        ms = (time.perf_counter() - t0) * 1000
+        return {"applied": applied, "ms": ms, "value": fn()}
+
+    value = in_child(child)
     assert value["applied"] is True
     return value
 

@@ -7,10 +7,10 @@ import os
 import pickle
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import in_child
 
 from app.sandbox import namespaces as ns
 
@@ -20,30 +20,6 @@ PROBE = ns.probe_detail()
 def needs(*kinds: str) -> pytest.MarkDecorator:
     missing = [f"{k} ({PROBE.get(k, (False, 'not probed'))[1]})" for k in kinds if not PROBE.get(k, (False,))[0]]
     return pytest.mark.skipif(bool(missing), reason=f"namespaces unavailable: {', '.join(missing)}")
-
-
-def in_child(fn: Callable[[], Any]) -> Any:
-    """Run fn in a forked child (which may unshare freely) and return its result."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            result: Any = ("ok", fn())
-        except BaseException as e:
-            result = ("err", f"{type(e).__name__}: {e}")
-        os.write(w, pickle.dumps(result))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
-    if kind == "err":
-        pytest.fail(value)
-    return value
 
 
 def test_probe_shape_and_speed() -> None:

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import os
-import pickle
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import in_child
 
 from app.sandbox import cgroup, cleanup, probe, seccomp
 
 POOL_UID = 64999
 LAYERS = ("process_model", "identity", "rlimits", "supervision", "seccomp", "landlock", "namespaces", "cgroup")
-
-
-def in_child(fn: Callable[[], Any]) -> Any:
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            result: Any = ("ok", fn())
-        except BaseException as e:
-            result = ("err", f"{type(e).__name__}: {e}")
-        os.write(w, pickle.dumps(result))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
-    if kind == "err":
-        pytest.fail(value)
-    return value
 
 
 def check_shape(result: dict[str, dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import in_child
 
 from app.sandbox import seccomp
 
@@ -30,29 +31,7 @@ ARCH = seccomp.current_arch()
 
 def filtered(fn: Callable[[], Any]) -> Any:
     """Run fn in a forked child after install_filter(); return its result or fail with its error."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            seccomp.install_filter()
-            result: Any = ("ok", fn())
-        except BaseException as e:
-            result = ("err", f"{type(e).__name__}: {e}")
-        os.write(w, pickle.dumps(result))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data) if data else ("err", "child died")  # type: tuple[str, Any]
-    if kind == "err":
-        pytest.fail(value)
-    return value
-
-
+    return in_child(lambda: (seccomp.install_filter(), fn())[1])
 def sys_errno(nr: int, *args: int) -> str:
     """errno name of a raw syscall, or 'ok' when it succeeded."""
     ctypes.set_errno(0)
