@@ -1,0 +1,140 @@
+"""The machine the numbers come from, and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import ROOT, Result
+
+FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines()
+                if ln.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = next((int(ln.split()[1]) for ln in _read("/proc/meminfo").splitlines() if ln.startswith("MemTotal")), 0)
+    virt = ""
+    if shutil.which("systemd-detect-virt"):
+        virt = subprocess.run(["systemd-detect-virt"], capture_output=True, text=True).stdout.strip()
+    hz = ""
+    try:
+        import gzip
+
+        with gzip.open("/proc/config.gz", "rt") as f:
+            hz = next((ln.strip() for ln in f if ln.startswith("CONFIG_HZ=")), "")
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem_kb / 2**20, 1),
+            "kernel": f"{platform.system()} {platform.release()} {platform.version()}", "virt": virt, "hz": hz,
+            "python_bench": sys.version.split()[0], "python_path": sys.executable}
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy over `seconds` (someone else's load while the benchmark waits), 0..1."""
+
+    def snap() -> tuple[int, int]:
+        f = [int(x) for x in _read("/proc/stat").splitlines()[0].split()[1:]]
+        idle = f[3] + (f[4] if len(f) > 4 else 0)
+        return sum(f), idle
+
+    t1, i1 = snap()
+    time.sleep(seconds)
+    t2, i2 = snap()
+    return 1 - (i2 - i1) / (t2 - t1) if t2 > t1 else 0.0
+
+
+def _mark(met: bool | None) -> str:
+    return "" if met is None else ("**met**" if met else "**MISSED**")
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], argv: list[str],
+           total_s: float) -> str:
+    m = info
+    launcher = health.get("launcher", {})
+    out = ["# Benchmarks", "",
+           "Written by `python -m bench` (the `bench/` package) from one run of the whole suite; every number "
+           "below, and the one it is compared with, was measured in that run. Nothing here is edited by hand "
+           "except the section *Profiles and diagnosis*, which comes from `bench/FINDINGS.md`.", "",
+           f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}: `python -m bench {' '.join(argv)}`".rstrip() +
+           f", {total_s:.0f} s in all.", "",
+           "## Machine", "",
+           "| | |", "|---|---|",
+           f"| CPU | {m['cpu']}, {m['cores']} cores (as the kernel sees them) |",
+           f"| RAM | {m['ram_gib']} GiB |",
+           f"| kernel | {m['kernel']}{' (' + m['hz'] + ')' if m['hz'] else ''} |",
+           f"| virtualisation | {m['virt'] or 'unknown'} |",
+           f"| Python (server, benchmark clients) | {m['python_bench']} (`{m['python_path']}`) |",
+           f"| Python (runs: launcher, supervisors, scenarios) | {launcher.get('version', '?')} "
+           f"(`{launcher.get('python', '?')}`) |",
+           f"| sandbox layers active | {', '.join(health.get('active', [])) or '?'} |",
+           "", "Everything runs on this one machine over loopback: the server, the sandboxed runs and the "
+           "benchmark's clients share the same cores, so the clients' own CPU use is part of every figure "
+           "(it is reported where it is large).", ""]
+    busy = [(r.name, r.raw.get("_background_cpu")) for r in results]
+    if any(b is not None for _, b in busy):
+        out += ["Other load on the machine, measured for 1 s before each benchmark (share of all CPUs busy "
+                "while the suite itself was idle): " +
+                ", ".join(f"{n} {b:.0%}" for n, b in busy if b is not None) + ".", ""]
+    out += ["## Summary", "", "| benchmark | figure | value | compared with (same run) | target | |",
+            "|---|---|---|---|---|---|"]
+    for r in results:
+        if r.error:
+            out.append(f"| {r.name} | — | not measured: {_cell(r.error)} | | | **ERROR** |")
+            continue
+        for f in r.figures:
+            if f.target:
+                out.append(f"| {r.name} | {_cell(f.name)} | {_cell(f.fmt())} | {_cell(f.alternative)} | "
+                           f"{_cell(f.target)} | {_mark(f.met)} |")
+    missed = [(r, f) for r in results for f in r.figures if f.met is False]
+    out += [""]
+    if missed:
+        out += ["**Targets missed in this run:** " + "; ".join(f"{r.name}: {f.name} = {f.fmt()} (target "
+                                                              f"{f.target})" for r, f in missed) + ".", ""]
+    else:
+        out += ["Every target was met in this run.", ""]
+    for i, r in enumerate(results, 1):
+        out += [f"## {i}. {r.title} (`python -m bench {r.name}`)", "", f"Method: {r.method}", ""]
+        if r.error:
+            out += [f"Not measured: {r.error}", ""]
+            continue
+        out += ["| figure | value | compared with (same run) | target | |", "|---|---|---|---|---|"]
+        for f in r.figures:
+            out.append(f"| {_cell(f.name)} | {_cell(f.fmt())} | {_cell(f.alternative)} | {_cell(f.target)} | "
+                       f"{_mark(f.met)} |")
+        out += [""] + [f"- {n}" for n in r.notes] + ([""] if r.notes else [])
+        out += [f"({r.seconds:.0f} s)", ""]
+    out += ["## Statistics", "",
+            "Median and percentiles use linear interpolation between the closest ranks (numpy's default); "
+            "with fewer than 100 samples a p99 is close to the maximum. Client-side times are "
+            "`time.monotonic_ns()` (CLOCK_MONOTONIC, the clock the supervisor and the scenarios use too). "
+            "A run's t=0 is placed on that clock by a clock anchor: the scenario stamps the time before and "
+            "after three `os.write` calls to a pipe, which the shim reports with its own time stamp; the "
+            "printed lines bound it from the other side (the supervisor reads a line after it was printed). "
+            "The remaining uncertainty is given where it matters.", ""]
+    if FINDINGS.exists():
+        out += [FINDINGS.read_text().rstrip(), ""]
+    return "\n".join(out)
+
+
+def write(text: str, path: Path | None = None) -> Path:
+    path = path or ROOT / "docs" / "benchmarks.md"
+    path.write_text(text)
+    return path

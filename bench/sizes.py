@@ -1,0 +1,33 @@
+"""How much each benchmark does. `Sizes()` is the full suite; `Sizes.tiny()` proves the code works."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Sizes:
+    starts: int = 30  # 1. runs (and cold starts) for the start latency
+    delay_phase_ms: int = 200  # 2. ground-truth phase length
+    delay_cycles: int = 15  # 2. busy -> sleep -> pipe cycles
+    fid_cycles_20: int = 30  # 3. cycles of 20 ms phases
+    fid_cycles_5: int = 60  # 3. cycles of 5 ms phases
+    spinners: int = 4  # 3. processes pinned to one CPU
+    spin_s: float = 1.5
+    cost_procs: int = 10  # 3. processes in the sampler-cost run
+    cost_s: float = 3.0
+    clients: int = 200  # 4. WebSocket clients of one run
+    client_procs: int = 2  # 4. client processes they are spread over
+    class_s: float = 5.0  # 4. how long the broadcast run produces events
+    concurrent: int = 40  # 5. lesson runs started together
+    mem_ws: int = 200  # 6. idle WebSockets
+    mem_runs: int = 8  # 6. active runs
+    bombs: int = 5  # 7. fork bomb repetitions
+    hostile_s: float = 10.0  # 7. how long four hostile runs are kept going
+    layer_starts: int = 20  # 7. starts per layer configuration
+
+    @classmethod
+    def tiny(cls) -> Sizes:
+        return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2,
+                   spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
+                   mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2)
