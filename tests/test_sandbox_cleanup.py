@@ -332,7 +332,8 @@ def test_remove_tree_deeper_than_recursion_and_fd_limits(tmp_path: Path) -> None
     fds_before = len(os.listdir("/proc/self/fd"))
     cleanup.remove_tree_nofollow(str(top), strict=True)
     assert not os.path.lexists(top)
-    assert len(os.listdir("/proc/self/fd")) == fds_before
+    # No fd leaked; other fixtures of this process (servers, HTTP pools) may close theirs meanwhile.
+    assert len(os.listdir("/proc/self/fd")) <= fds_before
     assert tmp_path.is_dir()
 
 
