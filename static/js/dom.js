@@ -78,25 +78,53 @@ export function inlineCode(el) {
   el.replaceChildren(...parts.map((p, i) => (i % 2 ? h('code', null, p) : document.createTextNode(p))));
 }
 
+// Text measurement without layout: a canvas with the element's font,
+// looked up once per class, and a cache of fitted strings.
+let measureCtx = null;
+const fontByClass = new Map();
+const fitted = new Map();
+
+function fontOf(el) {
+  const k = el.getAttribute('class') || '';
+  let f = fontByClass.get(k);
+  if (!f) {
+    const cs = getComputedStyle(el);
+    f = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    if (cs.fontSize) fontByClass.set(k, f);
+  }
+  return f;
+}
+
+/** Forget measured fonts (after a theme or zoom change). */
+export function resetTextMeasure() {
+  fontByClass.clear();
+  fitted.clear();
+}
+
 /** Set an SVG text, shortened with … so that it fits maxWidth pixels. */
 export function fitText(el, str, maxWidth) {
+  str = String(str ?? '');
   if (el.dataset.full === str) return;
   el.dataset.full = str;
-  el.textContent = str;
-  let len;
-  try {
-    len = el.getComputedTextLength();
-  } catch {
-    return;
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  const font = fontOf(el);
+  const key = `${font}|${maxWidth}|${str}`;
+  let out = fitted.get(key);
+  if (out === undefined) {
+    measureCtx.font = font;
+    out = str;
+    if (measureCtx.measureText(str).width > maxWidth) {
+      let lo = 0;
+      let hi = str.length;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (measureCtx.measureText(`${str.slice(0, mid)}…`).width <= maxWidth) lo = mid;
+        else hi = mid - 1;
+      }
+      out = `${str.slice(0, lo)}…`;
+    }
+    if (fitted.size > 5000) fitted.clear();
+    fitted.set(key, out);
   }
-  if (!len || len <= maxWidth) return;
-  let lo = 0;
-  let hi = str.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    el.textContent = `${str.slice(0, mid)}…`;
-    if (el.getComputedTextLength() <= maxWidth) lo = mid;
-    else hi = mid - 1;
-  }
-  el.textContent = `${str.slice(0, lo)}…`;
+  if (el.textContent !== out) el.textContent = out;
 }

@@ -13,8 +13,16 @@ function run(ts) {
   pending = false;
   const jobs = [...queue];
   queue.clear();
+  const prof = typeof window !== 'undefined' ? window.__proclabProfile : null;
   for (const fn of jobs) {
     try {
+      if (prof) {
+        const t0 = performance.now();
+        fn(ts);
+        const k = fn.profileName || fn.name || 'anon';
+        prof[k] = (prof[k] || 0) + (performance.now() - t0);
+        continue;
+      }
       fn(ts);
     } catch (err) {
       // one broken view must not stop the others
@@ -28,6 +36,32 @@ export function schedule(fn) {
   if (!pending) {
     pending = true;
     raf(run);
+  }
+}
+
+const lastRun = new WeakMap();
+const timers = new WeakMap();
+
+/**
+ * Like schedule(), but runs fn at most once every `ms` milliseconds (heavy
+ * SVG views while events pour in: less style, layout and paint per frame).
+ */
+export function scheduleAtMost(fn, ms) {
+  if (timers.has(fn)) return;
+  const now = typeof performance !== 'undefined' ? performance.now() : Date.now();
+  const wait = (lastRun.get(fn) ?? -Infinity) + ms - now;
+  const go = () => {
+    timers.delete(fn);
+    schedule(() => {
+      lastRun.set(fn, typeof performance !== 'undefined' ? performance.now() : Date.now());
+      fn();
+    });
+  };
+  if (wait <= 0) {
+    lastRun.set(fn, now);
+    schedule(fn);
+  } else {
+    timers.set(fn, setTimeout(go, wait));
   }
 }
 

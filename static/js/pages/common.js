@@ -1,6 +1,7 @@
 // Shared by every page: language (detect, switch, remember), theme switch.
 
 import { initLang, setLang, getLang, t, onLangChange } from '../i18n.js';
+import { resetTextMeasure } from '../dom.js';
 
 export function initPage() {
   initLang();
@@ -34,6 +35,7 @@ export function initPage() {
         /* ignore */
       }
       label();
+      resetTextMeasure();
       document.dispatchEvent(new CustomEvent('proclab:theme'));
     });
     onLangChange(label);

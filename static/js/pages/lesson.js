@@ -89,7 +89,7 @@ const ws = createWorkspace(root, {
           }
         }
       }
-      if (state.finished && !run.finishedHandled) onFinished();
+      if (state.finished && !run.finishedHandled && run.id) onFinished();
       renderControls();
     },
   },
@@ -124,8 +124,13 @@ function statusText() {
 
 function setLabel(btn, key) {
   const span = btn.querySelector('[data-i18n]') || btn;
-  span.dataset.i18n = key;
-  span.textContent = t(key);
+  if (span.dataset.i18n !== key) span.dataset.i18n = key;
+  const s = t(key);
+  if (span.textContent !== s) span.textContent = s;
+}
+
+function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 function renderControls() {
@@ -134,19 +139,20 @@ function renderControls() {
   setLabel(ui.run, run.phase === 'finished' ? 'ctl.runAgain' : 'ctl.run');
   ui.stop.disabled = !active || !run.id;
   ui.pause.disabled = run.phase !== 'running';
-  ui.pause.setAttribute('aria-pressed', run.paused ? 'true' : 'false');
+  setAttr(ui.pause, 'aria-pressed', run.paused ? 'true' : 'false');
   setLabel(ui.pause, run.paused ? 'ctl.resume' : 'ctl.pause');
   const slot = ui.pause.querySelector('.icon-slot');
   if (slot && slot.dataset.icon !== String(run.paused)) {
     slot.dataset.icon = String(run.paused);
     slot.replaceChildren(icon(run.paused ? 'play' : 'pause'));
   }
-  ui.stepMode.setAttribute('aria-pressed', run.step ? 'true' : 'false');
+  setAttr(ui.stepMode, 'aria-pressed', run.step ? 'true' : 'false');
   ui.step.disabled = !(run.step && run.phase === 'running');
-  ui.slow.setAttribute('aria-pressed', run.slow ? 'true' : 'false');
-  ui.status.textContent = statusText();
-  ui.status.dataset.phase = run.conn === 'reconnecting' && run.phase !== 'finished' ? 'reconnecting' : run.phase;
-  document.body.dataset.phase = run.phase;
+  setAttr(ui.slow, 'aria-pressed', run.slow ? 'true' : 'false');
+  const st = statusText();
+  if (ui.status.textContent !== st) ui.status.textContent = st;
+  setAttr(ui.status, 'data-phase', run.conn === 'reconnecting' && run.phase !== 'finished' ? 'reconnecting' : run.phase);
+  setAttr(document.body, 'data-phase', run.phase);
 }
 
 onLangChange(renderControls);

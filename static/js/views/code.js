@@ -6,7 +6,7 @@
 
 import { h, text, clear } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
-import { schedule } from '../frame.js';
+import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 
 function load(key) {
@@ -208,9 +208,10 @@ export function mount(el, ctx) {
     });
   }
 
+  render.profileName = 'code';
   return {
     update() {
-      schedule(render);
+      scheduleAtMost(render, 150);
     },
     seek() {
       schedule(render);

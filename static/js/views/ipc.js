@@ -4,8 +4,10 @@
 //   mount(element, ctx) -> {update(events), seek(n, events), reset()}
 
 import { s, h, attr, text, clear, fitText } from '../dom.js';
-import { t, onLangChange } from '../i18n.js';
-import { schedule } from '../frame.js';
+import { t, onLangChange, getLang } from '../i18n.js';
+
+const getLangKey = () => getLang();
+import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { procLabel } from '../model/reducer.js';
 import { stripAnsi } from '../ansi.js';
@@ -164,8 +166,10 @@ export function mount(el, ctx) {
     procY = new Map(pids.map((pid, i) => [pid, procOff + i * PROW]));
     chanY = new Map(chans.map((c, i) => [c.id, chanOff + i * CROW]));
     const H = TOP + rowsH + 16;
-    attr(svg, 'viewBox', `0 0 ${VB_W} ${H}`);
-    svg.style.maxHeight = `${Math.max(220, H)}px`;
+    const vbw = chans.length ? VB_W : PX + PW + 30;
+    attr(svg, 'viewBox', `0 0 ${vbw} ${H}`);
+    svg.style.maxWidth = `${Math.round(vbw * 1.15)}px`;
+    svg.style.minWidth = chans.length ? '' : '0';
 
     const seenP = new Set();
     for (const pid of pids) {
@@ -221,21 +225,24 @@ export function mount(el, ctx) {
         l.d = d;
       }
     };
+    // roles of processes that used a channel without a known fd (queues, values)
+    const used = new Map(); // channel -> Map(pid -> end)
+    for (const tr of st.transfers) {
+      let m = used.get(tr.channel);
+      if (!m) used.set(tr.channel, (m = new Map()));
+      const end = tr.direction === 'read' ? 'read' : 'write';
+      const prev = m.get(tr.pid);
+      m.set(tr.pid, prev && prev !== end ? 'both' : end);
+    }
     for (const ch of chans) {
       const explicit = new Set();
       for (const e of ch.ends.values()) {
-        explicit.add(`${e.pid}`);
+        explicit.add(e.pid);
         wantLink(`${e.pid}|${ch.id}|${e.end}|${e.fd}`, e.pid, ch.id, e.end, e.fd, e.open, false);
       }
-      const implicitRoles = new Map();
-      for (const tr of st.transfers) {
-        if (tr.channel !== ch.id || explicit.has(`${tr.pid}`)) continue;
-        const prev = implicitRoles.get(tr.pid);
-        const end = tr.direction === 'read' ? 'read' : 'write';
-        implicitRoles.set(tr.pid, prev && prev !== end ? 'both' : end);
-      }
-      if (ch.lastOp && !explicit.has(`${ch.lastOp.pid}`) && !implicitRoles.has(ch.lastOp.pid)) implicitRoles.set(ch.lastOp.pid, 'both');
-      for (const [pid, end] of implicitRoles) wantLink(`${pid}|${ch.id}|implicit`, pid, ch.id, end, null, true, true);
+      const roles = new Map(used.get(ch.id) || []);
+      if (ch.lastOp && !roles.has(ch.lastOp.pid)) roles.set(ch.lastOp.pid, 'both');
+      for (const [pid, end] of roles) if (!explicit.has(pid)) wantLink(`${pid}|${ch.id}|implicit`, pid, ch.id, end, null, true, true);
     }
     for (const [key, l] of linkEls) if (!seenL.has(key)) { l.path.remove(); l.label.remove(); linkEls.delete(key); }
 
@@ -286,7 +293,7 @@ export function mount(el, ctx) {
   }
 
   function renderLog(st) {
-    const key = `${st.transferCount}|${st.signalCount}|${st.count}`;
+    const key = `${st.transferCount}|${st.signalCount}|${getLangKey()}`;
     if (key === logKey) return;
     logKey = key;
     const items = [];
@@ -313,32 +320,33 @@ export function mount(el, ctx) {
     log.append(frag);
   }
 
-  function samplePath(d, reverse) {
-    const p = s('path', { d });
-    gFx.append(p);
-    const len = p.getTotalLength();
+  // points along the cubic link from a process (py) to a channel (cy)
+  function linkPoints(py, cy, reverse) {
+    const x1 = PX + PW;
+    const y1 = py + PH / 2;
+    const x2 = CX;
+    const y2 = cy + CH / 2;
+    const mx = (x1 + x2) / 2;
     const pts = [];
-    for (let i = 0; i <= 8; i++) {
-      const pt = p.getPointAtLength((len * i) / 8);
-      pts.push(pt);
+    for (let i = 0; i <= 10; i++) {
+      const u = i / 10;
+      const a = (1 - u) ** 3;
+      const b = 3 * (1 - u) ** 2 * u;
+      const c = 3 * (1 - u) * u * u;
+      const d = u ** 3;
+      pts.push({ x: a * x1 + b * mx + c * mx + d * x2, y: a * y1 + b * y1 + c * y2 + d * y2 });
     }
-    p.remove();
     return reverse ? pts.reverse() : pts;
+  }
+
+  function flash(el, frames, ms) {
+    if (el && typeof el.animate === 'function') el.animate(frames, { duration: ms, easing: 'ease-out' });
   }
 
   function playFx() {
     const batch = fx.slice(-MAX_ANIM);
     fx = [];
     if (ctx.reducedMotion()) {
-      for (const ev of batch) {
-        const c = chanEls.get(ev.channel);
-        if (c) {
-          c.g.classList.remove('hot');
-          void c.g.getBBox;
-          c.g.classList.add('hot');
-          setTimeout(() => c.g.classList.remove('hot'), 600);
-        }
-      }
       return;
     }
     for (const ev of batch) {
@@ -346,7 +354,7 @@ export function mount(el, ctx) {
         const py = procY.get(ev.pid);
         const cy = chanY.get(ev.channel);
         if (py == null || cy == null) continue;
-        const pts = samplePath(linkPath(py, cy), ev.direction === 'read');
+        const pts = linkPoints(py, cy, ev.direction === 'read');
         const label = preview(ev.preview || `${ev.bytes} B`, 14) || `${ev.bytes} B`;
         const w = Math.max(34, label.length * 7.4 + 14);
         const g = s('g', { class: `ipc-packet dir-${ev.direction}` },
@@ -358,17 +366,11 @@ export function mount(el, ctx) {
         anim.onfinish = () => g.remove();
         setTimeout(() => g.remove(), 1500);
         const c = chanEls.get(ev.channel);
-        if (c) {
-          c.g.classList.add('hot');
-          setTimeout(() => c.g.classList.remove('hot'), 900);
-        }
+        if (c) flash(c.g.querySelector('rect'), [{ stroke: 'var(--signal)', strokeWidth: 5 }, {}], 900);
       } else if (ev.type === 'signal.sent') {
         for (const [key, g] of sigEls) {
           if (key.startsWith(`${ev.from ?? 'you'}>${ev.to}|${ev.signal}`)) {
-            g.g.classList.remove('flash');
-            void g.g.getBBox;
-            g.g.classList.add('flash');
-            setTimeout(() => g.g.classList.remove('flash'), 1200);
+            flash(g.path, [{ strokeWidth: 6, strokeDashoffset: 0 }, { strokeWidth: 2.2, strokeDashoffset: -44 }], 1200);
           }
         }
       }
@@ -381,10 +383,11 @@ export function mount(el, ctx) {
     if (fx.length > MAX_ANIM * 4) fx = fx.slice(-MAX_ANIM);
   }
 
+  render.profileName = 'ipc';
   return {
     update(events) {
       if (ctx.cursor().live) note(events);
-      schedule(render);
+      scheduleAtMost(render, 100);
     },
     seek(n, events) {
       note(events);

@@ -108,13 +108,50 @@ export function mount(el, ctx) {
     version = -1;
     schedule(render);
   });
+  let cachedColors = null;
   document.addEventListener('proclab:theme', () => {
     patterns = null;
+    cachedColors = null;
     schedule(render);
   });
-  scroller.addEventListener('scroll', () => schedule(render), { passive: true });
-  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => schedule(render)) : null;
-  if (ro) ro.observe(el);
+  // sizes and scroll position are recorded by observers, never read in render
+  let plotW = 600;
+  let scrollerH = 360;
+  let scrollTop = 0;
+  scroller.addEventListener('scroll', () => {
+    scrollTop = scroller.scrollTop;
+    schedule(render);
+  }, { passive: true });
+  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver((entries) => {
+    for (const e of entries) {
+      if (e.target === plot) plotW = Math.round(e.contentRect.width) || plotW;
+      else if (e.target === scroller) scrollerH = Math.round(e.contentRect.height) || scrollerH;
+    }
+    schedule(render);
+  }) : null;
+  if (ro) {
+    ro.observe(plot);
+    ro.observe(scroller);
+  }
+
+  // segment captions, measured once per state, STAT letter and language
+  let labelCache = new Map();
+  let labelLang = '';
+  function label(g, state, stat) {
+    const lang = document.documentElement.dataset.lang;
+    if (lang !== labelLang) {
+      labelCache = new Map();
+      labelLang = lang;
+    }
+    const k = `${state}|${stat}`;
+    let v = labelCache.get(k);
+    if (!v) {
+      const full = `${t(`state.${state}`)}${stat ? ` ${stat}` : ''}`;
+      v = { full, w: g.measureText(full).width, letter: (STATE_STYLE[state] || STATE_STYLE.terminated).letter };
+      labelCache.set(k, v);
+    }
+    return v;
+  }
 
   function laneLabel(lane, st) {
     const p = st.procs.get(lane.pid);
@@ -177,6 +214,12 @@ export function mount(el, ctx) {
   }
 
   function colors() {
+    if (cachedColors && cachedColors.dark === isDark()) return cachedColors;
+    cachedColors = readColors();
+    return cachedColors;
+  }
+
+  function readColors() {
     const dark = isDark();
     const cs = getComputedStyle(el);
     return {
@@ -205,9 +248,9 @@ export function mount(el, ctx) {
     const T = cur.live ? Infinity : cur.T;
     const span = Math.max(L.finishedT ?? L.end, 1);
     dpr = window.devicePixelRatio || 1;
-    width = Math.max(100, plot.clientWidth);
-    const viewH = Math.min(totalH, Math.max(ROW, scroller.clientHeight || 360));
-    const top = Math.min(scroller.scrollTop, Math.max(0, totalH - viewH));
+    width = Math.max(100, plotW);
+    const viewH = Math.min(totalH, Math.max(ROW, scrollerH || 360));
+    const top = Math.min(scrollTop, Math.max(0, totalH - viewH));
     const col = colors();
     if (!patterns || patternsDark !== col.dark) {
       const g0 = canvas.getContext('2d');
@@ -265,6 +308,7 @@ export function mount(el, ctx) {
     }
     g.font = '600 11px system-ui, sans-serif';
     g.textBaseline = 'middle';
+    const ink = col.dark ? '#fff' : '#111';
     const xOf = (tt) => (tt / span) * width;
     // binary search first visible row
     let lo = 0;
@@ -280,20 +324,23 @@ export function mount(el, ctx) {
       if (y > viewH) break;
       const isThread = r.lane.tid != null;
       const pad = isThread ? 4 : 3;
-      const segs = L.segmentsAt(r.key, T, L.end);
-      for (const sg of segs) {
+      const segs = r.lane.segments;
+      const top0 = y + pad;
+      const hh = r.h - pad * 2;
+      for (let k = 0; k < segs.length; k++) {
+        const sg = segs[k];
+        if (sg.t0 > T) break;
+        const end = Math.min(sg.t1 == null ? Math.max(L.end, sg.t0) : sg.t1, T);
         const x0 = xOf(sg.t0);
-        const x1 = Math.max(x0 + 1.5, xOf(sg.t1));
+        const x1 = Math.max(x0 + 1.5, xOf(end));
+        if (x1 < 0 || x0 > width) continue;
         g.fillStyle = patterns[sg.state] || patterns.terminated;
-        g.fillRect(x0, y + pad, x1 - x0, r.h - pad * 2);
+        g.fillRect(x0, top0, x1 - x0, hh);
         const w = x1 - x0;
         if (w > 26) {
-          const stl = STATE_STYLE[sg.state] || STATE_STYLE.terminated;
-          const full = `${t(`state.${sg.state}`)}${sg.stat ? ` ${sg.stat}` : ''}`;
-          let label = stl.letter;
-          if (w > g.measureText(full).width + 10) label = full;
-          g.fillStyle = col.dark ? '#fff' : '#111';
-          g.fillText(label, x0 + 5, y + r.h / 2 + 0.5, w - 8);
+          const lab = label(g, sg.state, sg.stat);
+          g.fillStyle = ink;
+          g.fillText(w > lab.w + 10 ? lab.full : lab.letter, x0 + 5, y + r.h / 2 + 0.5, w - 8);
         }
       }
       // row separator
@@ -357,6 +404,7 @@ export function mount(el, ctx) {
     if (ctx.seekTime) ctx.seekTime(T);
   });
 
+  render.profileName = 'lanes';
   return {
     update() {
       schedule(render);

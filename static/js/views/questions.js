@@ -66,7 +66,7 @@ export function mount(el, { lesson, readOnly = false }) {
           radios.push(r);
           fs.append(h('label', { class: 'q-choice', for: `${id}-${i}` }, r, h('span', null, richText(pick(c)))));
         });
-        li.append(fs);
+        if (!readOnly) li.append(fs);
         getValue = () => radios.find((r) => r.checked)?.value ?? '';
         setDisabled = (d) => radios.forEach((r) => { r.disabled = d || readOnly; });
       } else {
@@ -84,7 +84,8 @@ export function mount(el, { lesson, readOnly = false }) {
           store(`${prefix}.${q.id}`, input.value.trim());
           refresh();
         });
-        li.append(h('label', { class: 'q-prompt', for: id }, richText(pick(q.prompt))), input);
+        li.append(h('label', { class: 'q-prompt', for: id }, richText(pick(q.prompt))));
+        if (!readOnly) li.append(input);
         getValue = () => input.value.trim();
         setDisabled = (d) => { input.disabled = d || readOnly; };
       }
@@ -118,9 +119,9 @@ export function mount(el, { lesson, readOnly = false }) {
       const real = has ? answers[it.q.id] : null;
       const realText = real === null || real === undefined ? t('q.noAnswer') : choiceText(it.q, typeof real === 'object' ? JSON.stringify(real) : String(real));
       const row = h('div', { class: 'q-compare' },
-        h('span', { class: 'q-label' }, `${t('q.yourGuess')}: `),
-        h('span', { class: 'q-guess' }, guess ? choiceText(it.q, guess) : t('q.noPrediction')),
-        h('span', { class: 'q-sep', 'aria-hidden': 'true' }, ' · '),
+        readOnly ? null : h('span', { class: 'q-label' }, `${t('q.yourGuess')}: `),
+        readOnly ? null : h('span', { class: 'q-guess' }, guess ? choiceText(it.q, guess) : t('q.noPrediction')),
+        readOnly ? null : h('span', { class: 'q-sep', 'aria-hidden': 'true' }, ' · '),
         h('span', { class: 'q-label' }, `${t('q.real')}: `),
         h('strong', { class: 'q-real' }, realText));
       it.result.append(row);

@@ -5,7 +5,7 @@
 
 import { s, h, attr, text, clear } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
-import { schedule } from '../frame.js';
+import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { procLabel } from '../model/reducer.js';
 
@@ -216,7 +216,8 @@ export function mount(el, ctx) {
     }
     const seen = new Set();
     const summary = [];
-    const animate = !ctx.reducedMotion();
+    // a storm of transitions is shown as jumps: moving 200 tokens at once helps nobody
+    const animate = !ctx.reducedMotion() && moves.length <= 40;
     const moveBy = new Map();
     for (const m of moves) moveBy.set(m.pid, m);
     const taken = new Set(moves.map((m) => `${m.from}>${m.to}`));
@@ -265,7 +266,7 @@ export function mount(el, ctx) {
           tk.y = pos.y;
           const to = `translate(${pos.x}px, ${pos.y}px)`;
           const m = moveBy.get(p.pid);
-          if (animate && moved && m && fromX != null && animations < 40 && typeof tk.g.animate === 'function') {
+          if (animate && moved && m && fromX != null && animations < 16 && typeof tk.g.animate === 'function') {
             const e = edgeEls.get(`${m.from}>${m.to}`);
             const mid = e ? { x: e.geo.mx - 8, y: e.geo.my - 8 } : { x: (fromX + pos.x) / 2, y: (fromY + pos.y) / 2 };
             tk.g.style.transition = 'none';
@@ -325,16 +326,8 @@ export function mount(el, ctx) {
   function flashEdge(key) {
     if (ctx.reducedMotion()) return;
     const e = edgeEls.get(key);
-    if (!e) return;
-    e.g.classList.remove('flash');
-    void e.g.getBoundingClientRect();
-    e.g.classList.add('flash');
-    attr(e.path, 'marker-end', 'url(#st-arrow-hot)');
-    clearTimeout(e.timer);
-    e.timer = setTimeout(() => {
-      e.g.classList.remove('flash');
-      attr(e.path, 'marker-end', 'url(#st-arrow)');
-    }, 900);
+    if (!e || typeof e.path.animate !== 'function') return;
+    e.path.animate([{ stroke: 'var(--signal)', strokeWidth: 6 }, { stroke: 'var(--signal)', strokeWidth: 5, offset: 0.6 }, {}], { duration: 900, easing: 'ease-out' });
   }
 
   function note(events) {
@@ -354,10 +347,11 @@ export function mount(el, ctx) {
     if (moves.length > 400) moves = moves.slice(-400);
   }
 
+  render.profileName = 'states';
   return {
     update(events) {
       if (ctx.cursor().live) note(events);
-      schedule(render);
+      scheduleAtMost(render, 60);
     },
     seek(n, events) {
       note(events);

@@ -10,11 +10,16 @@ import { schedule } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { parseAnsi, createAnsiState, styleToCss, isPlain } from '../ansi.js';
 
-const MAX_LINES = 4000;
+const MAX_LINES = 2000;
+const REBUILD_LINES = 400; // lines drawn again after a seek backwards
 
 export function mount(el, ctx) {
   el.classList.add('view-terminal');
+  // The outer box is a column-reverse flexbox: it stays scrolled to the
+  // newest line by itself, without reading the layout on every frame.
+  const outer = h('div', { class: 'term-scroll' });
   const screen = h('div', { class: 'term-screen', role: 'log', 'aria-live': 'off', tabindex: '0', 'aria-label': t('view.terminal') });
+  outer.append(screen);
   const emptyMsg = h('p', { class: 'term-empty' }, t('term.empty'));
   screen.append(emptyMsg);
   const input = h('input', {
@@ -28,7 +33,7 @@ export function mount(el, ctx) {
   });
   const send = h('button', { type: 'submit', class: 'btn btn-small', disabled: true }, t('term.send'));
   const form = h('form', { class: 'term-form' }, h('span', { class: 'term-prompt', 'aria-hidden': 'true' }, '›'), input, send);
-  el.append(screen);
+  el.append(outer);
   if (ctx.canInput !== false) el.append(form);
 
   form.addEventListener('submit', async (e) => {
@@ -145,7 +150,7 @@ export function mount(el, ctx) {
         const ev = tl.events[i];
         if (ev.type === 'io.output') {
           lines += (ev.text.match(/\n/g) || []).length;
-          if (lines > MAX_LINES) {
+          if (lines > REBUILD_LINES) {
             from = i + 1;
             break;
           }
@@ -155,7 +160,6 @@ export function mount(el, ctx) {
     }
     pending = [];
     if (target > rendered) {
-      const atBottom = screen.scrollHeight - screen.scrollTop - screen.clientHeight < 40;
       const frag = document.createDocumentFragment();
       for (let i = rendered; i < target; i++) appendEvent(frag, tl.events[i]);
       rendered = target;
@@ -169,11 +173,11 @@ export function mount(el, ctx) {
         screen.removeChild(screen.firstChild);
         lineCount -= 1;
       }
-      if (atBottom || cur.live) screen.scrollTop = screen.scrollHeight;
     }
     if (!screen.firstChild) screen.append(emptyMsg);
   }
 
+  render.profileName = 'terminal';
   return {
     update(events) {
       pending.push(...events);

@@ -18,7 +18,6 @@ const MARK_TYPES = {
   'signal.sent': 'signal',
   'run.limit': 'limit',
 };
-const MAX_MARKS = 300;
 const STEPS = 1000; // slider resolution
 
 export function mount(el, ctx) {
@@ -26,7 +25,7 @@ export function mount(el, ctx) {
   const prev = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': t('timeline.prev'), title: t('timeline.prev') }, icon('prev'));
   const play = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': t('timeline.play'), title: t('timeline.play') }, icon('play'));
   const next = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': t('timeline.next'), title: t('timeline.next') }, icon('next'));
-  const marks = h('div', { class: 'tl-marks', 'aria-hidden': 'true' });
+  const marks = h('canvas', { class: 'tl-marks', height: '12', 'aria-hidden': 'true' });
   const slider = h('input', { type: 'range', class: 'tl-slider', min: '0', max: String(STEPS), step: '1', value: String(STEPS), 'aria-label': t('timeline.slider') });
   const track = h('div', { class: 'tl-track' }, marks, slider);
   const label = h('span', { class: 'tl-label', 'aria-live': 'off' });
@@ -131,28 +130,50 @@ export function mount(el, ctx) {
     playing.raf = requestAnimationFrame(tick);
   });
 
+  // notable moments (spawns, exits, signals, limits) as ticks above the slider,
+  // drawn on a canvas: no DOM churn however many there are
+  let marksW = 400;
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver((entries) => {
+      const w = Math.round(entries[entries.length - 1].contentRect.width);
+      if (w && w !== marksW) {
+        marksW = w;
+        schedule(render);
+      }
+    }).observe(marks);
+  }
+  document.addEventListener('proclab:theme', () => schedule(render));
+  const MARK_COLORS = { spawn: '--st-running', exit: '--st-zombie', reap: '--st-zombie', reparent: '--accent', signal: '--signal', limit: '--danger' };
   function renderMarks() {
     const tl = ctx.timeline;
-    const key = `${tl.length}|${tl.duration}`;
+    const key = `${tl.length}|${tl.duration}|${marksW}|${document.documentElement.dataset.theme}`;
     if (key === marksKey) return;
     const now = performance.now();
-    if (ctx.isRunning() && now - lastMarksAt < 500) {
-      schedule(render);
+    if (!tl.live.finished && now - lastMarksAt < 400) {
+      setTimeout(() => schedule(render), 420);
       return;
     }
     marksKey = key;
     lastMarksAt = now;
     const D = duration();
-    const frag = document.createDocumentFragment();
-    let count = 0;
-    for (let i = 0; i < tl.events.length && count < MAX_MARKS; i++) {
+    const w = Math.max(50, marksW);
+    const dpr = window.devicePixelRatio || 1;
+    if (marks.width !== Math.round(w * dpr)) marks.width = Math.round(w * dpr);
+    marks.height = Math.round(12 * dpr);
+    const g = marks.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, 12);
+    const cs = getComputedStyle(el);
+    const colors = {};
+    for (const [k, v] of Object.entries(MARK_COLORS)) colors[k] = cs.getPropertyValue(v).trim() || '#888';
+    for (let i = 0; i < tl.events.length; i++) {
       const kind = MARK_TYPES[tl.events[i].type];
       if (!kind) continue;
-      const x = (tl.maxT[i] / D) * 100;
-      frag.append(h('span', { class: `tl-mark m-${kind}`, style: { left: `${x.toFixed(2)}%` } }));
-      count++;
+      const x = Math.round((tl.maxT[i] / D) * (w - 2)) + 0.5;
+      g.fillStyle = colors[kind];
+      const hh = kind === 'signal' || kind === 'limit' ? 12 : 9;
+      g.fillRect(x, 12 - hh, kind === 'limit' ? 3 : 2, hh);
     }
-    marks.replaceChildren(frag);
   }
 
   function render() {
@@ -176,6 +197,7 @@ export function mount(el, ctx) {
     renderMarks();
   }
 
+  render.profileName = 'timeline';
   return {
     update() {
       schedule(render);
@@ -186,7 +208,6 @@ export function mount(el, ctx) {
     reset() {
       stopPlaying();
       marksKey = '';
-      marks.replaceChildren();
       schedule(render);
     },
     stop: stopPlaying,

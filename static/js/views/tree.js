@@ -4,7 +4,7 @@
 
 import { s, h, attr, text, clear, fitText } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
-import { schedule } from '../frame.js';
+import { schedule, scheduleAtMost } from '../frame.js';
 import { layoutTree, treeNodes } from '../model/layout.js';
 import { procLabel } from '../model/reducer.js';
 import { pidClass } from '../colors.js';
@@ -36,7 +36,15 @@ export function mount(el, ctx) {
   let fx = [];
   let lastW = 0;
 
-  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => { lastW = 0; schedule(render); }) : null;
+  let boxW = 600; // content width of the panel, from the ResizeObserver (no layout reads in render)
+  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver((entries) => {
+    const w = Math.round(entries[entries.length - 1].contentRect.width);
+    if (w > 0 && w !== boxW) {
+      boxW = w;
+      lastW = 0;
+      schedule(render);
+    }
+  }) : null;
   if (ro) ro.observe(el);
   onLangChange(() => {
     text(empty, t('tree.empty'));
@@ -143,8 +151,7 @@ export function mount(el, ctx) {
       lastW = 0;
     }
     // size: fit the panel's width, never smaller than 45 %
-    const cs = getComputedStyle(el);
-    const avail = Math.max(200, el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 2);
+    const avail = Math.max(200, boxW - 2);
     if (avail !== lastW) {
       lastW = avail;
       const scale = Math.max(0.45, Math.min(1.2, avail / lay.width));
@@ -243,12 +250,8 @@ export function mount(el, ctx) {
         setTimeout(() => g.remove(), 2200);
       } else if (ev.type === 'proc.reparent' || ev.type === 'proc.spawn' || ev.type === 'proc.reaped') {
         const rec = nodes.get(ev.pid);
-        if (rec) {
-          rec.g.classList.remove('pulse');
-          // restart the animation
-          void rec.g.getBBox;
-          rec.g.classList.add('pulse');
-          setTimeout(() => rec.g.classList.remove('pulse'), 1300);
+        if (rec && typeof rec.box.animate === 'function') {
+          rec.box.animate([{ strokeWidth: 9, stroke: 'var(--signal)' }, { strokeWidth: 2 }], { duration: 1200, easing: 'ease-out' });
         }
       }
     }
@@ -262,10 +265,11 @@ export function mount(el, ctx) {
     if (fx.length > MAX_FX * 4) fx = fx.slice(-MAX_FX);
   }
 
+  render.profileName = 'tree';
   return {
     update(events) {
       if (ctx.cursor().live) note(events);
-      schedule(render);
+      scheduleAtMost(render, 80);
     },
     seek(n, events) {
       note(events);
