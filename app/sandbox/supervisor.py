@@ -47,6 +47,12 @@ _SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGU
 NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
 
 
+def _set_comm(name: bytes) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
+
+
 class _RunFsCreds:
     """Sample /proc with the run's fs uid/gid: /proc/PID/{syscall,fd,mem} need ptrace access, which a
     root without CAP_SYS_PTRACE (a default docker run) has only for processes of its own fs uid.
@@ -246,6 +252,7 @@ class Supervisor:
     def _child(self, stdin_r: int, out_w: int, err_w: int) -> None:
         """In the scenario's first process: drop everything the run must not have, then run main."""
         os.setpgid(0, 0)
+        _set_comm(b"python3")  # what `ps` would show for `python3 main.py`; children inherit it
         if self.cg is not None:
             self.cg.add(os.getpid())  # before anything can fork: every descendant is counted
         os.dup2(stdin_r, 0)
