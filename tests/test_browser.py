@@ -1,0 +1,311 @@
+"""The browser front end against a real server and real runs, in headless Chromium (Playwright).
+
+Every page is opened with a route guard that fails the test if anything is requested from another
+origin (no CDN, no fonts, no analytics), and a console watcher that fails it on any console error or
+uncaught exception. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, Server
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("PROCLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"
+RUN_TIMEOUT = 90_000  # ms: a whole lesson run, on a busy machine
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium at " + CHROMIUM),
+    pytest.mark.timeout(300),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page with the guards, and helpers for the lesson page."""
+
+    def __init__(self, browser: Any, server: Server, locale: str = "en-US") -> None:
+        self.base = server.base
+        self.server = server
+        self.context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale=locale)
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.context.route("**/*", self._guard)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}")
+                     if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def _guard(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def goto(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        self.page.wait_for_load_state("networkidle")
+        return self.page
+
+    def run_lesson(self, lesson: str, source: str | None = None) -> Any:
+        page = self.goto(f"/lessons/{lesson}")
+        page.wait_for_function("window.proclab && window.proclab.ws")
+        if source is not None:
+            page.evaluate("(src) => document.querySelector('.CodeMirror').CodeMirror.setValue(src)", source)
+        page.click("#btn-run")
+        return page
+
+    def wait_finished(self) -> None:
+        self.page.wait_for_function("window.proclab.run.phase === 'finished'", timeout=RUN_TIMEOUT)
+        self.page.wait_for_timeout(400)  # the last frame and the answers
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+    def check_clean(self) -> None:
+        assert not self.foreign, f"requests left the server: {self.foreign}"
+        assert not self.errors, f"console errors: {self.errors}"
+
+
+@pytest.fixture
+def ui(browser: Any, server: Server) -> Iterator[Page]:
+    p = Page(browser, server)
+    yield p
+    try:
+        p.check_clean()
+    finally:
+        p.close()
+
+
+def process_nodes(page: Any) -> list[str]:
+    return page.eval_on_selector_all(".tree-nodes .tnode[data-pid]:not(.tinit)", "els => els.map(e => e.dataset.pid)")
+
+
+def lesson_id(server: Server, topic_or_id: str) -> str:
+    lessons = server.http.get("/api/lessons").json()
+    for lesson in lessons:
+        if lesson["id"] == topic_or_id:
+            return lesson["id"]
+    for lesson in lessons:
+        if lesson.get("topic") == topic_or_id or topic_or_id in lesson["id"]:
+            return lesson["id"]
+    pytest.skip(f"no lesson about {topic_or_id}")
+    raise AssertionError
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_index_lists_lessons(ui: Page) -> None:
+    page = ui.goto("/")
+    cards = page.locator(".lesson-card")
+    assert cards.count() >= 3
+    assert page.locator(".lesson-card a").first.get_attribute("href").startswith("/lessons/")
+    ui.shot("index")
+
+
+def test_fork_lesson_two_processes_and_their_output(ui: Page) -> None:
+    page = ui.run_lesson(lesson_id(ui.server, "fork-basics"))
+    page.wait_for_function(
+        "document.querySelectorAll('.tree-nodes .tnode[data-pid]:not(.tinit)').length >= 2", timeout=RUN_TIMEOUT)
+    ui.wait_finished()
+    pids = process_nodes(page)
+    assert len(pids) >= 2
+    # output lines are labelled with the pid that wrote them; both processes printed
+    badges = set(page.eval_on_selector_all(".term-line .pid-badge", "els => els.map(e => e.textContent.trim())"))
+    assert len({b for b in badges if b.isdigit()}) >= 2, badges
+    assert {b for b in badges if b.isdigit()} <= set(pids)
+    # the five-state diagram has a token per process, the swimlanes a lane per process
+    assert page.locator(".st-token").count() >= 2
+    assert page.locator(".lane-label[data-pid]").count() >= 2
+    # the banner says why the run stopped; the questions got the real answers
+    assert page.locator(".banner").is_visible()
+    assert page.locator(".banner").inner_text().strip()
+    page.wait_for_selector(".q-real", timeout=10_000)
+    ui.shot("fork-after-run")
+
+
+def test_zombie_node_appears(ui: Page) -> None:
+    page = ui.run_lesson(lesson_id(ui.server, "zombie-process"))
+    page.wait_for_selector(".tree-nodes .tnode.st-zombie", timeout=RUN_TIMEOUT)
+    zombie = page.locator(".tree-nodes .tnode.st-zombie").first
+    assert "Z" in zombie.locator(".tstat").text_content()
+    assert page.locator(".st-box.st-zombie.has").count() == 1  # a token in the zombie box
+    ui.shot("zombie-live")
+    ui.wait_finished()
+
+
+def test_orphan_moves_to_init(ui: Page) -> None:
+    page = ui.run_lesson(lesson_id(ui.server, "orphan-process"))
+    page.wait_for_selector(".tree-edges .tedge.adopted", timeout=RUN_TIMEOUT)
+    init_pid = page.evaluate("window.proclab.ws.live.initPid")
+    edge = page.locator(".tree-edges .tedge.adopted").first
+    assert edge.get_attribute("data-parent") == str(init_pid)
+    child = edge.get_attribute("data-child")
+    # the orphan's node now sits one level below init
+    depth = page.evaluate("""(pid) => {
+        const n = document.querySelector(`.tree-nodes .tnode[data-pid="${pid}"]`);
+        const init = document.querySelector('.tree-nodes .tnode.tinit');
+        const y = (el) => new DOMMatrix(getComputedStyle(el).transform).f;
+        return [y(init), y(n)];
+    }""", child)
+    assert depth[1] > depth[0]
+    ui.shot("orphan-adopted")
+    ui.wait_finished()
+    assert page.evaluate("(pid) => window.proclab.ws.live.procs.get(Number(pid)).reapedBy", child) == init_pid
+
+
+def test_language_switch_is_remembered(ui: Page) -> None:
+    page = ui.goto("/")
+    assert page.locator("html").get_attribute("data-lang") == "en"
+    assert page.locator(".hero h1").inner_text() == "Lessons"
+    page.click("#lang-toggle")
+    assert page.locator("html").get_attribute("data-lang") == "zh"
+    assert page.locator(".hero h1").inner_text() == "课程"
+    assert page.evaluate("localStorage.getItem('proclab.lang')") == "zh"
+    cookies = {c["name"]: c["value"] for c in ui.context.cookies()}
+    assert cookies.get("lang") == "zh"
+    # the server now renders Chinese by itself
+    html = page.request.get(ui.base + "/").text()
+    assert 'data-lang="zh"' in html and ">课程<" in html
+    page.reload()
+    assert page.locator(".hero h1").inner_text() == "课程"
+    # lesson cards show the Chinese title only
+    card = page.locator(".lesson-card").first
+    assert card.locator('[data-l="en"]').first.is_hidden()
+    assert card.locator('[data-l="zh"]').first.is_visible()
+    ui.shot("index-zh")
+    page.click("#lang-toggle")
+    assert page.locator(".hero h1").inner_text() == "Lessons"
+
+
+def test_language_from_the_browser(browser: Any, server: Server) -> None:
+    p = Page(browser, server, locale="zh-CN")
+    try:
+        page = p.goto("/lessons/" + lesson_id(server, "fork-basics"))
+        assert page.locator("html").get_attribute("data-lang") == "zh"
+        assert page.locator("#btn-run").inner_text().strip() == "运行"
+        p.check_clean()
+    finally:
+        p.close()
+
+
+HOSTILE_OUTPUT = r'''import os, sys, time
+print("<script>window.__xss = 1</script><img src=x onerror='window.__xss = 2'>", flush=True)
+sys.stdout.write("nul:\x00:end\n")
+sys.stdout.write("raw NUL byte here\x00 and a bell\x07\n")
+sys.stdout.flush()
+print("\x1b[31mred\x1b[0m plain \x1b[1;32mbold green\x1b[0m \x1b[2J\x1b]0;title\x07done", flush=True)
+pid = os.fork()
+if pid == 0:
+    time.sleep(30)
+    os._exit(0)
+line = sys.stdin.readline()
+print("got:", line.strip(), flush=True)
+os.waitpid(pid, 0)
+print("child ended", flush=True)
+'''
+
+
+def test_output_is_inert_and_signals_and_stdin_work(ui: Page) -> None:
+    page = ui.run_lesson(lesson_id(ui.server, "fork-basics"), HOSTILE_OUTPUT)
+    page.wait_for_function(
+        "document.querySelectorAll('.tree-nodes .tnode[data-pid]:not(.tinit)').length >= 2", timeout=RUN_TIMEOUT)
+    page.wait_for_function("document.querySelector('.term-screen').textContent.includes('done')",
+                           timeout=RUN_TIMEOUT)
+    # stdin: a typed line reaches the program
+    page.fill(".term-input", "hello stdin")
+    page.press(".term-input", "Enter")
+    page.wait_for_function("document.querySelector('.term-screen').textContent.includes('got: hello stdin')",
+                           timeout=30_000)
+    # a signal from the keyboard: focus the child's node, open its menu, pick SIGTERM
+    child = process_nodes(page)[-1]
+    page.focus(f".tree-nodes .tnode[data-pid='{child}']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".sigmenu [role=menuitem]")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.signal") == "SIGTERM"
+    page.keyboard.press("Enter")
+    ui.wait_finished()
+
+    term = page.locator(".term-screen")
+    text = term.text_content()
+    assert "<script>window.__xss = 1</script>" in text
+    assert page.evaluate("window.__xss") is None
+    assert term.locator("script, img").count() == 0
+    assert "\x00" not in text and "\x1b" not in text and "\x07" not in text
+    assert re.search(r"nul:.:end", text)  # the NUL is shown as a visible character
+    red = term.locator(".ansi-fg-1")
+    assert red.count() >= 1 and red.first.text_content() == "red"
+    assert term.locator(".ansi-bold").count() >= 1
+    assert "title" not in text  # an OSC sequence is dropped, not shown
+    signals = page.evaluate("window.proclab.ws.live.signals.map(s => [s.to, s.signal])")
+    assert [int(child), "SIGTERM"] in signals
+    ui.shot("hostile-output")
+
+
+def test_replay_page_scrubs(ui: Page) -> None:
+    lesson = lesson_id(ui.server, "fork-basics")
+    r = ui.server.http.post("/api/runs", json={"lesson": lesson})
+    assert r.status_code == 201
+    run_id = r.json()["id"]
+    events = ui.server.wait(run_id, timeout=90)
+    page = ui.goto(f"/runs/{run_id}")
+    page.wait_for_function(f"window.proclab && window.proclab.ws.timeline.length === {len(events)}",
+                           timeout=30_000)
+    slider = page.locator(".tl-slider")
+    # the end: every process was reaped
+    assert page.evaluate("[...window.proclab.ws.live.procs.values()].every(p => p.state === 'terminated')")
+    # the beginning: nothing has been spawned yet
+    slider.focus()
+    page.keyboard.press("Home")
+    page.wait_for_timeout(300)
+    assert "event 0 of" in page.locator(".tl-label").inner_text()
+    assert process_nodes(page) == []
+    assert page.locator(".term-line").count() == 0
+    # step forward event by event until the first fork: two processes alive
+    for _ in range(len(events)):
+        page.keyboard.press("ArrowRight")
+        if len(process_nodes(page)) >= 2:
+            break
+    page.wait_for_timeout(300)
+    assert len(process_nodes(page)) >= 2
+    assert page.locator(".view-timeline.scrubbing").count() == 1
+    ui.shot("replay-scrubbed")
+    # the slider with the mouse: the middle of the run
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    n = int(re.search(r"event (\d+) of", page.locator(".tl-label").inner_text()).group(1))
+    assert 0 < n < len(events)
+    # back to the end ("live")
+    page.click(".tl-live")
+    page.wait_for_timeout(300)
+    assert f"event {len(events)} of {len(events)}" in page.locator(".tl-label").inner_text()
+    # the code of the run is shown, read-only
+    assert page.locator(".CodeMirror").count() == 1
