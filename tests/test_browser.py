@@ -309,3 +309,35 @@ def test_replay_page_scrubs(ui: Page) -> None:
     assert f"event {len(events)} of {len(events)}" in page.locator(".tl-label").inner_text()
     # the code of the run is shown, read-only
     assert page.locator(".CodeMirror").count() == 1
+
+
+def test_classroom_room_shows_the_instructors_run_to_a_student(browser: Any, server: Server) -> None:
+    teacher = Page(browser, server)
+    student = Page(browser, server)
+    try:
+        page = teacher.goto("/signin")
+        page.fill("#token", server.secret)
+        page.click("button[type=submit]")
+        page.wait_for_url(server.base + "/")
+        page.wait_for_selector("#room-create:not([hidden])")
+        page.click("#room-create")
+        page.wait_for_url("**/room/*")
+        url = page.url
+        spage = student.goto(url[len(server.base):])
+        assert spage.locator("#btn-run").count() == 0  # students get no run controls
+        page.wait_for_function("document.querySelectorAll('#room-lesson option').length > 0")
+        page.select_option("#room-lesson", lesson_id(server, "fork-basics"))
+        page.click("#room-start button[type=submit]")
+        spage.wait_for_function(
+            "document.querySelectorAll('.tree-nodes .tnode[data-pid]:not(.tinit)').length >= 2", timeout=RUN_TIMEOUT)
+        spage.wait_for_function("[...window.proclab.runs.values()].every(r => r.finished)", timeout=RUN_TIMEOUT)
+        spage.wait_for_timeout(400)
+        assert spage.locator(".term-line").count() >= 2
+        assert spage.locator(".room-run").count() == 1
+        student.shot("room-student")
+        teacher.shot("room-instructor")
+        teacher.check_clean()
+        student.check_clean()
+    finally:
+        teacher.close()
+        student.close()

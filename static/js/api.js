@@ -55,4 +55,7 @@ export const api = {
   input: (id, text) => request('POST', `/api/runs/${enc(id)}/input`, { text }),
   pace: (id, mode, delayMs) => request('POST', `/api/runs/${enc(id)}/pace`, { mode, delay_ms: delayMs }),
   step: (id) => request('POST', `/api/runs/${enc(id)}/step`),
+  room: (code) => request('GET', `/api/rooms/${enc(code)}`),
+  createRoom: (title) => request('POST', '/api/rooms', title ? { title } : undefined),
+  me: () => request('GET', '/api/me'),
 };

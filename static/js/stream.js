@@ -39,7 +39,11 @@ export class RunStream {
     urlFor = wsUrl,
     timers = { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h) },
     backoff = [250, 500, 1000, 2000, 4000, 8000],
+    dedupe = true, // drop events with seq <= the last one (one run per stream)
+    endOnFinish = true, // run.finished ends the stream (a classroom stream goes on)
   }) {
+    this.dedupe = dedupe;
+    this.endOnFinish = endOnFinish;
     this.runId = runId;
     this.lastSeq = after;
     this.onEvents = onEvents;
@@ -130,12 +134,12 @@ export class RunStream {
   receive(data) {
     const fresh = [];
     for (const ev of parseFrame(data)) {
-      if (Number.isFinite(ev.seq)) {
+      if (this.dedupe && Number.isFinite(ev.seq)) {
         if (ev.seq <= this.lastSeq) continue;
         this.lastSeq = ev.seq;
       }
       fresh.push(ev);
-      if (ev.type === 'run.finished') this.finished = true;
+      if (ev.type === 'run.finished' && this.endOnFinish) this.finished = true;
     }
     if (fresh.length) this.onEvents(fresh);
     if (this.finished) this._setStatus('finished');

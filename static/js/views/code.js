@@ -231,16 +231,25 @@ export function mount(el, ctx) {
       if (cm) cm.focus();
       else if (ta) ta.focus();
     },
-    setFiles(files) {
-      // replace the shown files (replay page: the code of the recorded run)
-      for (const [n, src] of Object.entries(files || {})) {
-        current[n] = src;
-        if (docs[n]) docs[n].setValue(src);
-        else if (cm && CM) docs[n] = CM.Doc(src, 'python');
-        if (!names.includes(n)) names.push(n);
+    setFiles(files, mainName = main) {
+      // replace the shown files (classroom: the code of the selected run)
+      const next = orderFiles(files || {}, mainName);
+      names.splice(0, names.length, ...next);
+      for (const n of Object.keys(current)) if (!next.includes(n)) delete current[n];
+      for (const n of next) {
+        current[n] = files[n];
+        original[n] = files[n];
+        if (docs[n]) docs[n].setValue(files[n]);
+        else if (cm && CM) docs[n] = CM.Doc(files[n], 'python');
       }
+      active = next.includes(active) ? active : (next[0] || mainName);
+      if (cm && docs[active]) cm.swapDoc(docs[active]);
       if (ta) ta.value = current[active] ?? '';
+      lastMarks = new Map();
+      marked = [];
       buildTabs();
+      showEdited();
+      schedule(render);
     },
     render,
   };
