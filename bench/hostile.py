@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 from .common import HOSTILE, HealthPoller, Result, Server, http_client, ms, post_run, summary, watch
 from .sizes import Sizes
-from .start import one_start
+from .start import GAP_S, one_start
 
 FOUR = ("01_fork_bomb.py", "06_memory_bomb.py", "07_output_flood.py", "13_thread_bomb.py")
 
@@ -53,16 +54,27 @@ async def keep_four(server: Server, seconds: float) -> list[dict[str, Any]]:
     return out
 
 
-async def layer_starts(a: Server, b: Server, n: int) -> tuple[list[float], list[float]]:
-    ta: list[float] = []
-    tb: list[float] = []
-    async with http_client(a) as ha, http_client(b) as hb:
-        await one_start(a, ha)
-        await one_start(b, hb)
+# Server configurations for the layer comparison: (label, PROCLAB_DISABLE_LAYERS).
+LAYER_CONFIGS = (("every layer", ""), ("without seccomp and Landlock", "seccomp,landlock"),
+                 ("without the cgroup", "cgroup"), ("without namespaces", "namespaces"),
+                 ("without all four", "seccomp,landlock,namespaces,cgroup"))
+
+
+async def layer_starts(servers: list[Server], n: int) -> list[list[dict[str, float]]]:
+    """n starts on each server, round-robin, so that drift in the machine's load hits all alike."""
+    out: list[list[dict[str, float]]] = [[] for _ in servers]
+    clients = [http_client(s) for s in servers]
+    try:
+        for s, h in zip(servers, clients, strict=True):
+            await one_start(s, h)
         for _ in range(n):
-            ta.append((await one_start(a, ha))["total_ms"])
-            tb.append((await one_start(b, hb))["total_ms"])
-    return ta, tb
+            for i, (s, h) in enumerate(zip(servers, clients, strict=True)):
+                await asyncio.sleep(GAP_S)
+                out[i].append(await one_start(s, h))
+    finally:
+        for h in clients:
+            await h.aclose()
+    return out
 
 
 def run(sizes: Sizes) -> Result:
@@ -73,8 +85,10 @@ def run(sizes: Sizes) -> Result:
                          f"verifies nothing is left. Under attack: {', '.join(FOUR)} kept running together, each "
                          f"restarted as soon as it ends, for {sizes.hostile_s:g} s, while another process polls "
                          "/healthz every 20 ms; compared with the same poll for 2 s before, on the idle server. "
-                         f"Layers: the start benchmark, {sizes.layer_starts} starts each, alternating between a "
-                         "default server and one with PROCLAB_DISABLE_LAYERS=seccomp,landlock."))
+                         f"Layers: the start benchmark, {sizes.layer_starts} starts on each of five servers in turn "
+                         "(round-robin, each start "
+                         f"{GAP_S * 1000:.0f} ms after the previous one ended): the default one, and ones started "
+                         "with PROCLAB_DISABLE_LAYERS=seccomp,landlock; cgroup; namespaces; all four."))
     with Server(name="hostile") as server:
         server.check_runs()
         b = asyncio.run(bombs(server, sizes.bombs))
@@ -84,15 +98,17 @@ def run(sizes: Sizes) -> Result:
         with HealthPoller(server) as busy:
             four = asyncio.run(keep_four(server, sizes.hostile_s))
             hb = busy.stop()
-    with Server(name="layers-all") as full, Server(env={"PROCLAB_DISABLE_LAYERS": "seccomp,landlock"},
-                                                   name="layers-less") as less:
-        full.check_runs()
-        less.check_runs()
-        t_full, t_less = asyncio.run(layer_starts(full, less, sizes.layer_starts))
-        layers_full, layers_less = full.health.get("active"), less.health.get("active")
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(Server(env={"PROCLAB_DISABLE_LAYERS": off} if off else {}, name="layers"))
+                   for _label, off in LAYER_CONFIGS]
+        for s in servers:
+            s.check_runs()
+        starts = asyncio.run(layer_starts(servers, sizes.layer_starts))
+        active = [s.health.get("active") for s in servers]
     res.raw = {"bombs": b, "four": four, "health_idle": {k: v for k, v in hi.items() if k != "latencies_ms"},
-               "health_busy": {k: v for k, v in hb.items() if k != "latencies_ms"}, "starts_full": t_full,
-               "starts_less": t_less, "layers_full": layers_full, "layers_less": layers_less}
+               "health_busy": {k: v for k, v in hb.items() if k != "latencies_ms"},
+               "layers": [{"label": label, "disabled": off, "active": act, "starts": st}
+                          for (label, off), act, st in zip(LAYER_CONFIGS, active, starts, strict=True)]}
     lim = [x["limit_t_ms"] for x in b if x["limit_t_ms"] is not None]
     fin = [x["finished_ms"] for x in b if x["finished_ms"] is not None]
     sl, sf = summary(lim), summary(fin)
@@ -111,9 +127,17 @@ def run(sizes: Sizes) -> Result:
             f"idle: {hi['p99']:.1f} ms; median {hb['median']:.1f} vs {hi['median']:.1f} ms; {hb['n']} polls, "
             f"{hb['errors']} errors")
     res.notes.append(f"Hostile runs during the /healthz measurement: {detail}.")
-    a, c = summary(t_full), summary(t_less)
-    res.add("start with every layer, median / p90", f"{a['median']:.1f} / {a['p90']:.1f}", "ms",
-            f"without seccomp and Landlock: {c['median']:.1f} / {c['p90']:.1f} ms")
-    res.add("cost of seccomp + Landlock per start (difference of medians)", a["median"] - c["median"], "ms")
-    res.notes.append(f"Layers active: default server {layers_full}; the other {layers_less}.")
+    def parts(st: list[dict[str, float]]) -> str:
+        return ", ".join(f"{label} {summary([x[key] for x in st])['median']:.1f}" for key, label in (
+            ("post_to_t0_ms", "POST→t0"), ("t0_to_spawn_ms", "t0→fork"), ("spawn_to_print_ms", "fork→print")))
+
+    full = summary([x["total_ms"] for x in starts[0]])
+    res.add("start with every layer, median / p90", f"{full['median']:.1f} / {full['p90']:.1f}", "ms",
+            f"medians of the parts (ms): {parts(starts[0])}")
+    for (label, _off), st in zip(LAYER_CONFIGS[1:], starts[1:], strict=True):
+        s = summary([x["total_ms"] for x in st])
+        res.add(f"start {label}, median / p90", f"{s['median']:.1f} / {s['p90']:.1f}", "ms",
+                f"every layer: {full['median'] - s['median']:+.1f} ms; parts: {parts(st)}")
+    res.notes.append("Layers active per configuration: " + "; ".join(
+        f"{label}: {', '.join(act or [])}" for (label, _off), act in zip(LAYER_CONFIGS, active, strict=True)) + ".")
     return res

@@ -68,6 +68,12 @@ def cold_start(python: str) -> float:
     return ms(t1 - t0)
 
 
+# Pause before each measured start. Starts on a real server are seconds apart, and some costs depend on
+# what happened just before: attaching a process to a cgroup waits for an RCU grace period unless another
+# attach happened a moment ago. Back-to-back starts would measure a state a classroom never sees.
+GAP_S = 0.2
+
+
 async def measure(server: Server, n: int, colds: list[str]) -> tuple[list[dict[str, float]], dict[str, list[float]]]:
     """n starts through the server, interleaved with n cold starts of each interpreter in colds."""
     runs: list[dict[str, float]] = []
@@ -77,8 +83,10 @@ async def measure(server: Server, n: int, colds: list[str]) -> tuple[list[dict[s
         for py in colds:
             cold_start(py)
         for _ in range(n):
+            await asyncio.sleep(GAP_S)
             runs.append(await one_start(server, http))
             for py in colds:
+                await asyncio.sleep(GAP_S)
                 cold[py].append(cold_start(py))
     return runs, cold
 
@@ -91,7 +99,8 @@ def run(sizes: Sizes) -> Result:
                          "Interleaved with the same number of cold starts of "
                          f"`python -c \"{COLD}\"` (from spawn to its first output line), with the interpreter "
                          "the sandbox runs scenarios with, and with the server's own interpreter. One warm-up "
-                         "of each is not counted."))
+                         f"of each is not counted; each measurement starts {GAP_S * 1000:.0f} ms after the previous "
+                         "one ended (see the findings on cgroup attach for why)."))
     with Server(name="start") as server:
         server.check_runs()
         rpy = run_python(server)
