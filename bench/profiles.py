@@ -1,7 +1,8 @@
 """`python -m bench.profiles NAME`: profile what a missed target points at, with py-spy.
 
 Names: `sampler` (the supervisor of a 10-process run and of a 1-process run), `classroom` (the web
-process while one run is broadcast to 200 WebSockets), `start` (the web process during 30 starts).
+process while one run is broadcast to 200 WebSockets), `start` (the web process during 30 starts),
+`concurrent` (the web process while 40 lesson runs run at once).
 py-spy samples the running process from outside (no change to it); it is in the `test` extra.
 Prints the functions with the most samples: own (the function itself was running) and total (it or
 what it called). bench/FINDINGS.md records what these showed.
@@ -42,7 +43,9 @@ class Profile:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self, idle_leaves: tuple[str, ...] = ("EpollSelector.select", "Runner.run", "_worker ")) -> dict[str, Any]:
+        """Stop and aggregate. py-spy cannot tell idle threads here (its idle detection fails for these
+        processes), so stacks whose innermost frame is a wait (`idle_leaves`) are counted apart."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
@@ -51,7 +54,7 @@ class Profile:
             self.proc.kill()
         own: Counter[str] = Counter()
         total: Counter[str] = Counter()
-        n = 0
+        n = idle = 0
         for line in self.out.read_text().splitlines() if self.out.exists() else []:
             stack, _, count = line.rpartition(" ")
             if not count.isdigit():
@@ -60,17 +63,20 @@ class Profile:
             frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
             if not frames:
                 continue
+            if frames[-1].startswith(idle_leaves):
+                idle += c
+                continue
             n += c
             own[frames[-1]] += c
             for f in set(frames):
                 total[f] += c
         self.out.unlink(missing_ok=True)
-        return {"samples": n, "own": own.most_common(25), "total": total.most_common(40)}
+        return {"samples": n, "idle": idle, "own": own.most_common(25), "total": total.most_common(40)}
 
 
 def show(title: str, prof: dict[str, Any], extra: str = "") -> None:
     n = prof["samples"] or 1
-    print(f"\n### {title}: {prof['samples']} samples{extra}")
+    print(f"\n### {title}: {prof['samples']} busy samples ({prof['idle']} waiting, not shown){extra}")
     print("own:")
     for f, c in prof["own"]:
         print(f"  {c / n:6.1%}  {f}")
@@ -79,7 +85,7 @@ def show(title: str, prof: dict[str, Any], extra: str = "") -> None:
         print(f"  {c / n:6.1%}  {f}")
 
 
-async def _sampler_run(server: Server, n: int, seconds: float) -> dict[str, Any]:
+async def _sampler_run(server: Server, n: int, seconds: float, strace: bool = False) -> Any:
     async with http_client(server) as http:
         run_id = await post_run(http, {"files": {"main.py": scenarios.many_idle(n, seconds)}})
     holder: dict[str, Any] = {}
@@ -89,9 +95,20 @@ async def _sampler_run(server: Server, n: int, seconds: float) -> dict[str, Any]
             holder["started"] = next(e for e in parse_frame(text) if e["type"] == "run.started")
         if "prof" not in holder and '"READY\\n"' in text:
             sup, _root = host_pids(holder["started"])
-            holder["prof"] = Profile(sup)
+            holder["out"] = tempfile.mkstemp(suffix=".strace")[1]
+            if strace:
+                holder["prof"] = subprocess.Popen(["strace", "-c", "-p", str(sup), "-o", holder["out"]],
+                                                  stderr=subprocess.DEVNULL)
+            else:
+                holder["prof"] = Profile(sup)
         if "prof" in holder and "result" not in holder and '"END\\n"' in text:
-            holder["result"] = holder["prof"].stop()
+            if strace:
+                holder["prof"].send_signal(signal.SIGINT)
+                holder["prof"].wait(30)
+                holder["result"] = Path(holder["out"]).read_text()
+            else:
+                holder["result"] = holder["prof"].stop()
+            Path(holder["out"]).unlink(missing_ok=True)
 
     await watch(server, run_id, on_frame=on_frame)
     return holder["result"]
@@ -101,7 +118,12 @@ def sampler() -> None:
     with Server(name="profile") as server:
         for n in (10, 1):
             prof = asyncio.run(_sampler_run(server, n, 4.0))
-            show(f"supervisor of a run with {n} process(es), 4 s, 1000 Hz (busy samples only)", prof)
+            show(f"supervisor of a run with {n} process(es), 4 s, py-spy at 1000 Hz", prof)
+        if shutil.which("strace"):
+            for n in (10, 1):
+                text = asyncio.run(_sampler_run(server, n, 4.0, strace=True))
+                print(f"\n### system calls of the supervisor of a run with {n} process(es) over 4 s (strace -c; "
+                      f"divide by the epoll_wait count for calls per loop)\n{text}")
 
 
 def classroom() -> None:
@@ -131,8 +153,98 @@ def start() -> None:
     show("web process during 30 starts", res)
 
 
+class RoleCpu:
+    """CPU time by role while it runs: the web process, supervisors (root-owned children of the launcher),
+    scenario processes (run uids), everything else. Samples /proc every 50 ms (a process's last < 50 ms
+    are lost); meant for diagnosis, not for the benchmark's figures."""
+
+    def __init__(self, web: int, launcher: int) -> None:
+        import threading
+
+        self.web, self.launcher = web, launcher
+        self.best: dict[int, tuple[str, int]] = {}
+        self.start: dict[int, int] = {}
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _scan(self) -> None:
+        import os
+
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                uid = os.stat(f"/proc/{pid}").st_uid
+            except OSError:
+                continue
+            ppid, ticks = int(fields[1]), int(fields[11]) + int(fields[12])
+            if pid == self.web:
+                role = "web process"
+            elif 61000 <= uid < 62000:
+                role = "scenario processes"
+            elif ppid == self.launcher or (pid in self.best and self.best[pid][0] == "supervisors"):
+                role = "supervisors"
+            elif pid in self.best and self.best[pid][0] == "supervisors?":
+                role = "supervisors"
+            else:
+                role = "other"
+            if role == "other" and uid == 0 and self._under_launcher(ppid):
+                role = "supervisors"
+            self.start.setdefault(pid, ticks)
+            self.best[pid] = (role, ticks)
+
+    def _under_launcher(self, ppid: int) -> bool:
+        return ppid in self.best and self.best[ppid][0] == "supervisors"
+
+    def _loop(self) -> None:
+        self._scan()
+        while not self.stop_flag.wait(0.05):
+            self._scan()
+
+    def stop(self) -> dict[str, float]:
+        import os
+
+        self.stop_flag.set()
+        self.thread.join()
+        hz = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        for pid, (role, ticks) in self.best.items():
+            out[role] = out.get(role, 0.0) + (ticks - self.start.get(pid, ticks)) / hz
+        return out
+
+
+def concurrent() -> None:
+    from .common import HealthPoller
+    from .concurrent import burst
+
+    with Server(env={"PROCLAB_MAX_CONCURRENT_RUNS": "40"}, name="profile") as server:
+        launcher = int(server.health["launcher"]["pid"])
+        with HealthPoller(server) as poll:
+            roles = RoleCpu(server.pid, launcher)
+            t = time.monotonic()
+            out = asyncio.run(burst(server, 40))
+            wall = time.monotonic() - t
+            cpu = roles.stop()
+            h = poll.stop()
+        print(f"\n### CPU by role while 40 lesson runs run at once ({wall:.1f} s; /healthz p99 {h['p99']:.0f} ms, "
+              f"max {h['max']:.0f} ms; {len(out['runs'])} runs)")
+        for role, sec in sorted(cpu.items(), key=lambda x: -x[1]):
+            print(f"  {role:20s} {sec:6.2f} s CPU = {sec / wall:5.0%} of a core")
+        with HealthPoller(server) as poll:
+            prof = Profile(server.pid)
+            asyncio.run(burst(server, 40))
+            res = prof.stop()
+            h = poll.stop()
+    show("web process while 40 lesson runs run at once (under py-spy)", res,
+         f" (/healthz p99 {h['p99']:.0f} ms, max {h['max']:.0f} ms)")
+
+
 def main() -> None:
-    names = {"sampler": sampler, "classroom": classroom, "start": start}
+    names = {"sampler": sampler, "classroom": classroom, "start": start, "concurrent": concurrent}
     if len(sys.argv) != 2 or sys.argv[1] not in names:
         raise SystemExit(f"usage: python -m bench.profiles {{{','.join(names)}}}")
     names[sys.argv[1]]()
