@@ -341,3 +341,140 @@ def test_classroom_room_shows_the_instructors_run_to_a_student(browser: Any, ser
     finally:
         teacher.close()
         student.close()
+
+
+def test_websocket_drop_resumes_from_the_last_seq(ui: Page) -> None:
+    """The socket is cut after the first frames; the page reconnects with ?after=SEQ, no gap, no duplicate."""
+    urls: list[str] = []
+
+    def handler(ws: Any) -> None:
+        urls.append(ws.url)
+        server_ws = ws.connect_to_server()
+        first = len(urls) == 1
+        frames = {"n": 0}
+
+        def to_page(message: Any) -> None:
+            if first and frames["n"] >= 2:
+                return
+            ws.send(message)
+            frames["n"] += 1
+            if first and frames["n"] == 2:
+                ws.close()  # drop the connection as a flaky network would
+
+        server_ws.on_message(to_page)
+
+    ui.context.route_web_socket(re.compile(r".*/ws/runs/.*"), handler)
+    source = "import time\nfor i in range(12):\n    print('tick', i, flush=True)\n    time.sleep(0.15)\n"
+    page = ui.run_lesson(lesson_id(ui.server, "fork-basics"), source)
+    ui.wait_finished()
+    run_id = page.evaluate("window.proclab.run.id")
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
+    assert seqs == [e["seq"] for e in server_events]  # every event once, in order
+    assert len(urls) >= 2, urls
+    assert "after=" in urls[1]
+    text = page.locator(".term-screen").text_content()
+    assert all(f"tick {i}" in text for i in range(12))
+
+
+def synthetic_run(procs: int = 200, events: int = 10_000) -> list[dict[str, Any]]:
+    """A big run in the shape of docs/events.md: `procs` processes, about `events` events."""
+    out: list[dict[str, Any]] = []
+    t = 0
+
+    def push(type_: str, **fields: Any) -> None:
+        nonlocal t
+        t += 500_000
+        out.append({"v": 1, "seq": len(out), "t": t, "type": type_, **fields})
+
+    push("run.started", root_pid=1000, init_pid=1, layers=[], limits={}, lesson=None, pid_ns=True)
+    push("proc.spawn", pid=1000, ppid=1, how="root", name="python3", line=None)
+    for i in range(1, procs):
+        push("proc.spawn", pid=1000 + i, ppid=1000 if i < 10 else 1000 + i % 10, how="fork", name="python3",
+             line={"file": "main.py", "line": 3 + i % 10})
+    states = ["ready", "running", "blocked", "running"]
+    k = 0
+    while len(out) < events - 2 * procs - 1:
+        pid = 1000 + (k * 7919) % procs
+        state = states[(k // procs) % 4]
+        if k % 7 == 0:
+            push("io.output", pid=pid, stream="stdout", text=f"line {k} from {pid}\n")
+        elif k % 53 == 0:
+            push("ipc.transfer", channel=f"pipe#{1 + k % 5}", pid=pid, direction="write" if k % 2 else "read",
+                 bytes=12, preview="hello world\n", line=None)
+        elif k % 97 == 0:
+            push("signal.sent", **{"from": pid, "to": 1000 + k % procs, "signal": "SIGUSR1", "line": None})
+        else:
+            push("proc.state", pid=pid, state=state, prev=None, stat="S" if state == "blocked" else "R",
+                 reason="sleeping" if state == "blocked" else None)
+        k += 1
+    for i in range(procs - 1, -1, -1):
+        push("proc.exit", pid=1000 + i, code=0, signal=None, core=False)
+        push("proc.reaped", pid=1000 + i, by=1000 if i else 1, call="wait", status=0)
+    push("run.finished", status="ok", code=0, reason=None, duration_ms=t // 1_000_000,
+         stats={"processes": procs, "events": len(out) + 1}, message={"en": "The program finished.", "zh": "程序运行结束。"})
+    return out
+
+
+def test_200_processes_and_10000_events_stay_responsive(ui: Page) -> None:
+    """Fed at ~2000 events/s in 20 ms batches (as the server batches), the page keeps drawing frames and
+    every view ends with every process; scrubbing anywhere stays quick. Thresholds are lenient: headless
+    Chromium renders in software, on a shared machine."""
+    events = synthetic_run()
+    page = ui.goto("/lessons/" + lesson_id(ui.server, "fork-basics"))
+    page.wait_for_function("window.proclab && window.proclab.ws")
+    stats = page.evaluate("""async (events) => {
+        const ws = window.proclab.ws;
+        const frames = [];
+        let last = performance.now();
+        let on = true;
+        const loop = (now) => { frames.push(now - last); last = now; if (on) requestAnimationFrame(loop); };
+        requestAnimationFrame(loop);
+        for (let i = 0; i < events.length; i += 40) {
+            ws.feed(events.slice(i, i + 40));
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        await new Promise((r) => setTimeout(r, 600));
+        on = false;
+        const f = frames.slice(2).sort((a, b) => a - b);
+        const seeks = [];
+        for (let i = 0; i < 30; i++) {
+            const t0 = performance.now();
+            ws.seekTime(ws.timeline.duration * ((i * 37) % 100) / 100);
+            await new Promise((r) => requestAnimationFrame(() => r()));
+            seeks.push(performance.now() - t0);
+        }
+        ws.goLive();
+        await new Promise((r) => setTimeout(r, 300));
+        seeks.sort((a, b) => a - b);
+        return { median: f[Math.floor(f.length / 2)], fps: 1000 / (f.reduce((a, b) => a + b, 0) / f.length),
+                 seekMedian: seeks[15], frames: f.length };
+    }""", events)
+    print("200 processes / 10,000 events:", stats)
+    assert stats["frames"] > 50
+    assert stats["median"] < 250, stats
+    assert stats["seekMedian"] < 1000, stats
+    assert page.locator(".tree-nodes .tnode[data-pid]:not(.tinit)").count() == 200
+    assert page.locator(".st-box.st-terminated").get_attribute("class").endswith("has")
+    assert page.locator(".lane-label[data-pid]").count() == 200
+    ui.shot("big-run")
+
+
+def test_reduced_motion_runs_without_animations(browser: Any, server: Server) -> None:
+    p = Page(browser, server)
+    try:
+        p.page.emulate_media(reduced_motion="reduce")
+        page = p.run_lesson(lesson_id(server, "fork-basics"))
+        running: list[int] = []
+        for _ in range(20):
+            running.append(page.evaluate(
+                "document.getAnimations().filter(a => a.playState === 'running' && "
+                "(a.effect && a.effect.getComputedTiming().duration > 50)).length"))
+            if page.evaluate("window.proclab.run.phase") == "finished":
+                break
+            page.wait_for_timeout(100)
+        p.wait_finished()
+        assert max(running) == 0, running
+        p.check_clean()
+    finally:
+        p.close()

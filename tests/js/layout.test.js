@@ -62,3 +62,16 @@ test('200 processes lay out quickly', () => {
   assert.ok(performance.now() - t0 < 50);
   assert.equal(pos.size, 200);
 });
+
+test('indented layout: one row per node, in pre-order, indented by depth', async () => {
+  const { layoutIndented } = await import('../../static/js/model/layout.js');
+  const lay = layoutIndented([
+    { id: 1, parent: null }, { id: 2, parent: 1 }, { id: 3, parent: 2 }, { id: 4, parent: 1 },
+  ], { nodeW: 100, nodeH: 20, gapY: 0, indent: 10, margin: 0 });
+  const ys = [1, 2, 3, 4].map((id) => lay.pos.get(id).y);
+  assert.deepEqual(ys, [10, 30, 50, 70]);
+  assert.deepEqual([1, 2, 3, 4].map((id) => lay.pos.get(id).depth), [0, 1, 2, 1]);
+  assert.equal(lay.pos.get(3).x - lay.pos.get(1).x, 20);
+  assert.equal(lay.height, 80);
+  assert.equal(lay.width, 120);
+});

@@ -145,3 +145,44 @@ export function treeNodes(state, { includeReaped = true } = {}) {
   }
   return nodes;
 }
+
+/**
+ * Indented layout for big trees (an outline, like a file browser): one row
+ * per node in pre-order, indented by depth. Stays readable with hundreds of
+ * processes, where a tidy tree becomes too wide.
+ *   -> {pos: Map id -> {x, y, depth}, width, height, roots, indent: true}
+ */
+export function layoutIndented(nodes, opts = {}) {
+  const o = { nodeW: 200, nodeH: 30, gapY: 8, indent: 28, margin: 12, ...opts };
+  const byId = new Map();
+  for (const n of nodes) byId.set(n.id, { id: n.id, parent: n.parent, children: [] });
+  const roots = [];
+  for (const n of nodes) {
+    const rec = byId.get(n.id);
+    const par = n.parent != null && n.parent !== n.id ? byId.get(n.parent) : null;
+    if (par && !createsCycle(byId, rec.id, par.id)) par.children.push(rec);
+    else roots.push(rec);
+  }
+  const pos = new Map();
+  let row = 0;
+  let maxDepth = 0;
+  const stack = roots.slice().reverse().map((r) => [r, 0]);
+  while (stack.length) {
+    const [n, depth] = stack.pop();
+    maxDepth = Math.max(maxDepth, depth);
+    pos.set(n.id, {
+      x: o.margin + depth * o.indent + o.nodeW / 2,
+      y: o.margin + row * (o.nodeH + o.gapY) + o.nodeH / 2,
+      depth,
+    });
+    row += 1;
+    for (let i = n.children.length - 1; i >= 0; i--) stack.push([n.children[i], depth + 1]);
+  }
+  return {
+    pos,
+    width: o.margin * 2 + maxDepth * o.indent + o.nodeW,
+    height: o.margin * 2 + row * (o.nodeH + o.gapY) - o.gapY,
+    roots: roots.map((r) => r.id),
+    indent: true,
+  };
+}

@@ -162,7 +162,8 @@ export function mount(el, ctx) {
     // rows
     const rowsH = Math.max(pids.length * PROW, chans.length * CROW);
     const procOff = TOP + Math.max(0, (rowsH - pids.length * PROW) / 2);
-    const chanOff = TOP + Math.max(0, (rowsH - chans.length * CROW) / 2);
+    // a few channels next to many processes stay at the top, in view
+    const chanOff = TOP + (pids.length > 10 ? 0 : Math.max(0, (rowsH - chans.length * CROW) / 2));
     procY = new Map(pids.map((pid, i) => [pid, procOff + i * PROW]));
     chanY = new Map(chans.map((c, i) => [c.id, chanOff + i * CROW]));
     const H = TOP + rowsH + 16;

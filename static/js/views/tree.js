@@ -5,12 +5,15 @@
 import { s, h, attr, text, clear, fitText } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
 import { schedule, scheduleAtMost } from '../frame.js';
-import { layoutTree, treeNodes } from '../model/layout.js';
+import { layoutTree, layoutIndented, treeNodes } from '../model/layout.js';
 import { procLabel } from '../model/reducer.js';
 import { pidClass } from '../colors.js';
 
-const W = 176;
-const H = 54;
+const FULL = { w: 176, h: 54, compact: false };
+const SMALL = { w: 230, h: 30, compact: true }; // many processes: an indented outline, one line per process
+const COMPACT_FROM = 40;
+let W = FULL.w;
+let H = FULL.h;
 const MAX_FX = 24;
 
 export function mount(el, ctx) {
@@ -57,10 +60,12 @@ export function mount(el, ctx) {
     const g = s('g', { class: 'tnode', dataset: { pid: String(pid) } });
     const box = s('rect', { class: 'tbox', width: W, height: H, rx: 11 });
     const stripe = s('rect', { class: 'tstripe', x: 0, y: 0, width: 7, height: H, rx: 3 });
-    const t1 = s('text', { class: 'tpid', x: 16, y: 22 });
+    const small = W === SMALL.w;
+    const t1 = s('text', { class: 'tpid', x: small ? 13 : 16, y: small ? 20 : 22 });
     const t2 = s('text', { class: 'tsub', x: 16, y: 42 });
-    const stat = s('text', { class: 'tstat', x: W - 19, y: 24, 'text-anchor': 'middle' });
-    const statBg = s('rect', { class: 'tstat-bg', x: W - 33, y: 8, width: 26, height: 22, rx: 6 });
+    if (small) t2.style.display = 'none';
+    const stat = s('text', { class: 'tstat', x: W - 19, y: small ? 20 : 24, 'text-anchor': 'middle' });
+    const statBg = s('rect', { class: 'tstat-bg', x: W - 33, y: small ? 4 : 8, width: 26, height: 22, rx: 6 });
     const title = s('title');
     g.append(title, box, stripe, t1, t2, statBg, stat);
     const rec = { g, box, stripe, t1, t2, stat, statBg, title, pid, isInit, x: null, y: null, sig: '' };
@@ -93,7 +98,11 @@ export function mount(el, ctx) {
     rec.sig = sig;
     const state = p.state;
     rec.g.setAttribute('class', `tnode st-${state}${p.adopted ? ' adopted' : ''}${p.pid === st.rootPid ? ' root' : ''} ${pidClass(p)}`);
-    fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}`.trim(), W - 50);
+    if (W === SMALL.w) {
+      const extra = p.state === 'terminated' ? ` · ${t('state.terminated')}` : p.state === 'zombie' ? ` · ${t('state.zombie')}` : '';
+      fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}${extra}`, W - 46);
+    }
+    else fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}`.trim(), W - 50);
     let sub = t(`state.${state}`);
     if (state === 'zombie' || state === 'terminated') {
       if (p.exit && p.exit.signal) sub += ` · ${t('tree.killed', { signal: p.exit.signal })}`;
@@ -123,7 +132,7 @@ export function mount(el, ctx) {
     if (rec.sig === sig) return;
     rec.sig = sig;
     rec.g.setAttribute('class', 'tnode tinit');
-    fitText(rec.t1, t('tree.init'), W - 24);
+    fitText(rec.t1, W === SMALL.w ? `${t('tree.init')} · pid ${st.initPid}` : t('tree.init'), W - 24);
     fitText(rec.t2, `pid ${st.initPid} · ${t('tree.initHint')}`, W - 22);
     text(rec.stat, '');
     text(rec.title, `init (pid ${st.initPid}): ${t('tree.initHint')}`);
@@ -131,6 +140,11 @@ export function mount(el, ctx) {
   }
 
   function edgePath(a, b) {
+    if (lay && lay.indent) {
+      // an elbow from the parent's left side down to the child's left edge
+      const x = a.x - W / 2 + 12;
+      return `M ${x} ${a.y + H / 2} V ${b.y} H ${b.x - W / 2}`;
+    }
     const x1 = a.x;
     const y1 = a.y + H / 2;
     const x2 = b.x;
@@ -147,17 +161,30 @@ export function mount(el, ctx) {
     const key = list.map((n) => `${n.id}:${n.parent}`).join(',');
     if (key !== layoutKey || !lay) {
       layoutKey = key;
-      lay = layoutTree(list, { nodeW: W, nodeH: H, gapX: 14, gapY: 38, maxPerRow: 8, margin: 14 });
+      const geo = list.length > COMPACT_FROM ? SMALL : FULL;
+      if (geo.w !== W) {
+        // switch node size: rebuild every node
+        W = geo.w;
+        H = geo.h;
+        for (const rec of nodes.values()) rec.g.remove();
+        nodes.clear();
+      }
+      lay = geo.compact
+        ? layoutIndented(list, { nodeW: W, nodeH: H, gapY: 6, indent: 26, margin: 10 })
+        : layoutTree(list, { nodeW: W, nodeH: H, gapX: 14, gapY: 38, maxPerRow: 8, margin: 14 });
       lastW = 0;
     }
     // size: fit the panel's width, never smaller than 45 %
     const avail = Math.max(200, boxW - 2);
     if (avail !== lastW) {
       lastW = avail;
-      const scale = Math.max(0.45, Math.min(1.2, avail / lay.width));
+      const scale = Math.max(0.3, Math.min(lay.indent ? 1 : 1.2, avail / lay.width));
       attr(svg, 'viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
       svg.style.width = `${Math.ceil(lay.width * scale)}px`;
       svg.style.height = `${Math.ceil(lay.height * scale)}px`;
+      // a tree wider than the panel: show its root, in the middle
+      const root = lay.roots.length ? lay.pos.get(lay.roots[0]) : null;
+      if (root && lay.width * scale > avail) scroller.scrollLeft = Math.max(0, root.x * scale - avail / 2);
     }
 
     const seen = new Set();
