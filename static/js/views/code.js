@@ -46,7 +46,8 @@ export function mount(el, ctx) {
   const tabs = h('div', { class: 'code-tabs', role: 'tablist', 'aria-label': t('code.title') });
   const edited = h('span', { class: 'code-edited', hidden: true }, t('code.edited'));
   const resetBtn = ctx.readOnly ? null : h('button', { type: 'button', class: 'btn btn-ghost btn-small', title: t('code.resetLabel'), 'aria-label': t('code.resetLabel') }, t('code.reset'));
-  const bar = h('div', { class: 'code-bar' }, tabs, edited, resetBtn);
+  const keys = ctx.readOnly ? null : h('span', { class: 'code-keys', id: `code-keys-${Math.random().toString(36).slice(2, 8)}` }, t('code.keys'));
+  const bar = h('div', { class: 'code-bar' }, tabs, edited, keys, resetBtn);
   const host = h('div', { class: 'code-host' });
   el.append(bar, host);
 
@@ -77,6 +78,7 @@ export function mount(el, ctx) {
     for (const n of names) docs[n] = CM.Doc(current[n] ?? '', 'python');
     if (names.length) cm.swapDoc(docs[active]);
     cm.getInputField().setAttribute('aria-label', t('code.editorLabel', { file: active }));
+    if (keys) cm.getInputField().setAttribute('aria-describedby', keys.id);
     cm.on('change', () => {
       current[active] = cm.getValue();
       persist(active);
@@ -163,6 +165,7 @@ export function mount(el, ctx) {
   showEdited();
   onLangChange(() => {
     text(edited, t('code.edited'));
+    if (keys) text(keys, t('code.keys'));
     if (resetBtn) {
       text(resetBtn, t('code.reset'));
       resetBtn.setAttribute('title', t('code.resetLabel'));
