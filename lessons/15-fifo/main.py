@@ -16,7 +16,11 @@ def main():
     # two separate programs: they share nothing but the name of the FIFO
     reader = subprocess.Popen(["python", "reader.py"])
     time.sleep(0.8)                           # the reader waits in open() meanwhile
-    writer = subprocess.Popen(["python", "writer.py"])
+    try:
+        writer = subprocess.Popen(["python", "writer.py"])
+    except OSError:
+        reader.kill()                         # otherwise the reader would wait in open() for ever
+        raise
 
     writer.wait()
     reader.wait()

@@ -63,12 +63,15 @@ def main():
         os._exit(0)
 
     # three scripted clients, separate programs: client.py PORT START NAME...
-    clients = [subprocess.Popen(["python", "client.py", str(port), repr(start)] + names)
-               for names in (["Tom"], ["Ann"], ["Tom", "Bob"])]
-    for c in clients:
-        c.wait()
-    sock.sendto(b"STOP", ("127.0.0.1", port))
-    os.waitpid(server, 0)
+    clients = []
+    try:
+        for names in (["Tom"], ["Ann"], ["Tom", "Bob"]):
+            clients.append(subprocess.Popen(["python", "client.py", str(port), repr(start)] + names))
+        for c in clients:
+            c.wait()
+    finally:                                  # even if something failed: stop the server
+        sock.sendto(b"STOP", ("127.0.0.1", port))
+        os.waitpid(server, 0)
     print("[main %d] everybody has left; exit codes %s" % (os.getpid(), [c.returncode for c in clients]))
 
 
