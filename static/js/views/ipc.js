@@ -198,7 +198,8 @@ export function mount(el, ctx) {
 
     // links: known ends, plus implicit ones from transfers/ops
     const seenL = new Set();
-    const wantLink = (key, pid, chId, end, fd, open, implicit) => {
+    // one link per (process, channel); its label lists every end the process holds
+    const wantLink = (key, pid, chId, ends, implicit) => {
       const py = procY.get(pid);
       const cy = chanY.get(chId);
       if (py == null || cy == null) return;
@@ -208,21 +209,36 @@ export function mount(el, ctx) {
         const path = s('path', { class: 'ipc-link' });
         const label = s('text', { class: 'ipc-end-label' });
         gLinks.append(path, label);
-        l = { path, label, sig: '', pid, chId, end };
+        l = { path, label, sig: '', pid, chId };
         linkEls.set(key, l);
       }
+      const openEnds = ends.filter((e) => e.open);
+      const dirs = new Set((openEnds.length ? openEnds : ends).map((e) => e.end));
+      const end = dirs.has('both') || (dirs.has('read') && dirs.has('write')) ? 'both' : dirs.has('read') ? 'read' : 'write';
+      const open = openEnds.length > 0;
+      const labelText = ends.map((e) => `${e.end === 'write' ? 'w' : e.end === 'read' ? 'r' : 'rw'}${e.fd != null ? ` fd${e.fd}` : ''}${e.open ? '' : ' ✕'}`).join(' · ');
       const d = linkPath(py, cy);
-      const sig = `${d}|${open}|${end}|${fd}|${implicit}`;
+      const sig = `${d}|${open}|${end}|${labelText}|${implicit}`;
       if (sig !== l.sig) {
         l.sig = sig;
         attr(l.path, 'd', d);
         attr(l.path, 'class', `ipc-link end-${end}${open ? '' : ' closed'}${implicit ? ' implicit' : ''}`);
         attr(l.path, 'marker-end', end === 'write' || end === 'both' ? 'url(#ipc-arrow)' : null);
         attr(l.path, 'marker-start', end === 'read' || end === 'both' ? 'url(#ipc-arrow)' : null);
-        attr(l.label, 'x', PX + PW + 8);
-        attr(l.label, 'y', py + PH / 2 - 6);
-        const short = end === 'write' ? 'w' : end === 'read' ? 'r' : 'rw';
-        text(l.label, `${short}${fd != null ? ` fd${fd}` : ''}${open ? '' : ' ✕'}`);
+        // the label sits part of the way along the link, where links have parted
+        const x1 = PX + PW;
+        const y1 = py + PH / 2;
+        const x2 = CX;
+        const y2 = cy + CH / 2;
+        const mx = (x1 + x2) / 2;
+        const u = 0.28;
+        const k0 = (1 - u) ** 3;
+        const k1 = 3 * (1 - u) ** 2 * u;
+        const k2 = 3 * (1 - u) * u * u;
+        const k3 = u ** 3;
+        attr(l.label, 'x', (k0 * x1 + (k1 + k2) * mx + k3 * x2).toFixed(1));
+        attr(l.label, 'y', ((k0 + k1) * y1 + (k2 + k3) * y2 - 5).toFixed(1));
+        text(l.label, implicit ? '' : labelText);
         l.d = d;
       }
     };
@@ -236,14 +252,17 @@ export function mount(el, ctx) {
       m.set(tr.pid, prev && prev !== end ? 'both' : end);
     }
     for (const ch of chans) {
-      const explicit = new Set();
+      const explicit = new Map(); // pid -> its ends of this channel
       for (const e of ch.ends.values()) {
-        explicit.add(e.pid);
-        wantLink(`${e.pid}|${ch.id}|${e.end}|${e.fd}`, e.pid, ch.id, e.end, e.fd, e.open, false);
+        if (!explicit.has(e.pid)) explicit.set(e.pid, []);
+        explicit.get(e.pid).push(e);
       }
+      for (const [pid, ends] of explicit) wantLink(`${pid}|${ch.id}`, pid, ch.id, ends, false);
       const roles = new Map(used.get(ch.id) || []);
       if (ch.lastOp && !roles.has(ch.lastOp.pid)) roles.set(ch.lastOp.pid, 'both');
-      for (const [pid, end] of roles) if (!explicit.has(pid)) wantLink(`${pid}|${ch.id}|implicit`, pid, ch.id, end, null, true, true);
+      for (const [pid, end] of roles) {
+        if (!explicit.has(pid)) wantLink(`${pid}|${ch.id}|implicit`, pid, ch.id, [{ end, fd: null, open: true }], true);
+      }
     }
     for (const [key, l] of linkEls) if (!seenL.has(key)) { l.path.remove(); l.label.remove(); linkEls.delete(key); }
 

@@ -88,7 +88,9 @@ export function mount(el, ctx) {
   }
 
   function nodeSignature(p, st) {
-    return [p.state, p.stat, p.name, p.argv && p.argv.join(' '), p.reason, p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
+    let threads = 0;
+    for (const th of p.threads.values()) if (th.alive) threads += 1;
+    return [threads, p.state, p.stat, p.name, p.argv && p.argv.join(' '), p.reason, p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
       p.reaped, p.reapedBy, p.adopted, p.ppid, p.inferred, p.line && p.line.line, p.pid === st.rootPid].join('|');
   }
 
@@ -111,6 +113,9 @@ export function mount(el, ctx) {
     if (state === 'terminated' && p.reapedBy != null) {
       sub = `${t('state.terminated')} · ${t('tree.reapedBy', { by: p.reapedBy === st.initPid ? t('tree.init') : p.reapedBy })}`;
     } else if (state === 'blocked' && p.reason) sub += ` · ${p.reason}`;
+    let threads = 0;
+    for (const th of p.threads.values()) if (th.alive) threads += 1;
+    if (threads > 1 && state !== 'terminated' && state !== 'zombie') sub = `${t('state.' + state)} · ${t('tree.threads', { n: threads })}${state === 'blocked' && p.reason ? ` · ${p.reason}` : ''}`;
     fitText(rec.t2, sub, W - 22);
     const letter = state === 'terminated' ? '✕' : (p.stat || (state === 'zombie' ? 'Z' : '·'));
     text(rec.stat, letter);
