@@ -2,7 +2,8 @@
 
 Names: `sampler` (the supervisor of a 10-process run and of a 1-process run), `classroom` (the web
 process while one run is broadcast to 200 WebSockets), `start` (the web process during 30 starts),
-`concurrent` (the web process while 40 lesson runs run at once).
+`concurrent` (the web process while 40 lesson runs run at once), `cgroup` (moving a process into a
+cgroup, outside ProcLab: the largest part of the start latency).
 py-spy samples the running process from outside (no change to it); it is in the `test` extra.
 Prints the functions with the most samples: own (the function itself was running) and total (it or
 what it called). bench/FINDINGS.md records what these showed.
@@ -243,8 +244,52 @@ def concurrent() -> None:
          f" (/healthz p99 {h['p99']:.0f} ms, max {h['max']:.0f} ms)")
 
 
+def _cgroup_dir() -> Path:
+    """A cgroup directory we may create children in: the pids controller (v1) or our own cgroup (v2)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _num, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            return Path("/sys/fs/cgroup/pids") / path.lstrip("/")
+    v2 = [ln for ln in Path("/proc/self/cgroup").read_text().splitlines() if ln.startswith("0::")]
+    return Path("/sys/fs/cgroup") / v2[0][3:].lstrip("/")
+
+
+def cgroup() -> None:
+    """Time of moving a fresh process into a cgroup (a write to cgroup.procs), without ProcLab, for
+    several pauses between moves. Each run's first process is moved into the run's cgroup like this."""
+    import os
+    import statistics
+
+    d = _cgroup_dir() / f"bench-attach-{os.getpid()}"
+    d.mkdir()
+    try:
+        print(f"\n### writing a new child's pid into {d}/cgroup.procs, 10 times per pause")
+        for gap in (0.0, 0.05, 0.3, 1.0):
+            times = []
+            for _ in range(10):
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.read(r, 1)
+                    os._exit(0)
+                t = time.monotonic_ns()
+                with open(d / "cgroup.procs", "w") as f:
+                    f.write(str(pid))
+                times.append((time.monotonic_ns() - t) / 1e6)
+                os.write(w, b"x")
+                os.waitpid(pid, 0)
+                os.close(r)
+                os.close(w)
+                time.sleep(gap)
+            print(f"  pause {gap * 1000:5.0f} ms: median {statistics.median(times):6.2f} ms, "
+                  f"max {max(times):6.2f} ms  ({', '.join(f'{x:.1f}' for x in times)})")
+    finally:
+        d.rmdir()
+
+
 def main() -> None:
-    names = {"sampler": sampler, "classroom": classroom, "start": start, "concurrent": concurrent}
+    names = {"sampler": sampler, "classroom": classroom, "start": start, "concurrent": concurrent,
+             "cgroup": cgroup}
     if len(sys.argv) != 2 or sys.argv[1] not in names:
         raise SystemExit(f"usage: python -m bench.profiles {{{','.join(names)}}}")
     names[sys.argv[1]]()

@@ -93,7 +93,8 @@ def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], 
         out += ["Other load on the machine, measured for 1 s before each benchmark (share of all CPUs busy "
                 "while the suite itself was idle): " +
                 ", ".join(f"{n} {b:.0%}" for n, b in busy if b is not None) + ".", ""]
-    out += ["## Summary", "", "| benchmark | figure | value | compared with (same run) | target | |",
+    out += ["## Targets", "", "Every figure that has a target; the sections below have all the figures.", "",
+            "| benchmark | figure | value | compared with (same run) | target | |",
             "|---|---|---|---|---|---|"]
     for r in results:
         if r.error:

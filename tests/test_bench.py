@@ -56,6 +56,6 @@ def test_bench_tiny(tmp_path: Path) -> None:
     text = report.render(results, report.machine(), Server.last_health, ["--tiny"], 1.0)
     out = report.write(text, tmp_path / "benchmarks.md")
     body = out.read_text()
-    assert "## Machine" in body and "## Summary" in body
+    assert "## Machine" in body and "## Targets" in body
     for res in results:
         assert f"`python -m bench {res.name}`" in body
