@@ -29,6 +29,8 @@ export const BOXES = {
 // the textbook's edges, always drawn; others appear (dashed) when taken
 export const CANONICAL = ['new>ready', 'ready>running', 'running>ready', 'running>blocked', 'blocked>ready', 'running>zombie', 'zombie>terminated'];
 
+const LABEL_OUTSIDE = new Set(['running>blocked', 'blocked>ready']);
+
 const STAT_HINT = { new: '', ready: 'R', running: 'R', blocked: 'S / D', stopped: 'T / t', zombie: 'Z', terminated: '' };
 
 const TOKEN = { w: 64, h: 24, gap: 4 };
@@ -76,7 +78,10 @@ export function edgeGeometry(a, b) {
   const cy = (y1 + y2) / 2 + py * bend;
   const mx = 0.25 * x1 + 0.5 * cx + 0.25 * x2;
   const my = 0.25 * y1 + 0.5 * cy + 0.25 * y2;
-  return { d: `M ${x1.toFixed(1)} ${y1.toFixed(1)} Q ${cx.toFixed(1)} ${cy.toFixed(1)} ${x2.toFixed(1)} ${y2.toFixed(1)}`, mx, my, lx: mx + px * 14, ly: my + py * 14, px, py };
+  // labels go on the bend's side, except for the two edges of the blocked
+  // triangle whose labels would meet in the middle
+  const side = LABEL_OUTSIDE.has(`${a}>${b}`) ? -1.6 : 1;
+  return { d: `M ${x1.toFixed(1)} ${y1.toFixed(1)} Q ${cx.toFixed(1)} ${cy.toFixed(1)} ${x2.toFixed(1)} ${y2.toFixed(1)}`, mx, my, lx: mx + px * 14 * side, ly: my + py * 14 * side, px, py };
 }
 
 /** Token slots inside a box for n tokens: {x, y, compact, capacity}. */
