@@ -478,3 +478,15 @@ def test_reduced_motion_runs_without_animations(browser: Any, server: Server) ->
         p.check_clean()
     finally:
         p.close()
+
+
+def test_events_arrive_over_http_when_websockets_are_blocked(ui: Page) -> None:
+    """A proxy that refuses WebSockets: the page falls back to GET /api/runs/{id}/events?after=SEQ."""
+    ui.context.route_web_socket(re.compile(r".*/ws/runs/.*"), lambda ws: ws.close())
+    page = ui.run_lesson(lesson_id(ui.server, "fork-basics"))
+    ui.wait_finished()
+    run_id = page.evaluate("window.proclab.run.id")
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
+    assert seqs == [e["seq"] for e in server_events]
+    assert len(process_nodes(page)) >= 2

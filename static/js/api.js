@@ -49,7 +49,7 @@ export const api = {
   lesson: (id) => request('GET', `/api/lessons/${enc(id)}`),
   createRun: (lesson, files) => request('POST', '/api/runs', { lesson, files }),
   run: (id) => request('GET', `/api/runs/${enc(id)}`),
-  events: (id) => request('GET', `/api/runs/${enc(id)}/events`),
+  events: (id, after = -1) => request('GET', `/api/runs/${enc(id)}/events${after >= 0 ? `?after=${after}` : ''}`),
   stop: (id) => request('POST', `/api/runs/${enc(id)}/stop`),
   signal: (id, pid, signal) => request('POST', `/api/runs/${enc(id)}/signal`, { pid, signal }),
   input: (id, text) => request('POST', `/api/runs/${enc(id)}/input`, { text }),

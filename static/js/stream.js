@@ -39,10 +39,18 @@ export class RunStream {
     urlFor = wsUrl,
     timers = { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h) },
     backoff = [250, 500, 1000, 2000, 4000, 8000],
+    poll = null, // async (afterSeq) => events: HTTP fallback while the socket cannot connect
+    pollEvery = 700,
+    pollAfterFailures = 3,
     dedupe = true, // drop events with seq <= the last one (one run per stream)
     endOnFinish = true, // run.finished ends the stream (a classroom stream goes on)
   }) {
     this.dedupe = dedupe;
+    this.poll = poll;
+    this.pollEvery = pollEvery;
+    this.pollAfterFailures = pollAfterFailures;
+    this.polling = false;
+    this.pollTimer = null;
     this.endOnFinish = endOnFinish;
     this.runId = runId;
     this.lastSeq = after;
@@ -76,6 +84,7 @@ export class RunStream {
 
   stop() {
     this.stopped = true;
+    this._stopPolling();
     if (this.timer != null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     if (this.ws) {
@@ -105,6 +114,7 @@ export class RunStream {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.attempt = 0;
+      this._stopPolling();
       this._setStatus('open');
     };
     ws.onmessage = (msg) => {
@@ -128,6 +138,38 @@ export class RunStream {
     this.attempt += 1;
     this._setStatus('reconnecting');
     this.timer = this.timers.setTimeout(() => this._connect(), delay);
+    // the socket keeps failing (a proxy without WebSocket, a blocked port):
+    // fetch the events over HTTP meanwhile, from the same last seq
+    if (this.poll && this.attempt >= this.pollAfterFailures && !this.polling) {
+      this.polling = true;
+      this._pollOnce();
+    }
+  }
+
+  async _pollOnce() {
+    if (!this.polling || this.stopped || this.finished) {
+      this.polling = false;
+      return;
+    }
+    try {
+      const events = await this.poll(this.lastSeq);
+      if (this.polling && Array.isArray(events) && events.length) this.receive(events);
+    } catch {
+      /* try again later */
+    }
+    if (this.finished) {
+      this.polling = false;
+      if (this.timer != null) this.timers.clearTimeout(this.timer);
+      this.timer = null;
+      return;
+    }
+    if (this.polling && !this.stopped) this.pollTimer = this.timers.setTimeout(() => this._pollOnce(), this.pollEvery);
+  }
+
+  _stopPolling() {
+    this.polling = false;
+    if (this.pollTimer != null) this.timers.clearTimeout(this.pollTimer);
+    this.pollTimer = null;
   }
 
   /** Handle one frame (public for tests and for the polling fallback). */

@@ -75,3 +75,32 @@ test('back-off grows and stop() ends it', () => {
   s.stop();
   assert.equal(s.status, 'closed');
 });
+
+test('falls back to HTTP polling while the socket cannot connect', async () => {
+  FakeWS.all = [];
+  const timers = fakeTimers();
+  const got = [];
+  const asked = [];
+  const s = new RunStream({
+    runId: 'r', WebSocketImpl: FakeWS, timers, backoff: [10, 20, 40], pollAfterFailures: 2,
+    poll: async (after) => {
+      asked.push(after);
+      return after < 1 ? [ev(0), ev(1)] : [ev(1), ev(2, 'run.finished')];
+    },
+    onEvents: (e) => got.push(...e.map((x) => x.seq)),
+  }).start();
+  FakeWS.all[0].onclose(); // attempt 1: no polling yet
+  assert.equal(asked.length, 0);
+  timers.q.shift().f();
+  FakeWS.all[1].onclose(); // attempt 2: polling starts
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(asked, [-1]);
+  // the next poll is scheduled after the reconnect timer
+  const pollTimer = timers.q.find((x) => x.ms === 700);
+  pollTimer.f();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(asked, [-1, 1]);
+  assert.deepEqual(got, [0, 1, 2]);
+  assert.equal(s.finished, true);
+  assert.equal(s.polling, false);
+});

@@ -199,8 +199,10 @@ async function startRun() {
   ui.link.hidden = false;
   if (created.status === 'queued') setPhase('queued');
   if (run.step || run.slow) sendPace();
+  const id = run.id;
   run.stream = new RunStream({
     runId: run.id,
+    poll: (after) => api.events(id, after),
     onEvents: (events) => ws.feed(events),
     onStatus: (s) => {
       run.conn = s;

@@ -78,7 +78,12 @@ async function load() {
   }
   if (!ws.live.finished && runInfo.status !== 'finished') {
     following = true;
-    new RunStream({ runId: runInfo.id, after: ws.timeline.lastSeq, onEvents: (ev) => ws.feed(ev) }).start();
+    new RunStream({
+      runId: runInfo.id,
+      after: ws.timeline.lastSeq,
+      poll: (after) => api.events(runInfo.id, after),
+      onEvents: (ev) => ws.feed(ev),
+    }).start();
   } else {
     loadAnswers();
   }
