@@ -34,6 +34,7 @@ def wait_quiet(max_wait: float, threshold: float = 0.2) -> float:
 def run_one(name: str, sizes: Sizes, max_wait: float = 0.0) -> Result:
     mod = importlib.import_module(f"bench.{name}")
     background = wait_quiet(max_wait)
+    others = report.OthersCpu()
     t = time.monotonic()
     try:
         res: Result = mod.run(sizes)
@@ -42,6 +43,7 @@ def run_one(name: str, sizes: Sizes, max_wait: float = 0.0) -> Result:
         res = Result(name, name, error=f"{type(e).__name__}: {e}")
     res.seconds = time.monotonic() - t
     res.raw["_background_cpu"] = background
+    res.raw["_others"] = others.stop()
     return res
 
 
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             mark = "" if f.met is None else ("  [target met]" if f.met else f"  [TARGET MISSED: {f.target}]")
             alt = f"   (vs {f.alternative})" if f.alternative else ""
             print(f"   {f.name}: {f.fmt()}{alt}{mark}", flush=True)
-        print(f"   ({res.seconds:.0f} s)", flush=True)
+        o = res.raw["_others"]
+        print(f"   ({res.seconds:.0f} s; other programs used {o['others_cores']:.2f} cores meanwhile)", flush=True)
     total = time.monotonic() - t0
     if args.json:
         args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1, default=str))

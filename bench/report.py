@@ -57,6 +57,34 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (i2 - i1) / (t2 - t1) if t2 > t1 else 0.0
 
 
+class OthersCpu:
+    """CPU the rest of the machine used while a benchmark ran: all busy CPU time (/proc/stat) minus what
+    this process and its waited-for descendants used (the servers, launchers, supervisors, runs and
+    client processes all end within the benchmark and are reaped up the chain). In cores."""
+
+    def __init__(self) -> None:
+        self.t, self.busy, self.ours = time.monotonic(), self._busy(), self._ours()
+
+    @staticmethod
+    def _busy() -> float:
+        f = [int(x) for x in _read("/proc/stat").splitlines()[0].split()[1:]]
+        idle = f[3] + (f[4] if len(f) > 4 else 0)
+        return (sum(f[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _ours() -> float:
+        import resource
+
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self.t
+        busy, ours = self._busy() - self.busy, self._ours() - self.ours
+        return {"others_cores": max(0.0, busy - ours) / wall if wall else 0.0, "ours_cores": ours / wall if wall
+                else 0.0}
+
+
 def _mark(met: bool | None) -> str:
     return "" if met is None else ("**met**" if met else "**MISSED**")
 
@@ -88,11 +116,18 @@ def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], 
            "", "Everything runs on this one machine over loopback: the server, the sandboxed runs and the "
            "benchmark's clients share the same cores, so the clients' own CPU use is part of every figure "
            "(it is reported where it is large).", ""]
-    busy = [(r.name, r.raw.get("_background_cpu")) for r in results]
-    if any(b is not None for _, b in busy):
-        out += ["Other load on the machine, measured for 1 s before each benchmark (share of all CPUs busy "
-                "while the suite itself was idle): " +
-                ", ".join(f"{n} {b:.0%}" for n, b in busy if b is not None) + ".", ""]
+    busy = [(r.name, r.raw.get("_background_cpu"), r.raw.get("_others")) for r in results]
+    if any(b is not None for _, b, _o in busy):
+        out += ["Other programs on the machine (the same two cores): before each benchmark the suite waits up to "
+                "20 s for them to use under 20 % of the CPUs. Measured: their share of all CPUs in the last "
+                "second before the benchmark, and the cores they used *during* it (all busy CPU time minus "
+                "that of the suite's own processes):", "",
+                "| benchmark | others before | others during | the suite during |", "|---|---|---|---|"]
+        for n, b, o in busy:
+            o = o or {}
+            out.append(f"| {n} | {b:.0%} | {o.get('others_cores', float('nan')):.2f} cores | "
+                       f"{o.get('ours_cores', float('nan')):.2f} cores |" if b is not None else f"| {n} | | | |")
+        out.append("")
     out += ["## Targets", "", "Every figure that has a target; the sections below have all the figures.", "",
             "| benchmark | figure | value | compared with (same run) | target | |",
             "|---|---|---|---|---|---|"]
@@ -107,8 +142,12 @@ def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], 
     missed = [(r, f) for r in results for f in r.figures if f.met is False]
     out += [""]
     if missed:
-        out += ["**Targets missed in this run:** " + "; ".join(f"{r.name}: {f.name} = {f.fmt()} (target "
-                                                              f"{f.target})" for r, f in missed) + ".", ""]
+        def others(r: Result) -> str:
+            o = r.raw.get("_others")
+            return f"; other programs used {o['others_cores']:.2f} cores meanwhile" if o else ""
+
+        out += ["**Targets missed in this run:** " + "; ".join(
+            f"{r.name}: {f.name} = {f.fmt()} (target {f.target}{others(r)})" for r, f in missed) + ".", ""]
     else:
         out += ["Every target was met in this run.", ""]
     for i, r in enumerate(results, 1):
