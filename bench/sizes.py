@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Sizes:
     starts: int = 30  # 1. runs (and cold starts) for the start latency
     delay_phase_ms: int = 200  # 2. ground-truth phase length
-    delay_cycles: int = 15  # 2. busy -> sleep -> pipe cycles
+    delay_cycles: int = 25  # 2. busy -> sleep -> pipe cycles
     fid_cycles_20: int = 30  # 3. cycles of 20 ms phases
     fid_cycles_5: int = 60  # 3. cycles of 5 ms phases
     spinners: int = 4  # 3. processes pinned to one CPU
