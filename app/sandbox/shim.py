@@ -184,9 +184,29 @@ def _wait_go() -> None:
             return
 
 
+_OPS_PER_OBJECT = 500
+_op_counts: dict[object, int] = {}
+
+
+def _over_budget(msg: dict[str, object]) -> bool:
+    """After _OPS_PER_OBJECT operations on one lock/queue/pipe, stop reporting it (once, saying so):
+    40,000 lock operations would be 120,000 events and slow the lesson fifty-fold."""
+    if msg.get("type") not in ("ipc.op", "ipc.op.begin", "ipc.transfer", "ipc.read.begin"):
+        return False
+    key = (msg.get("kind"), msg.get("obj") or msg.get("ino"))
+    n = _op_counts.get(key, 0) + 1
+    _op_counts[key] = n
+    if n == _OPS_PER_OBJECT + 1:
+        _send({"type": "ipc.op", "kind": msg.get("kind"), "obj": msg.get("obj"), "ino": msg.get("ino"),
+               "op": "more", "value": f"after {_OPS_PER_OBJECT} operations, the rest are not shown"})
+    return n > _OPS_PER_OBJECT
+
+
 def _event(msg: dict[str, object], fds: list[int] | None = None, strict: bool = False) -> None:
     """Report a traced call; pacing applies here. strict: only calls the scenario made itself."""
     if getattr(_in_shim, "busy", False) or not _active:
+        return
+    if _over_budget(msg):
         return
     line = _where(strict)
     if strict and line is None:
@@ -404,6 +424,21 @@ def _w_exit(orig):  # type: ignore[no-untyped-def]
     return _exit
 
 
+def _rebind_defaults() -> None:
+    """subprocess.Popen._internal_poll keeps os.waitpid in a default argument, bound when the module
+    was imported (before the shim): give it the traced one, so poll() reaps are reported too."""
+    import subprocess
+
+    orig = _orig.get("os.waitpid")
+    fn = getattr(subprocess.Popen, "_internal_poll", None)
+    if orig is None or fn is None:
+        return
+    if fn.__kwdefaults__:
+        fn.__kwdefaults__ = {k: (os.waitpid if v is orig else v) for k, v in fn.__kwdefaults__.items()}
+    if fn.__defaults__:
+        fn.__defaults__ = tuple(os.waitpid if v is orig else v for v in fn.__defaults__)
+
+
 # ---------------------------------------------------------------- pipes and FIFOs
 
 
@@ -595,12 +630,19 @@ def _patch_multiprocessing() -> None:
     mq.Queue.__init__, mq.Queue.put, mq.Queue.get = queue_init, qput, qget  # type: ignore[method-assign]
 
     c_send, c_recv = mc.Connection.send, mc.Connection.recv
+    from multiprocessing.reduction import ForkingPickler
+
+    def pickled_size(obj: object) -> int:
+        try:
+            return len(ForkingPickler.dumps(obj)) + 4  # what send() writes: a 4-byte length, then the pickle
+        except Exception:
+            return 0
 
     def send(self, obj):  # type: ignore[no-untyped-def]
         with _quiet():
             r = c_send(self, obj)
         _event({"type": "ipc.transfer", "kind": "mp_pipe", "ino": ino_of(self), "direction": "write",
-                "bytes": len(repr(obj)), "preview": repr(obj)[:_PREVIEW]}, strict=True)
+                "bytes": pickled_size(obj), "preview": repr(obj)[:_PREVIEW]}, strict=True)
         return r
 
     def recv(self):  # type: ignore[no-untyped-def]
@@ -608,10 +650,23 @@ def _patch_multiprocessing() -> None:
         with _quiet():
             r = c_recv(self)
         _event({"type": "ipc.transfer", "kind": "mp_pipe", "ino": ino_of(self), "direction": "read",
-                "bytes": len(repr(r)), "preview": repr(r)[:_PREVIEW]}, strict=True)
+                "bytes": pickled_size(r), "preview": repr(r)[:_PREVIEW]}, strict=True)
         return r
 
     mc.Connection.send, mc.Connection.recv = send, recv  # type: ignore[method-assign]
+
+    orig_pipe = mc.Pipe
+
+    def mp_pipe(duplex=True):  # type: ignore[no-untyped-def]
+        # One channel for the student, though a duplex Pipe is two kernel sockets (a socketpair).
+        a, b = orig_pipe(duplex)
+        _event({"type": "ipc.channel", "kind": "mp_pipe", "inos": [ino_of(a), ino_of(b)], "duplex": duplex})
+        return a, b
+
+    mc.Pipe = mp_pipe
+    import multiprocessing.context as _ctx
+
+    _ctx.BaseContext.Pipe = lambda self, duplex=True: mp_pipe(duplex)  # type: ignore[method-assign]
 
     kinds = {"Semaphore": "semaphore", "BoundedSemaphore": "semaphore", "Lock": "lock", "RLock": "lock"}
     make_methods = ms.SemLock._make_methods
@@ -713,6 +768,7 @@ def activate(run_dir: str, how: str = "python") -> None:
         for name in ("wait", "waitpid", "wait3", "wait4"):
             _wrap(os, name, lambda o, n=name: _w_wait(o, n))
         _wrap(os, "waitid", _w_waitid)
+        _rebind_defaults()
         for name in ("execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe"):
             _wrap(os, name, lambda o, n=name: _w_exec(o, n))
         _wrap(os, "kill", lambda o: _w_kill(o, "kill"))

@@ -53,6 +53,26 @@ def _set_comm(name: bytes) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
 
 
+def _set_cmdline(argv: list[str]) -> None:
+    """Make /proc/self/cmdline (what `ps` shows) read `python3 main.py` instead of the launcher's
+    command line, by overwriting the argument area in place (as setproctitle does)."""
+    try:
+        fields = open("/proc/self/stat", "rb").read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        new = b"\0".join(a.encode() for a in argv) + b"\0"
+        if len(new) > end - start:
+            return
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(new.ljust(end - start, b"\0"))
+        import ctypes
+
+        # Trim the area to the new length where allowed (CAP_SYS_RESOURCE); otherwise NULs pad it.
+        ctypes.CDLL(None, use_errno=True).prctl(35, 9, ctypes.c_ulong(start + len(new)), 0, 0)  # PR_SET_MM_ARG_END
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 class _RunFsCreds:
     """Sample /proc with the run's fs uid/gid: /proc/PID/{syscall,fd,mem} need ptrace access, which a
     root without CAP_SYS_PTRACE (a default docker run) has only for processes of its own fs uid.
@@ -245,7 +265,9 @@ class Supervisor:
                    "uid": self.uid}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
-        self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        root = self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        if root is not None:
+            root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
         self.phase = Phase.RUNNING
         self.flush()
 
@@ -253,6 +275,7 @@ class Supervisor:
         """In the scenario's first process: drop everything the run must not have, then run main."""
         os.setpgid(0, 0)
         _set_comm(b"python3")  # what `ps` would show for `python3 main.py`; children inherit it
+        _set_cmdline(["python3", self.spec.get("main", "main.py")])  # before Landlock makes /proc read-only
         if self.cg is not None:
             self.cg.add(os.getpid())  # before anything can fork: every descendant is counted
         os.dup2(stdin_r, 0)
@@ -514,6 +537,8 @@ class Supervisor:
                            "line": (pend or {}).get("line")})
             if p is not None and isinstance(msg.get("sock_ino"), int):
                 p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
+            if p is not None:
+                p.hold = False
             self._release(conn, msg)
             return
         if p is None:
@@ -550,33 +575,45 @@ class Supervisor:
         self._release(conn, msg)
 
     def _channel(self, msg: dict[str, Any], kind: str) -> str:
+        """The channel id (pipe#1, queue#2 …) for a shim report, creating it on first sight.
+
+        Keys are kernel names where there is one (pipe:[ino], socket:[ino], a FIFO's path), so the
+        shim's reports and the /proc fd scan meet on the same channel; objects made of several kernel
+        objects (a Queue's pipe, a duplex Pipe's two sockets) are aliased to one key.
+        """
+        ch = self.tracker.channels
         ino, obj = msg.get("ino"), msg.get("obj")
-        if kind in ("pipe", "mp_pipe") and isinstance(ino, int):
+        ckind = kind
+        if kind == "mp_pipe":
+            inos = [i for i in (msg.get("inos") or [ino]) if isinstance(i, int)]
+            key = next((ch.alias[n] for i in inos for n in (f"pipe:[{i}]", f"socket:[{i}]") if n in ch.alias),
+                       f"mp_pipe:{inos[0] if inos else obj}")
+            for i in inos:
+                ch.alias.setdefault(f"pipe:[{i}]", key)
+                ch.alias.setdefault(f"socket:[{i}]", key)
+        elif kind == "pipe" and isinstance(ino, int):
             key = f"pipe:[{ino}]"
         elif kind == "socket" and isinstance(ino, int):
             key = f"socket:[{ino}]"
         elif kind == "fifo":
             name = msg.get("name")
-            key = os.path.join(self.run_dir, str(name)) if name and not str(name).startswith("/") else str(name)
-            if isinstance(ino, int):
-                # A FIFO's fds link to its path; keep both names pointing at one channel.
-                self.tracker.channels.alias[f"fifo-ino:{ino}"] = key
+            if name:
+                key = os.path.join(self.run_dir, str(name)) if not str(name).startswith("/") else str(name)
+                if isinstance(ino, int):
+                    ch.alias[f"fifo-ino:{ino}"] = key  # a FIFO's fds link to its path; reads name the inode
+            else:
+                key = ch.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
         elif kind == "queue" and isinstance(obj, str) and obj.startswith("queue:"):
             key = obj
             ino_s = obj.split(":", 1)[1]
             if ino_s.isdigit():
-                self.tracker.channels.alias[f"pipe:[{ino_s}]"] = obj
+                ch.alias[f"pipe:[{ino_s}]"] = obj  # the queue's pipe is the queue
         else:
             key = str(obj if obj is not None else f"{kind}:{ino}")
-        if kind == "fifo" and not msg.get("name") and isinstance(ino, int):
-            key = self.tracker.channels.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
-        ckind = "pipe" if kind == "mp_pipe" and key.startswith("pipe:") else kind
-        if kind == "mp_pipe" and key.startswith("socket:"):
-            ckind = "mp_pipe"
-        cid, created = self.tracker.channels.ensure(key, ckind)
+        cid, created = ch.ensure(key, ckind)
         if created:
-            self.emit({"type": "ipc.channel", "channel": cid, "kind": self.tracker.channels.kinds[cid],
-                       "name": key, "line": msg.get("line")})
+            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid], "name": key,
+                       "line": msg.get("line")})
         return cid
 
     def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
@@ -603,7 +640,7 @@ class Supervisor:
                        "line": line}, t=t)
         elif kind == "ipc.channel":
             ck = s("kind", 16)
-            if ck in ("pipe", "fifo", "queue", "value", "array"):
+            if ck in ("pipe", "fifo", "queue", "value", "array", "mp_pipe"):
                 self._channel(msg, ck)
         elif kind == "ipc.transfer":
             ck = s("kind", 16)
@@ -623,7 +660,8 @@ class Supervisor:
                 self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
                            "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
                 return
-            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array"):
+            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
+                          "fifo"):
                 return
             cid = self._channel(msg, str(ck))
             value = msg.get("value")

@@ -114,6 +114,7 @@ class Proc:
     last_fd_scan: int = 0
     last_thread_scan: int = 0
     vanished_at: int | None = None  # gone from /proc, waiting briefly for a traced wait() to say who reaped it
+    hold: bool = False  # still in sandbox set-up (the root before its hello): its states are not the lesson's
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
 
@@ -163,7 +164,9 @@ class Tracker:
         except OSError:
             files = None  # already gone: still worth a spawn event if the shim saw it
         st = files.stat() if files else None
-        p = Proc(pid=pid, ppid=st.ppid if st else ppid, files=files, name=name or (st.comm if st else ""),
+        # The shim says who forked it; /proc may already show init if that parent died meanwhile.
+        born_to = ppid if ppid > 0 and how in ("fork", "python") else (st.ppid if st else ppid)
+        p = Proc(pid=pid, ppid=born_to, files=files, name=name or (st.comm if st else ""),
                  first_seen=time.monotonic_ns())
         self.procs[pid] = p
         self.emit({"type": "proc.spawn", "pid": pid, "ppid": p.ppid, "how": how, "name": p.name, "line": line})
@@ -172,6 +175,9 @@ class Tracker:
         if st is not None:
             run_ns, wait_ns = files.schedstat() if files else (0, 0)
             p.run_ns, p.wait_ns = run_ns, wait_ns
+            if st.ppid != p.ppid and st.state not in ("Z", "X"):
+                self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": st.ppid})
+                p.ppid = st.ppid
         n = len(self.alive())
         self.max_alive = max(self.max_alive, n)
         return p
@@ -180,7 +186,7 @@ class Tracker:
 
     def sweep(self, now_ns: int, want_fds: bool = True) -> None:
         for p in list(self.procs.values()):
-            if p.alive:
+            if p.alive and not p.hold:
                 self._sample(p, now_ns, want_fds)
         self.settle(now_ns)
 
@@ -329,6 +335,9 @@ class Tracker:
                 label = label.replace("pipe pipe", "pipe")
                 return {"code": "pipe_read", "text": f"reading {label} (fd {fd})", "syscall": name, "fd": fd,
                         "channel": cid, "name": target}
+            if target and target.startswith("socket:") and cid and self.channels.kinds.get(cid) == "mp_pipe":
+                return {"code": "socket_read", "text": f"waiting on multiprocessing Pipe {cid.split('#')[1]}"
+                        f" (a socket pair, fd {fd})", "syscall": name, "fd": fd, "channel": cid, "name": target}
             if target and target.startswith("socket:"):
                 label = cid.replace("#", " #") if cid else "a socket"
                 return {"code": "socket_read", "text": f"waiting for data on {label} (fd {fd})",
