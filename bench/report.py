@@ -120,8 +120,9 @@ def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], 
     if any(b is not None for _, b, _o in busy):
         out += ["Other programs on the machine (the same two cores): before each benchmark the suite waits up to "
                 "20 s for them to use under 20 % of the CPUs. Measured: their share of all CPUs in the last "
-                "second before the benchmark, and the cores they used *during* it (all busy CPU time minus "
-                "that of the suite's own processes):", "",
+                "second before the benchmark, and the cores used *during* it by anything but the suite's own "
+                "processes (all busy CPU time minus the CPU time of the suite, its servers and everything they "
+                "ran; an upper bound, as kernel threads working for the suite count here too):", "",
                 "| benchmark | others before | others during | the suite during |", "|---|---|---|---|"]
         for n, b, o in busy:
             o = o or {}
