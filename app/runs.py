@@ -148,6 +148,12 @@ class RunManager:
                 # Take whatever else is already buffered: one publish (one WS frame) per burst.
                 while len(reader._buffer) and b"\n" in reader._buffer and len(batch) < 512:  # type: ignore[attr-defined]
                     batch.append(json.loads(await reader.readline()))
+                if batch[-1]["type"] == "run.finished" and run.questions:
+                    # The page shows the real answers with the end of the run, without asking again.
+                    try:
+                        batch[-1]["answers"] = compute_answers(run.questions, run.events + batch)
+                    except Exception:
+                        log.exception("answers for run %s", run.id)
                 self._publish(run, batch)
                 if batch[-1]["type"] == "run.finished":
                     finished = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -31,7 +32,15 @@ from .storage import Storage
 log = logging.getLogger("proclab")
 
 MAX_SOURCE = 256 * 1024
+# Everything the pages need comes from this server; nothing else may load (offline classrooms, safety).
+CSP = ("default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
 SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP")
+
+
+class PaceRequest(BaseModel):
+    mode: str = Field(description="normal, paused, step or slow")
+    delay_ms: int | None = Field(default=None, ge=0, le=10000)
 
 
 class RunRequest(BaseModel):
@@ -40,6 +49,7 @@ class RunRequest(BaseModel):
     main: str | None = None
     stdin: str | None = None
     limits: dict[str, float] | None = None
+    pace: PaceRequest | None = Field(default=None, description="start paced (e.g. step mode from the first call)")
 
 
 class SignalRequest(BaseModel):
@@ -52,9 +62,6 @@ class InputRequest(BaseModel):
     eof: bool = False
 
 
-class PaceRequest(BaseModel):
-    mode: str = Field(description="normal, paused, step or slow")
-    delay_ms: int | None = Field(default=None, ge=0, le=10000)
 
 
 class FileContent(BaseModel):
@@ -63,6 +70,18 @@ class FileContent(BaseModel):
 
 class RoomRequest(BaseModel):
     title: str | None = Field(default=None, max_length=200)
+
+
+@functools.lru_cache(maxsize=256)
+def qr_svg(url: str) -> str:
+    """A QR code of the room's URL for the projector (inline SVG, made here: no request leaves)."""
+    import io
+
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False, svgns=True)
+    return buf.getvalue().decode()
 
 
 def script_json(data: Any) -> str:
@@ -128,14 +147,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 
-    app = FastAPI(title="ProcLab", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ProcLab", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Lessons on Linux processes and IPC, run on the real kernel.")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        # Swagger UI from static/vendor: classrooms are often offline, and nothing may load from a CDN.
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ProcLab API",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/img/logo.svg")
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
     @app.middleware("http")
     async def client_cookie(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("text/html") and request.url.path != "/docs":
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
         if "pl_client" not in request.cookies:
             response.set_cookie("pl_client", secrets.token_urlsafe(12), httponly=True, samesite="lax",
                                 max_age=365 * 86400)
@@ -223,6 +256,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(e.status, e.message) from e
         except ValueError as e:
             raise HTTPException(422, str(e)) from e
+        if req.pace is not None and req.pace.mode != "normal":
+            if req.pace.mode not in ("paused", "step", "slow"):
+                raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
+            # Queued before the supervisor starts the root, so even the first traced call is paced.
+            await state.manager.command(run.id, {"cmd": "pace", "mode": req.pace.mode,
+                                                 "delay_ms": req.pace.delay_ms})
         return run.public()
 
     async def find_run(run_id: str) -> dict[str, Any]:
@@ -435,21 +474,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def room_info(room: Any, request: Request) -> dict[str, Any]:
         url = str(request.base_url).rstrip("/") + f"/room/{room.code}"
         return {"code": room.code, "title": room.title, "url": url, "runs": list(room.run_ids),
-                "clients": state.rooms.clients(room)}
+                "clients": state.rooms.clients(room), "qr_svg": qr_svg(url)}
 
     @app.post("/api/rooms", status_code=201)
     async def create_room(request: Request, body: RoomRequest | None = None) -> dict[str, Any]:
         need_instructor(request)
         room = await asyncio.to_thread(state.rooms.create, body.title if body else None)
-        info = room_info(room, request)
-        import io
-
-        import segno
-
-        buf = io.BytesIO()
-        segno.make(info["url"], error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
-        info["qr_svg"] = buf.getvalue().decode()
-        return info
+        return room_info(room, request)
 
     @app.get("/api/rooms/{code}")
     async def get_room(code: str, request: Request) -> dict[str, Any]:

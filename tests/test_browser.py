@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT, Server
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -46,7 +45,9 @@ class Page:
     def __init__(self, browser: Any, server: Server, locale: str = "en-US") -> None:
         self.base = server.base
         self.server = server
-        self.context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale=locale)
+        # Playwright's own predicates use eval, which the server's CSP forbids; test_csp_* enforces it.
+        self.context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale=locale,
+                                           bypass_csp=True)
         self.errors: list[str] = []
         self.foreign: list[str] = []
         self.context.route("**/*", self._guard)
@@ -490,3 +491,19 @@ def test_events_arrive_over_http_when_websockets_are_blocked(ui: Page) -> None:
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]
     assert len(process_nodes(page)) >= 2
+
+
+def test_csp_enforced_lesson_runs_without_a_single_violation(browser: Any, server: Server) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    lesson = next(x["id"] for x in server.http.get("/api/lessons").json() if "fork" in x["id"])
+    response = page.goto(f"{server.base}/lessons/{lesson}")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.locator("#btn-run").click()
+    page.locator(".term-screen", has_text="child").wait_for(timeout=RUN_TIMEOUT)
+    page.wait_for_timeout(1000)
+    context.close()
+    assert not problems, problems

@@ -75,3 +75,15 @@ def test_slow_mode_spaces_traced_calls(server: Server) -> None:
     assert len(transfers) == 6
     gaps = [b - a for a, b in zip(transfers, transfers[1:], strict=False)]
     assert min(gaps) >= 80_000_000, gaps  # each traced call waited ~100 ms
+
+
+def test_step_mode_from_the_very_first_traced_call(server: Server) -> None:
+    c = httpx.Client(base_url=server.base, timeout=10)
+    c.get("/healthz")
+    run_id = c.post("/api/runs", json={"files": {"main.py": STEPPER}, "pace": {"mode": "step"}}).json()["id"]
+    wait_for(lambda: of(c.get(f"/api/runs/{run_id}/events").json(), "run.pace"))
+    time.sleep(0.5)
+    held = c.get(f"/api/runs/{run_id}/events").json()
+    assert not of(held, "ipc.transfer"), "a traced call ran before its step"
+    c.post(f"/api/runs/{run_id}/stop")
+    server.wait(run_id, 20)

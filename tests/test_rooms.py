@@ -144,6 +144,13 @@ def test_recording_survives_a_restart_and_round_trips_through_ndjson(tmp_path: P
         stop_server(s)
 
 
+def test_room_info_carries_its_qr_code(server: Server) -> None:
+    code = server.http.post("/api/rooms", headers=auth(server)).json()["code"]
+    info = server.http.get(f"/api/rooms/{code}").json()
+    assert info["qr_svg"].startswith("<svg") and info["url"].endswith(code)
+    assert server.http.get(f"/room/{code}").status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/api/rooms/NOPE1", "/room/NOPE1"])
 def test_unknown_room_is_404(server: Server, path: str) -> None:
     assert server.http.get(path).status_code == 404

@@ -174,3 +174,25 @@ def test_launcher_is_restarted_if_it_dies(server: Server) -> None:
         raise AssertionError("the launcher was not restarted")
     events = server.run({"files": {"main.py": "print('after restart')\n"}})
     assert "after restart" in output(events)
+
+
+def test_pages_forbid_anything_from_elsewhere_and_docs_work_offline(server: Server) -> None:
+    page = server.http.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp
+    docs = server.http.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    assert server.http.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert server.http.get("/openapi.json").json()["info"]["title"] == "ProcLab"
+
+
+def test_nul_bytes_pass_through_and_answers_come_with_the_end(server: Server) -> None:
+    events = server.run({"files": {"main.py": "import sys\nsys.stdout.write('a\\x00b\\n')\n"}})
+    assert "a\x00b\n" in output(events)
+    fork = _lesson(server, "fork")
+    events = server.run({"lesson": fork})
+    fin = events[-1]
+    assert fin["type"] == "run.finished" and isinstance(fin.get("answers"), dict) and fin["answers"]
+    latest = server.http.get("/api/runs", params={"limit": 1}).json()[0]["id"]
+    assert server.http.get(f"/api/runs/{latest}").json()["answers"] == fin["answers"]

@@ -394,7 +394,7 @@ class Supervisor:
             return
         keep = data[: cap - self.output_bytes]
         self.output_bytes += len(keep)
-        text = dec.decode(keep).replace("\x00", "\ufffd")
+        text = dec.decode(keep)  # NUL bytes pass through (JSON escapes them); the terminal shows them inert
         if text:
             self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": text})
         if len(keep) < len(data):
