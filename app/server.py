@@ -423,6 +423,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resp.delete_cookie(auth.COOKIE)
         return resp
 
+    @app.get("/api/lessons/{lesson_id}/files/{name}")
+    async def get_lesson_file(lesson_id: str, name: str, request: Request) -> dict[str, Any]:
+        need_instructor(request)
+        lesson = lessons().get(lesson_id)
+        if lesson is None:
+            raise HTTPException(404, f"no lesson {lesson_id!r}")
+        path = lesson.dir / name
+        if "/" in name or name.startswith(".") or not path.is_file() or path.is_symlink():
+            raise HTTPException(404, f"no file {name!r} in lesson {lesson_id!r}")
+        return {"name": name, "content": path.read_text(encoding="utf-8")}
+
     @app.put("/api/lessons/{lesson_id}/files/{name}")
     async def put_lesson_file(lesson_id: str, name: str, body: FileContent, request: Request) -> dict[str, Any]:
         need_instructor(request)

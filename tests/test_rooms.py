@@ -100,6 +100,10 @@ def test_student_cannot_control_someone_elses_run(server: Server) -> None:
 
 def test_lesson_files_are_validated_before_saving(server: Server, tmp_path: Path) -> None:
     lesson = fork_lesson(server)
+    raw = server.http.get(f"/api/lessons/{lesson}/files/lesson.md", headers=auth(server))
+    assert raw.status_code == 200 and raw.json()["content"].startswith("---")
+    assert server.http.get(f"/api/lessons/{lesson}/files/lesson.md").status_code == 401
+    assert server.http.get(f"/api/lessons/{lesson}/files/..%2Fx", headers=auth(server)).status_code == 404
     detail = server.http.get(f"/api/lessons/{lesson}").json()
     broken = server.http.put(f"/api/lessons/{lesson}/files/main.py", json={"content": "if True\n  x = 1\n"},
                              headers=auth(server))
