@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the Markdown report here (default with no NAME: "
                                             "docs/benchmarks.md)")
     p.add_argument("--json", type=Path, help="also write every result, with raw data, as JSON")
+    p.add_argument("--render", type=Path, metavar="JSON",
+                   help="measure nothing: write the report again from a --json file of an earlier run (e.g. "
+                        "after editing bench/FINDINGS.md)")
     p.add_argument("--quiet-wait", type=float, default=20.0, metavar="S",
                    help="before each benchmark, wait up to S seconds for other programs to use under 20%% of "
                         "the CPUs (default 20; the load found is reported)")
@@ -62,8 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in NAMES]
     if unknown:
         p.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        results = [Result.from_dict(r) for r in saved["results"]]
+        out = args.out or report.ROOT / "docs" / "benchmarks.md"
+        report.write(report.render(results, saved["machine"], saved["health"], saved["argv"], saved["total_s"],
+                                   saved["when"]), out)
+        print(f"wrote {out} from the run of {saved['when']}")
+        return 0
     names = args.names or list(NAMES)
     sizes = Sizes.tiny() if args.tiny else Sizes()
+    when = time.strftime("%Y-%m-%d %H:%M %Z")
     t0 = time.monotonic()
     results = []
     for name in names:
@@ -79,11 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         o = res.raw["_others"]
         print(f"   ({res.seconds:.0f} s; other programs used {o['others_cores']:.2f} cores meanwhile)", flush=True)
     total = time.monotonic() - t0
+    machine = report.machine()
     if args.json:
-        args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1, default=str))
+        args.json.write_text(json.dumps({"when": when, "argv": argv, "total_s": total, "machine": machine,
+                                         "health": Server.last_health, "results": [r.to_dict() for r in results]},
+                                        indent=1, default=str))
     out = args.out or (None if args.names else report.ROOT / "docs" / "benchmarks.md")
     if out is not None:
-        text = report.render(results, report.machine(), Server.last_health, argv, total)
+        text = report.render(results, machine, Server.last_health, argv, total, when)
         report.write(text, out)
         print(f"wrote {out}")
     print(f"total {total:.0f} s")

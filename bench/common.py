@@ -101,6 +101,11 @@ class Result:
                 "error": self.error, "notes": self.notes, "raw": self.raw,
                 "figures": [f.__dict__ for f in self.figures]}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        return cls(name=d["name"], title=d["title"], method=d["method"], seconds=d["seconds"], error=d["error"],
+                   notes=d["notes"], raw=d["raw"], figures=[Figure(**f) for f in d["figures"]])
+
 
 # ---------------------------------------------------------------- the server
 

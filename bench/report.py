@@ -94,14 +94,14 @@ def _cell(s: str) -> str:
 
 
 def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], argv: list[str],
-           total_s: float) -> str:
+           total_s: float, when: str | None = None) -> str:
     m = info
     launcher = health.get("launcher", {})
     out = ["# Benchmarks", "",
-           "Written by `python -m bench` (the `bench/` package) from one run of the whole suite; every number "
+           "Written by `python -m bench` (the `bench/` package) from one run; every number "
            "below, and the one it is compared with, was measured in that run. Nothing here is edited by hand "
            "except the section *Profiles and diagnosis*, which comes from `bench/FINDINGS.md`.", "",
-           f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}: `python -m bench {' '.join(argv)}`".rstrip() +
+           f"Run on {when or time.strftime('%Y-%m-%d %H:%M %Z')}: `python -m bench {' '.join(argv)}`".rstrip() +
            f", {total_s:.0f} s in all.", "",
            "## Machine", "",
            "| | |", "|---|---|",
