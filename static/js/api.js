@@ -1,10 +1,11 @@
 // Small fetch helpers for the ProcLab REST API (same origin only).
 
 export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail || `HTTP ${status}`);
+  constructor(status, detail, body = null) {
+    super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
+    this.body = body; // the parsed response (e.g. {detail: {file, line, message}})
   }
 }
 
@@ -18,9 +19,13 @@ function detailOf(body, status) {
   return `HTTP ${status}`;
 }
 
-export async function request(method, url, body) {
+export async function request(method, url, body, { raw = null, type = 'application/json' } = {}) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
-  if (body !== undefined) {
+  if (raw != null) {
+    // a file or text sent as it is (a recording)
+    init.headers['Content-Type'] = type;
+    init.body = raw;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -39,7 +44,7 @@ export async function request(method, url, body) {
       data = text;
     }
   }
-  if (!res.ok) throw new ApiError(res.status, detailOf(data, res.status));
+  if (!res.ok) throw new ApiError(res.status, detailOf(data, res.status), data);
   return data;
 }
 
@@ -47,7 +52,7 @@ const enc = encodeURIComponent;
 
 export const api = {
   lesson: (id) => request('GET', `/api/lessons/${enc(id)}`),
-  createRun: (lesson, files) => request('POST', '/api/runs', { lesson, files }),
+  createRun: (lesson, files, pace = null) => request('POST', '/api/runs', pace ? { lesson, files, pace } : { lesson, files }),
   run: (id) => request('GET', `/api/runs/${enc(id)}`),
   events: (id, after = -1) => request('GET', `/api/runs/${enc(id)}/events${after >= 0 ? `?after=${after}` : ''}`),
   stop: (id) => request('POST', `/api/runs/${enc(id)}/stop`),
@@ -58,4 +63,18 @@ export const api = {
   room: (code) => request('GET', `/api/rooms/${enc(code)}`),
   createRoom: (title) => request('POST', '/api/rooms', title ? { title } : undefined),
   me: () => request('GET', '/api/me'),
+  exportUrl: (id) => `/api/runs/${enc(id)}/export`,
+  importRun: (file) => request('POST', '/api/runs/import', undefined, { raw: file, type: 'application/x-ndjson' }),
+  lessonFile: (id, name) => request('GET', `/api/lessons/${enc(id)}/files/${enc(name)}`),
+  saveLessonFile: (id, name, content) => request('PUT', `/api/lessons/${enc(id)}/files/${enc(name)}`, { content }),
+  checkLesson: (id) => request('POST', `/api/lessons/${enc(id)}/check`),
 };
+
+/** The {file, line, message} of a lesson that did not validate (422), or null. */
+export function lessonProblem(err) {
+  const d = err && err.body && typeof err.body === 'object' ? err.body.detail : null;
+  if (!d || typeof d !== 'object' || Array.isArray(d) || typeof d.message !== 'string') return null;
+  const file = typeof d.file === 'string' ? d.file.split('/').pop() : '';
+  const line = Number.isInteger(d.line) && d.line > 0 ? d.line : null;
+  return { file, line, message: d.message };
+}

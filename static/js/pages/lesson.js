@@ -26,6 +26,7 @@ const ui = {
   slow: $('btn-slow'),
   status: $('run-status'),
   link: $('run-link'),
+  export: $('run-export'),
 };
 
 const SLOW_MS = 400;
@@ -184,10 +185,14 @@ async function startRun() {
   run.finishedHandled = false;
   run.paused = false;
   ui.link.hidden = true;
+  ui.export.hidden = true;
   setPhase('starting');
   let created;
+  // step mode or slow motion chosen before Run: paced from the very first traced call
+  const mode = paceMode();
+  const pace = mode === 'normal' ? null : { mode, delay_ms: run.slow ? SLOW_MS : 0 };
   try {
-    created = await api.createRun(lesson.id, ws.files());
+    created = await api.createRun(lesson.id, ws.files(), pace);
   } catch (err) {
     setPhase('idle');
     questions.lock(false);
@@ -198,7 +203,7 @@ async function startRun() {
   ui.link.href = `/runs/${encodeURIComponent(run.id)}`;
   ui.link.hidden = false;
   if (created.status === 'queued') setPhase('queued');
-  if (run.step || run.slow) sendPace();
+  if (paceMode() !== mode) sendPace(); // changed while the run was being created
   const id = run.id;
   run.stream = new RunStream({
     runId: run.id,
@@ -217,7 +222,15 @@ async function onFinished() {
   run.paused = false;
   questions.lock(false);
   const id = run.id;
-  // the answers are computed when the run ends; ask until they are there
+  ui.export.href = api.exportUrl(id);
+  ui.export.hidden = false;
+  // run.finished carries the real answers of a lesson run
+  const fin = ws.live.finished;
+  if (fin && fin.answers && typeof fin.answers === 'object') {
+    questions.showAnswers(fin.answers);
+    return;
+  }
+  // (a server without them: ask until they are there)
   for (let i = 0; i < 10 && id === run.id; i++) {
     try {
       const info = await api.run(id);

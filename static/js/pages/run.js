@@ -2,7 +2,7 @@
 // scrub; follows the run live if it is still going.
 
 import { initPage } from './common.js';
-import { t } from '../i18n.js';
+import { t, onLangChange } from '../i18n.js';
 import { api } from '../api.js';
 import { RunStream } from '../stream.js';
 import { createWorkspace } from '../workspace.js';
@@ -49,15 +49,21 @@ const ws = createWorkspace(root, {
 const qEl = document.getElementById('questions');
 const questions = qEl ? mountQuestions(qEl, { lesson: lesson || { id: runInfo.lesson, questions: [] }, readOnly: true }) : null;
 
+const exportLink = document.getElementById('run-export');
+
 function showStatus() {
+  // the recording can be downloaded once the run has finished (409 before)
+  if (exportLink) exportLink.hidden = following;
   if (!status) return;
   status.textContent = following ? t('status.running') : t('status.replay');
   status.dataset.phase = following ? 'running' : 'finished';
 }
+onLangChange(showStatus);
 
 async function loadAnswers() {
   if (!questions) return;
-  let answers = runInfo.answers;
+  const fin = ws.live.finished;
+  let answers = runInfo.answers || (fin && fin.answers);
   if (!answers) {
     try {
       answers = (await api.run(runInfo.id)).answers;
@@ -70,6 +76,7 @@ async function loadAnswers() {
 
 async function load() {
   if (status) status.textContent = t('status.loading');
+  if (exportLink) exportLink.hidden = runInfo.status !== 'finished';
   try {
     const events = await api.events(runInfo.id);
     ws.feed(events);
