@@ -507,3 +507,65 @@ def test_csp_enforced_lesson_runs_without_a_single_violation(browser: Any, serve
     page.wait_for_timeout(1000)
     context.close()
     assert not problems, problems
+
+
+# --------------------------------------------------------------------------------------------- instructors
+
+
+def sign_in(p: Page) -> Any:
+    """Sign in as the instructor through the form (the cookie is httponly)."""
+    page = p.goto("/signin")
+    page.fill("#token", p.server.secret)
+    page.click("button[type=submit]")
+    page.wait_for_url(p.base + "/")
+    return page
+
+
+def test_room_shows_the_qr_code_and_counts_students(browser: Any, server: Server) -> None:
+    teacher = Page(browser, server)
+    student = Page(browser, server)
+    try:
+        page = sign_in(teacher)
+        page.wait_for_selector("#room-create:not([hidden])")
+        page.click("#room-create")
+        page.wait_for_url("**/room/*")
+        page.wait_for_load_state("networkidle")
+        info = server.http.get("/api/rooms/" + page.url.rsplit("/", 1)[1]).json()
+        # the QR code: the server's SVG, imported as an <svg> element (not as markup), scaled by CSS
+        qr = page.locator("#room-qr svg")
+        assert qr.count() == 1 and qr.is_visible()
+        assert page.locator("#room-qr").get_attribute("role") == "img"
+        assert page.locator("#room-qr").get_attribute("aria-label") == "QR code of the join link"
+        assert qr.get_attribute("viewBox")
+        assert page.locator("#room-qr svg path").count() >= 1
+        assert page.evaluate("document.querySelector('#room-qr svg') instanceof SVGSVGElement")
+        box = qr.bounding_box()
+        assert box["width"] >= 150 and abs(box["width"] - box["height"]) < 2
+        assert page.locator("#room-url").inner_text() == info["url"]
+        assert page.locator(".room-code").inner_text() == info["code"]
+        # the students connected: none yet (the instructor's own page is not counted), then one
+        page.wait_for_function("document.getElementById('room-clients').textContent === '0 students connected'",
+                               timeout=10_000)
+        student.goto(page.url[len(server.base):])
+        assert student.page.locator("#room-qr svg").count() == 1
+        page.wait_for_function("document.getElementById('room-clients').textContent === '1 student connected'",
+                               timeout=10_000)
+        # the projector view: keyboard opens it, Esc closes it, focus comes back
+        page.focus("#room-project")
+        page.keyboard.press("Enter")
+        dialog = page.locator("#room-projector")
+        assert dialog.is_visible()
+        big = page.locator("#projector-qr svg").bounding_box()
+        assert big["width"] >= 400, big
+        assert page.locator("#projector-code").inner_text() == info["code"]
+        assert page.locator("#projector-clients").inner_text() == "1 student connected"
+        teacher.shot("room-projector")
+        page.keyboard.press("Escape")
+        assert not dialog.is_visible()
+        assert page.evaluate("document.activeElement.id") == "room-project"
+        teacher.shot("room-instructor-qr")
+        teacher.check_clean()
+        student.check_clean()
+    finally:
+        teacher.close()
+        student.close()

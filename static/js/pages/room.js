@@ -9,6 +9,7 @@ import { RunStream } from '../stream.js';
 import { createWorkspace } from '../workspace.js';
 import { h, clear, toast } from '../dom.js';
 import { icon } from '../icons.js';
+import { importSvg } from '../safesvg.js';
 
 initPage();
 
@@ -176,16 +177,64 @@ $('room-copy').addEventListener('click', async () => {
   }
 });
 
+// ---- joining: QR code, code and link, who is connected ---------------------
+function showQr(box) {
+  if (!box) return;
+  const svg = importSvg(room.qr_svg);
+  if (!svg) return;
+  svg.setAttribute('aria-hidden', 'true');
+  svg.classList.add('qr-svg');
+  box.replaceChildren(svg);
+  box.hidden = false;
+}
+showQr($('room-qr'));
+
+let streamOpen = false; // this page's own room connection (counted by the server)
+let clients = null;
+
+function clientsText() {
+  if (clients == null) return '';
+  if (!instructor) return t('room.clients', { n: clients });
+  // the instructor sees the students: every connection but this page's own
+  const n = Math.max(0, clients - (streamOpen ? 1 : 0));
+  return n === 1 ? t('room.student1') : t('room.students', { n });
+}
+
+function showClients() {
+  const s = clientsText();
+  for (const el of [$('room-clients'), $('projector-clients')]) if (el && el.textContent !== s) el.textContent = s;
+}
+onLangChange(showClients);
+
 async function refreshInfo() {
+  if (document.hidden && clients != null) return;
   try {
     const info = await api.room(room.code);
-    $('room-clients').textContent = t('room.clients', { n: info.clients ?? 0 });
+    clients = info.clients ?? 0;
+    showClients();
   } catch {
-    /* ignore */
+    /* ignore: the next poll tries again */
   }
 }
 refreshInfo();
-setInterval(refreshInfo, 10000);
+setInterval(refreshInfo, instructor ? 2000 : 10000);
+
+// the projector view (instructor): QR code, link and code as large as the screen allows
+const projector = $('room-projector');
+if (projector && $('room-project')) {
+  showQr($('projector-qr'));
+  const opener = $('room-project');
+  opener.addEventListener('click', () => {
+    if (typeof projector.showModal === 'function') projector.showModal();
+    else projector.setAttribute('open', '');
+    $('projector-close').focus();
+  });
+  projector.addEventListener('close', () => opener.focus());
+  // a click on the backdrop closes it too
+  projector.addEventListener('click', (e) => {
+    if (e.target === projector) projector.close();
+  });
+}
 
 // lesson titles for the run list and the instructor's menu
 request('GET', '/api/lessons').then((lessons) => {
@@ -209,6 +258,7 @@ onLangChange(renderRuns);
 const ui = {
   run: $('btn-run'), stop: $('btn-stop'), pause: $('btn-pause'), stepMode: $('btn-stepmode'),
   step: $('btn-step'), slow: $('btn-slow'), status: $('run-status'), link: $('run-link'),
+  export: $('run-export'),
 };
 
 function setAttr(el, name, value) {
@@ -222,6 +272,11 @@ function renderControls() {
     const s = !rec ? t('status.idle') : active ? (pace.paused ? t('status.paused') : t('status.running')) : t('status.finished');
     if (ui.status.textContent !== s) ui.status.textContent = s;
     setAttr(ui.status, 'data-phase', !rec ? 'idle' : active ? 'running' : 'finished');
+  }
+  if (ui.export) {
+    // a finished run of the room can be downloaded as a recording
+    ui.export.hidden = !(rec && rec.finished);
+    if (rec) setAttr(ui.export, 'href', api.exportUrl(rec.id));
   }
   if (!instructor || !ui.run) return;
   ui.stop.disabled = !active;
@@ -303,6 +358,10 @@ new RunStream({
     return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(code)}`;
   },
   onEvents: receive,
+  onStatus: (st) => {
+    streamOpen = st === 'open';
+    showClients();
+  },
 }).start();
 
 renderRuns();
