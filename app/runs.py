@@ -52,6 +52,7 @@ class Run:
     questions: list[dict[str, Any]] = field(default_factory=list)
     stdin: str | None = None
     room: str | None = None
+    pace: dict[str, Any] | None = None  # start paced: {"mode": "step"|"slow"|"paused", "delay_ms": N}
     status: RunStatus = RunStatus.QUEUED
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -91,7 +92,7 @@ class RunManager:
 
     def submit(self, files: dict[str, str], main: str, lesson: str | None, limits: dict[str, Any] | None,
                client: str, questions: list[dict[str, Any]] | None = None, stdin: str | None = None,
-               room: str | None = None) -> Run:
+               room: str | None = None, pace: dict[str, Any] | None = None) -> Run:
         if self.floor_missing:
             raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
                              f"{', '.join(self.floor_missing)} (see /healthz)")
@@ -106,7 +107,7 @@ class RunManager:
         if len(self.queue) >= self.settings.max_queue:
             raise RunRefused(503, "the server is full; try again in a minute")
         run = Run(id=new_run_id(), lesson=lesson, files=files, main=main, limits=limits, client=client,
-                  questions=questions or [], stdin=stdin, room=room)
+                  questions=questions or [], stdin=stdin, room=room, pace=pace)
         self.runs[run.id] = run
         self.queue.append(run)
         self._pump()
@@ -131,6 +132,8 @@ class RunManager:
     async def _drive(self, run: Run) -> None:
         spec = build_spec(self.settings, self.launcher, run.files, run.main, run.lesson, run.limits, run.stdin,
                           run.uid, run.id)
+        if run.pace:
+            spec["pace"] = run.pace
         try:
             sock = await asyncio.to_thread(self.launcher.open_run, spec)
             reader, writer = await asyncio.open_unix_connection(sock=sock, limit=8 * 2**20)

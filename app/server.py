@@ -248,20 +248,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             files[name] = content
         main = req.main or (lesson.main if lesson else "main.py")
         limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
+        pace = None
+        if req.pace is not None and req.pace.mode != "normal":
+            if req.pace.mode not in ("paused", "step", "slow"):
+                raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
+            pace = {"mode": req.pace.mode, "delay_ms": req.pace.delay_ms}
         try:
             run = state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
                                        client_id(request), lesson.questions if lesson else None,
-                                       req.stdin if req.stdin is not None else (lesson.stdin if lesson else None))
+                                       req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
+                                       pace=pace)
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         except ValueError as e:
             raise HTTPException(422, str(e)) from e
-        if req.pace is not None and req.pace.mode != "normal":
-            if req.pace.mode not in ("paused", "step", "slow"):
-                raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
-            # Queued before the supervisor starts the root, so even the first traced call is paced.
-            await state.manager.command(run.id, {"cmd": "pace", "mode": req.pace.mode,
-                                                 "delay_ms": req.pace.delay_ms})
         return run.public()
 
     async def find_run(run_id: str) -> dict[str, Any]:

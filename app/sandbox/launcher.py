@@ -133,7 +133,7 @@ def _run_in_namespaces(sock: socket.socket, tmp_mb: int) -> None:
     from . import namespaces as ns
 
     try:
-        supervisor._prctl(supervisor.PR_SET_PDEATHSIG, signal.SIGKILL)
+        supervisor.prctl(supervisor.PR_SET_PDEATHSIG, signal.SIGKILL)
         ns.unshare(ns.CLONE_NEWPID | ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS)
         ns.private_tmp("/tmp", size_bytes=max(1, tmp_mb) << 20)  # the files limit, enforced by tmpfs too
         ns.bring_up_loopback()

@@ -753,9 +753,11 @@ def _patch_multiprocessing() -> None:
 
 def activate(run_dir: str, how: str = "python") -> None:
     """Install the hooks in this process. Idempotent; never raises into the caller."""
-    global _active, _run_dir
+    global _active, _run_dir, _mode
     if _active:
         return
+    if os.environ.get("PROCLAB_PACE") in ("step", "slow"):
+        _mode = os.environ["PROCLAB_PACE"]  # paced from the first call; the supervisor corrects it later
     _run_dir = os.path.realpath(run_dir or os.getcwd()) + os.sep
     try:
         _connect()

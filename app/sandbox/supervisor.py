@@ -11,66 +11,35 @@ PREPARING -> RUNNING -> (DRAINING: root gone, others left) -> TEARDOWN -> FINISH
 
 from __future__ import annotations
 
-import codecs
 import enum
 import errno
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
 import socket
 import stat
-import struct
 import sys
 import time
 from typing import Any
 
-from . import cleanup, procfs
+from . import cleanup, procfs, rootproc
 from .limits import Limits
+from .output import OutputMixin
+from .rootproc import prctl
+from .shimlink import ShimMixin
 from .tracker import Tracker, signal_name
 
-CHUNK = 65536
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
-PR_SET_DUMPABLE = 4
 
-# Shim message types that pass straight through as events (after checks).
-_PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
-                 "ipc.channel"}
 _SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP",
                      "SIGQUIT", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGTSTP"}
 
 
 NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
-
-
-def _set_comm(name: bytes) -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
-
-
-def _set_cmdline(argv: list[str]) -> None:
-    """Make /proc/self/cmdline (what `ps` shows) read `python3 main.py` instead of the launcher's
-    command line, by overwriting the argument area in place (as setproctitle does)."""
-    try:
-        fields = open("/proc/self/stat", "rb").read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
-        new = b"\0".join(a.encode() for a in argv) + b"\0"
-        if len(new) > end - start:
-            return
-        with open("/proc/self/mem", "r+b", buffering=0) as mem:
-            mem.seek(start)
-            mem.write(new.ljust(end - start, b"\0"))
-        import ctypes
-
-        # Trim the area to the new length where allowed (CAP_SYS_RESOURCE); otherwise NULs pad it.
-        ctypes.CDLL(None, use_errno=True).prctl(35, 9, ctypes.c_ulong(start + len(new)), 0, 0)  # PR_SET_MM_ARG_END
-    except (OSError, ValueError, IndexError):
-        pass
 
 
 class _RunFsCreds:
@@ -103,16 +72,7 @@ class Phase(enum.Enum):
     FINISHED = "finished"
 
 
-def _prctl(option: int, arg: int) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, arg, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-class Supervisor:
+class Supervisor(OutputMixin, ShimMixin):
     def __init__(self, sock: socket.socket, spec: dict[str, Any]) -> None:
         self.sock = sock
         self.spec = spec
@@ -230,6 +190,12 @@ class Supervisor:
         self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
 
     def start_root(self) -> None:
+        pace = self.spec.get("pace") or {}
+        if pace.get("mode") in ("step", "slow"):
+            # Known before the fork: the root's shim starts paced, so even its first traced call waits.
+            self.mode = pace["mode"]
+            if isinstance(pace.get("delay_ms"), int) and 0 <= pace["delay_ms"] <= 10_000:
+                self.delay_ms = pace["delay_ms"]
         stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -238,7 +204,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             try:
-                self._child(stdin_r, out_w, err_w)
+                rootproc.become_scenario(self, stdin_r, out_w, err_w)
             except BaseException as e:  # setup failed: say so on the pipe the supervisor reads
                 try:
                     os.write(err_w if err_w > 2 else 2, f"proclab: could not start the scenario: {e}\n".encode())
@@ -265,446 +231,19 @@ class Supervisor:
                    "uid": self.uid}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
+        if self.mode != "normal":
+            self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
+        if (self.spec.get("pace") or {}).get("mode") == "paused":
+            self.pace("paused", None)
         root = self.tracker.add(pid, os.getpid(), "root", None, "python3")
         if root is not None:
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
         self.phase = Phase.RUNNING
         self.flush()
 
-    def _child(self, stdin_r: int, out_w: int, err_w: int) -> None:
-        """In the scenario's first process: drop everything the run must not have, then run main."""
-        os.setpgid(0, 0)
-        _set_comm(b"python3")  # what `ps` would show for `python3 main.py`; children inherit it
-        _set_cmdline(["python3", self.spec.get("main", "main.py")])  # before Landlock makes /proc read-only
-        if self.cg is not None:
-            self.cg.add(os.getpid())  # before anything can fork: every descendant is counted
-        os.dup2(stdin_r, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.closerange(3, 65536)
-        signal.set_wakeup_fd(-1)
-        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-            signal.signal(s, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts: Ctrl+C raises KeyboardInterrupt
-        lim = self.limits
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
-        except OSError:
-            pass
-        try:
-            os.nice(int(self.spec.get("nice", 10)))
-        except OSError:
-            pass
-        mem = lim.memory_mb * 2**20
-        if self.cg is not None:
-            mem *= 4  # the cgroup limits the whole run; AS only stops one absurd allocation early
-        nproc = lim.processes
-        if self.uid is None:
-            # No uid of its own: NPROC counts all of this user's processes, so leave room for them.
-            nproc += len(cleanup.list_uid_pids(os.getuid()))
-        cpu = int(lim.cpu_s) + 1
-        for res, value in ((resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_AS, mem + 64 * 2**20),
-                           (resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, lim.files_mb * 2**20),
-                           (resource.RLIMIT_NOFILE, lim.fds), (resource.RLIMIT_CORE, 0),
-                           (resource.RLIMIT_STACK, 4 * 2**20)):
-            soft, hard = value if isinstance(value, tuple) else (value, value)
-            resource.setrlimit(res, (soft, hard))
-        if self.uid is not None:
-            os.setgroups([])
-            os.setresgid(self.gid or self.uid, self.gid or self.uid, self.gid or self.uid)
-            os.setresuid(self.uid, self.uid, self.uid)
-            # setresuid made the process non-dumpable, which hides /proc/PID/{fd,syscall,wchan} from a
-            # supervisor without CAP_SYS_PTRACE (a default docker run). The run has nothing to hide from it.
-            _prctl(PR_SET_DUMPABLE, 1)
-        layers = set(self.spec.get("layers", []))
-        if "seccomp" in layers:
-            from . import seccomp
-
-            seccomp.install_filter()
-        if "landlock" in layers:
-            from . import landlock
-
-            landlock.restrict(self.spec.get("ro_paths", []), [self.run_dir, "/dev/null", "/dev/zero",
-                                                               "/dev/urandom", "/dev/shm", "/tmp"])
-        os.chdir(self.run_dir)
-        env = {
-            "PATH": f"{self.spec['bin_dir']}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": self.run_dir,
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONPATH": self.spec["shim_dir"],
-            "PYTHONIOENCODING": "utf-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            # glibc reserves 64 MiB of address space per thread arena: under RLIMIT_AS that starves threads.
-            "MALLOC_ARENA_MAX": "2",
-            "TERM": "dumb",
-            "USER": "student",
-            "PROCLAB_SHIM": self.shim_path,
-            "PROCLAB_RUN_DIR": self.run_dir,
-        }
-        os.environ.clear()
-        os.environ.update(env)
-        main = self.spec.get("main", "main.py")
-        from . import runner
-
-        runner.run_main(self.run_dir, main)
-
     # ------------------------------------------------------------ output
 
-    def add_pipe(self, fd: int, pid: int, stream: str) -> None:
-        os.set_blocking(fd, False)
-        self.pipes[fd] = (pid, stream, codecs.getincrementaldecoder("utf-8")("replace"))
-        self.sel.register(fd, selectors.EVENT_READ, "pipe")
-
-    def drop_pipe(self, fd: int) -> None:
-        self.pipes.pop(fd, None)
-        self.throttled.discard(fd)
-        try:
-            self.sel.unregister(fd)
-        except (KeyError, ValueError):
-            pass
-        os.close(fd)
-
-    def read_pipe(self, fd: int) -> None:
-        pid, stream, dec = self.pipes[fd]
-        room = int(self.tokens)
-        if room < 4096:
-            # Over the rate cap: stop reading; the writer blocks on its full pipe (back pressure).
-            self.throttled.add(fd)
-            self.sel.unregister(fd)
-            return
-        try:
-            data = os.read(fd, min(CHUNK, room))
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            tail = dec.decode(b"", final=True)
-            if tail:
-                self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": tail})
-            self.drop_pipe(fd)
-            return
-        self.tokens -= len(data)
-        cap = self.limits.output_kb * 1024
-        if self.output_bytes >= cap:
-            self.dropped_bytes += len(data)
-            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
-            return
-        keep = data[: cap - self.output_bytes]
-        self.output_bytes += len(keep)
-        text = dec.decode(keep)  # NUL bytes pass through (JSON escapes them); the terminal shows them inert
-        if text:
-            self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": text})
-        if len(keep) < len(data):
-            self.dropped_bytes += len(data) - len(keep)
-            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
-
-    def refill(self) -> None:
-        now = time.monotonic()
-        rate = self.limits.output_rate_kbps * 1024
-        self.tokens = min(float(rate), self.tokens + (now - self.last_refill) * rate)
-        self.last_refill = now
-        if self.tokens >= 4096 and self.throttled:
-            for fd in list(self.throttled):
-                self.throttled.discard(fd)
-                self.sel.register(fd, selectors.EVENT_READ, "pipe")
-
-    def drain_pipes(self) -> None:
-        """Read what is left in every pipe (the writers are gone) before closing them."""
-        self.tokens = float(1 << 30)
-        for fd in list(self.pipes):
-            for _ in range(64):
-                if fd not in self.pipes:
-                    break
-                self.throttled.discard(fd)
-                try:
-                    self.sel.register(fd, selectors.EVENT_READ, "pipe")
-                except (KeyError, ValueError):
-                    pass
-                before = self.output_bytes + self.dropped_bytes
-                self.read_pipe(fd)
-                if fd in self.pipes and self.output_bytes + self.dropped_bytes == before:
-                    break
-        for fd in list(self.pipes):
-            self.drop_pipe(fd)
-
-    def drain_shim(self) -> None:
-        """Read every message still queued: a late hello.output carries the pipes of the last output."""
-        self.accept()
-        for fd in list(self.conns):
-            if fd in self.conns:
-                self.read_shim(fd)
-
-    def write_stdin(self, text: str, echo: bool = True) -> None:
-        if self.stdin_w is None:
-            return
-        try:
-            os.write(self.stdin_w, text.encode()[:65536])
-        except OSError:
-            return
-        if echo:
-            self.emit({"type": "io.input", "text": text})
-
-    def close_stdin(self) -> None:
-        if self.stdin_w is not None:
-            os.close(self.stdin_w)
-            self.stdin_w = None
-
     # ------------------------------------------------------------ shim
-
-    def accept(self) -> None:
-        for _ in range(64):
-            try:
-                conn, _ = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pid, uid, _gid = struct.unpack("3i", creds)
-            if self.uid is not None and uid != self.uid:
-                conn.close()
-                continue
-            conn.setblocking(False)
-            self.conns[conn.fileno()] = (conn, pid)
-            self.sel.register(conn, selectors.EVENT_READ, "shim")
-            if self.mode != "normal":
-                self._send_mode(conn)
-
-    def read_shim(self, fd: int) -> None:
-        conn, pid = self.conns[fd]
-        for _ in range(256):
-            try:
-                data, ancdata, _flags, _ = conn.recvmsg(65536, socket.CMSG_SPACE(8 * 4))
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                data, ancdata = b"", []
-            fds: list[int] = []
-            for level, kind, payload in ancdata:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
-            if not data:
-                for f in fds:
-                    os.close(f)
-                self.sel.unregister(conn)
-                del self.conns[fd]
-                conn.close()
-                return
-            try:
-                msg = json.loads(data)
-                if not isinstance(msg, dict):
-                    raise ValueError
-            except ValueError:
-                for f in fds:
-                    os.close(f)
-                continue
-            self.on_shim(conn, pid, msg, fds)
-
-    def on_shim(self, conn: socket.socket, pid: int, msg: dict[str, Any], fds: list[int]) -> None:
-        kind = msg.get("type")
-        t = msg.get("t") if isinstance(msg.get("t"), int) else None
-        line = msg.get("line") if isinstance(msg.get("line"), dict) else None
-        p = self.tracker.procs.get(pid)
-        if kind == "hello.output":
-            for stream, f in zip(("stdout", "stderr"), fds, strict=False):
-                self.add_pipe(f, pid, stream)
-                if p is not None:
-                    p.hidden_inodes.add(f"pipe:[{os.fstat(f).st_ino}]")
-            if p is not None:
-                p.io_ready = True  # its fds can be shown now that its own plumbing is known
-            for f in fds[2:]:
-                os.close(f)
-            return
-        for f in fds:
-            os.close(f)
-        if kind == "hello":
-            how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
-            ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
-            argv = [str(a) for a in msg.get("argv", [])][:32]
-            if p is None:
-                p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
-                                     line)
-                if how == "python":
-                    # Started by exec from C (subprocess, multiprocessing spawn): the exec is part of its story.
-                    self.emit({"type": "proc.exec", "pid": pid, "argv": ["python", *argv], "line": None})
-            elif how == "python" and pid != self.root_pid:
-                # A known process became a new Python: exec'd from Python (pending) or from C.
-                pend = self.pending_exec.pop(pid, None)
-                self.emit({"type": "proc.exec", "pid": pid, "argv": (pend or {}).get("argv") or ["python", *argv],
-                           "line": (pend or {}).get("line")})
-            if p is not None and isinstance(msg.get("sock_ino"), int):
-                p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
-            if p is not None:
-                p.hold = False
-            self._release(conn, msg)
-            return
-        if p is None:
-            # The sender is not known yet (its hello is still in flight): learn it now.
-            p = self.tracker.add(pid, 0, "observed")
-        if kind == "proc.fork":
-            child = msg.get("child")
-            if isinstance(child, int) and child > 0:
-                self.tracker.add(child, pid, "fork", line)
-        elif kind == "proc.exec":
-            argv = [str(a) for a in msg.get("argv", [])][:64]
-            self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe")}
-        elif kind == "proc.exec.failed":
-            self.pending_exec.pop(pid, None)
-        elif kind == "proc.wait":
-            result, status = msg.get("result"), msg.get("status")
-            self._pass(kind, pid, msg, t, line)
-            if isinstance(result, int) and result > 0 and isinstance(status, int):
-                if not msg.get("nowait"):
-                    self.tracker.reaped(result, pid, str(msg.get("call")), status)
-        elif kind == "limit.hit":
-            what = msg.get("what")
-            if what in ("processes", "memory"):
-                self.limit_hits[what] = str(msg.get("detail", ""))[:200]
-        elif kind == "thread.start":
-            pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
-        elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
-            if line:
-                self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
-        elif kind in _PASS_THROUGH:
-            self._pass(kind, pid, msg, t, line)
-        if line and kind not in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
-            pass
-        self._release(conn, msg)
-
-    def _channel(self, msg: dict[str, Any], kind: str) -> str:
-        """The channel id (pipe#1, queue#2 …) for a shim report, creating it on first sight.
-
-        Keys are kernel names where there is one (pipe:[ino], socket:[ino], a FIFO's path), so the
-        shim's reports and the /proc fd scan meet on the same channel; objects made of several kernel
-        objects (a Queue's pipe, a duplex Pipe's two sockets) are aliased to one key.
-        """
-        ch = self.tracker.channels
-        ino, obj = msg.get("ino"), msg.get("obj")
-        ckind = kind
-        if kind == "mp_pipe":
-            inos = [i for i in (msg.get("inos") or [ino]) if isinstance(i, int)]
-            key = next((ch.alias[n] for i in inos for n in (f"pipe:[{i}]", f"socket:[{i}]") if n in ch.alias),
-                       f"mp_pipe:{inos[0] if inos else obj}")
-            for i in inos:
-                ch.alias.setdefault(f"pipe:[{i}]", key)
-                ch.alias.setdefault(f"socket:[{i}]", key)
-        elif kind == "pipe" and isinstance(ino, int):
-            key = f"pipe:[{ino}]"
-        elif kind == "socket" and isinstance(ino, int):
-            key = f"socket:[{ino}]"
-        elif kind == "fifo":
-            name = msg.get("name")
-            if name:
-                key = os.path.join(self.run_dir, str(name)) if not str(name).startswith("/") else str(name)
-                if isinstance(ino, int):
-                    ch.alias[f"fifo-ino:{ino}"] = key  # a FIFO's fds link to its path; reads name the inode
-            else:
-                key = ch.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
-        elif kind == "queue" and isinstance(obj, str) and obj.startswith("queue:"):
-            key = obj
-            ino_s = obj.split(":", 1)[1]
-            if ino_s.isdigit():
-                ch.alias[f"pipe:[{ino_s}]"] = obj  # the queue's pipe is the queue
-        else:
-            key = str(obj if obj is not None else f"{kind}:{ino}")
-        cid, created = ch.ensure(key, ckind)
-        if created:
-            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid], "name": key,
-                       "line": msg.get("line")})
-        return cid
-
-    def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
-        def s(key: str, n: int = 200) -> str:
-            return str(msg.get(key, ""))[:n]
-
-        def i(key: str) -> int | None:
-            v = msg.get(key)
-            return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-        if kind == "signal.sent":
-            to = i("to")
-            if to is None:
-                return
-            self.emit({"type": kind, "from": pid, "to": to, "signal": s("signal", 16), "line": line}, t=t)
-        elif kind == "signal.handler":
-            self.emit({"type": kind, "pid": pid, "signal": s("signal", 16), "handler": s("handler", 80),
-                       "line": line}, t=t)
-        elif kind == "signal.handled":
-            self.emit({"type": kind, "pid": pid, "signal": s("signal", 16), "action": "handler"}, t=t)
-        elif kind == "proc.wait":
-            self.emit({"type": kind, "pid": pid, "call": s("call", 16), "target": i("target"),
-                       "options": i("options") or 0, "result": i("result") or 0, "status": i("status"),
-                       "line": line}, t=t)
-        elif kind == "ipc.channel":
-            ck = s("kind", 16)
-            if ck in ("pipe", "fifo", "queue", "value", "array", "mp_pipe"):
-                self._channel(msg, ck)
-        elif kind == "ipc.transfer":
-            ck = s("kind", 16)
-            if ck not in ("pipe", "fifo", "socket", "mp_pipe"):
-                return
-            cid = self._channel(msg, ck)
-            direction = s("direction", 8)
-            if direction not in ("read", "write"):
-                return
-            self.emit({"type": kind, "channel": cid, "pid": pid, "direction": direction,
-                       "bytes": max(0, i("bytes") or 0), "preview": s("preview", 64), "line": line}, t=t)
-        elif kind == "ipc.op":
-            op = s("op", 16)
-            ck = msg.get("kind")
-            if op == "dup2":
-                cid = self._channel(msg, str(ck)) if ck in ("pipe", "fifo", "socket") else None
-                self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
-                           "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
-                return
-            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
-                          "fifo"):
-                return
-            cid = self._channel(msg, str(ck))
-            value = msg.get("value")
-            if not isinstance(value, str | int | float | bool | type(None)):
-                value = str(value)[:64]
-            if isinstance(value, str):
-                value = value[:64]
-            self.emit({"type": kind, "channel": cid, "pid": pid, "op": op, "value": value, "line": line}, t=t)
-
-    def _send_mode(self, conn: socket.socket) -> None:
-        try:
-            conn.send(json.dumps({"mode": self.mode}).encode())
-        except OSError:
-            pass
-
-    def _release(self, conn: socket.socket, msg: dict[str, Any]) -> None:
-        """Answer a traced call that waits for its go (step and slow modes)."""
-        if not msg.get("sync"):
-            return
-        if self.mode == "normal":
-            self._go(conn)
-        elif self.mode == "slow":
-            self.pending_go.append((conn, time.monotonic() + self.delay_ms / 1000))
-        else:
-            self.pending_go.append((conn, float("inf")))
-
-    def _go(self, conn: socket.socket) -> None:
-        try:
-            conn.send(b'{"go":true}')
-        except OSError:
-            pass
-
-    def release_due(self) -> None:
-        if not self.pending_go:
-            return
-        now = time.monotonic()
-        keep = []
-        for conn, due in self.pending_go:
-            if due <= now:
-                self._go(conn)
-            else:
-                keep.append((conn, due))
-        self.pending_go = keep
 
     # ------------------------------------------------------------ commands from the web
 
@@ -1160,8 +699,8 @@ def main(sock: socket.socket) -> None:
     sup: Supervisor | None = None
     try:
         os.setsid()
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         sock.setblocking(True)
         buf = b""
         while b"\n" not in buf:

@@ -1,0 +1,126 @@
+"""Each process's own stdout/stderr pipes: read, rate-limited, capped; and the root's stdin.
+
+Over the rate cap the supervisor stops reading, so writers block on their full pipe (back
+pressure) instead of anything buffering without bound; past the output cap the rest is dropped
+and the run ends with the output limit.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import selectors
+import time
+from typing import Any
+
+CHUNK = 65536
+
+
+class OutputMixin:
+    """Part of Supervisor: needs self.sel, self.pipes, self.limits, self.emit, self.fire_limit."""
+
+    sel: selectors.BaseSelector
+    pipes: dict[int, tuple[int, str, Any]]
+    throttled: set[int]
+    limits: Any
+    tokens: float
+    last_refill: float
+    output_bytes: int
+    dropped_bytes: int
+    stdin_w: int | None
+
+    def emit(self, ev: dict[str, Any], t: int | None = None) -> None: ...
+    def fire_limit(self, limit: str, detail: str, **extra: Any) -> None: ...
+
+    def add_pipe(self, fd: int, pid: int, stream: str) -> None:
+        os.set_blocking(fd, False)
+        self.pipes[fd] = (pid, stream, codecs.getincrementaldecoder("utf-8")("replace"))
+        self.sel.register(fd, selectors.EVENT_READ, "pipe")
+
+    def drop_pipe(self, fd: int) -> None:
+        self.pipes.pop(fd, None)
+        self.throttled.discard(fd)
+        try:
+            self.sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+        os.close(fd)
+
+    def read_pipe(self, fd: int) -> None:
+        pid, stream, dec = self.pipes[fd]
+        room = int(self.tokens)
+        if room < 4096:
+            # Over the rate cap: stop reading; the writer blocks on its full pipe (back pressure).
+            self.throttled.add(fd)
+            self.sel.unregister(fd)
+            return
+        try:
+            data = os.read(fd, min(CHUNK, room))
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            tail = dec.decode(b"", final=True)
+            if tail:
+                self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": tail})
+            self.drop_pipe(fd)
+            return
+        self.tokens -= len(data)
+        cap = self.limits.output_kb * 1024
+        if self.output_bytes >= cap:
+            self.dropped_bytes += len(data)
+            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
+            return
+        keep = data[: cap - self.output_bytes]
+        self.output_bytes += len(keep)
+        text = dec.decode(keep)  # NUL bytes pass through (JSON escapes them); the terminal shows them inert
+        if text:
+            self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": text})
+        if len(keep) < len(data):
+            self.dropped_bytes += len(data) - len(keep)
+            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        rate = self.limits.output_rate_kbps * 1024
+        self.tokens = min(float(rate), self.tokens + (now - self.last_refill) * rate)
+        self.last_refill = now
+        if self.tokens >= 4096 and self.throttled:
+            for fd in list(self.throttled):
+                self.throttled.discard(fd)
+                self.sel.register(fd, selectors.EVENT_READ, "pipe")
+
+    def drain_pipes(self) -> None:
+        """Read what is left in every pipe (the writers are gone) before closing them."""
+        self.tokens = float(1 << 30)
+        for fd in list(self.pipes):
+            for _ in range(64):
+                if fd not in self.pipes:
+                    break
+                self.throttled.discard(fd)
+                try:
+                    self.sel.register(fd, selectors.EVENT_READ, "pipe")
+                except (KeyError, ValueError):
+                    pass
+                before = self.output_bytes + self.dropped_bytes
+                self.read_pipe(fd)
+                if fd in self.pipes and self.output_bytes + self.dropped_bytes == before:
+                    break
+        for fd in list(self.pipes):
+            self.drop_pipe(fd)
+
+    def write_stdin(self, text: str, echo: bool = True) -> None:
+        if self.stdin_w is None:
+            return
+        try:
+            os.write(self.stdin_w, text.encode()[:65536])
+        except OSError:
+            return
+        if echo:
+            self.emit({"type": "io.input", "text": text})
+
+    def close_stdin(self) -> None:
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
