@@ -88,6 +88,14 @@ class Page:
     def close(self) -> None:
         self.context.close()
 
+    def expected_http_error(self, status: int) -> None:
+        """Chromium logs every failed response as a console error by itself; drop those of a status the test
+        caused on purpose (e.g. a 422 for a broken lesson), and only those."""
+        line = f"Failed to load resource: the server responded with a status of {status} "
+        kept = [e for e in self.errors if line not in e]
+        assert len(kept) < len(self.errors), f"no {status} response was logged: {self.errors}"
+        self.errors[:] = kept
+
     def check_clean(self) -> None:
         assert not self.foreign, f"requests left the server: {self.foreign}"
         assert not self.errors, f"console errors: {self.errors}"
@@ -148,6 +156,10 @@ def test_fork_lesson_two_processes_and_their_output(ui: Page) -> None:
     assert page.locator(".banner").is_visible()
     assert page.locator(".banner").inner_text().strip()
     page.wait_for_selector(".q-real", timeout=10_000)
+    # the run's recording can be downloaded
+    run_id = page.evaluate("window.proclab.run.id")
+    assert page.locator("#run-export").is_visible()
+    assert page.locator("#run-export").get_attribute("href") == f"/api/runs/{run_id}/export"
     ui.shot("fork-after-run")
 
 
@@ -569,3 +581,61 @@ def test_room_shows_the_qr_code_and_counts_students(browser: Any, server: Server
     finally:
         teacher.close()
         student.close()
+
+
+def test_export_a_recording_and_import_it_as_instructor(ui: Page, tmp_path: Path) -> None:
+    lesson = lesson_id(ui.server, "fork-basics")
+    r = ui.server.http.post("/api/runs", json={"lesson": lesson})
+    assert r.status_code == 201
+    run_id = r.json()["id"]
+    events = ui.server.wait(run_id, timeout=90)
+    page = sign_in(ui)
+    # the replay page offers the recording as a download
+    page = ui.goto(f"/runs/{run_id}")
+    link = page.locator("#run-export")
+    assert link.is_visible()
+    assert link.get_attribute("href") == f"/api/runs/{run_id}/export"
+    with page.expect_download() as info:
+        link.click()
+    path = tmp_path / "recording.ndjson"
+    info.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(events) + 1 and '"proclab_recording": 1' in lines[0]
+    # a broken recording: the server's message (naming the line) is shown, nothing else happens
+    broken = tmp_path / "broken.ndjson"
+    broken.write_text("\n".join(lines[:2] + lines[3:]) + "\n")
+    page = ui.goto("/")
+    page.wait_for_selector("#import-box:not([hidden])")
+    page.set_input_files("#import-file", str(broken))
+    status = page.locator("#import-status")
+    status.wait_for(state="visible")
+    page.wait_for_function("document.getElementById('import-status').classList.contains('error')")
+    assert "line 3" in status.inner_text(), status.inner_text()
+    assert status.get_attribute("role") == "alert"
+    assert page.url == ui.base + "/"
+    ui.expected_http_error(422)
+    ui.shot("import-error")
+    # the real one: imported, and its replay page opens
+    page.set_input_files("#import-file", str(path))
+    page.wait_for_url(re.compile(r".*/runs/[^/]+$"))
+    new_id = page.url.rsplit("/", 1)[1]
+    assert new_id != run_id
+    page.wait_for_function(f"window.proclab && window.proclab.ws.timeline.length === {len(events)}", timeout=30_000)
+    # it scrubs like the original: nothing at the start, two processes after the first fork, all at the end
+    slider = page.locator(".tl-slider")
+    slider.focus()
+    page.keyboard.press("Home")
+    page.wait_for_timeout(300)
+    assert "event 0 of" in page.locator(".tl-label").inner_text()
+    assert process_nodes(page) == []
+    for _ in range(len(events)):
+        page.keyboard.press("ArrowRight")
+        if len(process_nodes(page)) >= 2:
+            break
+    assert len(process_nodes(page)) >= 2
+    page.keyboard.press("End")
+    page.wait_for_timeout(300)
+    assert f"event {len(events)} of {len(events)}" in page.locator(".tl-label").inner_text()
+    assert page.locator(".term-line").count() >= 2
+    assert page.locator("#run-export").get_attribute("href") == f"/api/runs/{new_id}/export"
+    ui.shot("imported-replay")
