@@ -13,7 +13,17 @@ from typing import Any
 import psutil
 
 from . import scenarios
-from .common import Result, Server, http_client, ms, post_run, seq_problems, summary, sync_client
+from .common import (
+    Result,
+    Server,
+    get_json_sync,
+    http_client,
+    ms,
+    post_run,
+    seq_problems,
+    summary,
+    sync_client,
+)
 from .sizes import Sizes
 from .wsclients import ClientProcess
 
@@ -36,7 +46,7 @@ def broadcast(server: Server, clients: int, procs: int, seconds: float) -> dict[
         outs = [w.result(120) for w in workers]
         wall = max(o["last_ns"] for o in outs) - go
         cpu1 = server_proc.cpu_times()
-    events = http.get(f"/api/runs/{run_id}/events").json()
+    events = get_json_sync(http, f"/api/runs/{run_id}/events")
     http.close()
     t0, err = scenarios.t0_of(events)
     n_events = len(events)

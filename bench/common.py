@@ -206,6 +206,26 @@ def sync_client(server: Server) -> httpx.Client:
     return httpx.Client(base_url=server.base, timeout=60, cookies=COOKIES)
 
 
+async def get_json(http: httpx.AsyncClient, url: str) -> Any:
+    """GET, retried once on a transport error: the server closes kept-alive connections idle for 5 s, and
+    a request can race with that close."""
+    try:
+        r = await http.get(url)
+    except httpx.TransportError:
+        r = await http.get(url)
+    r.raise_for_status()
+    return r.json()
+
+
+def get_json_sync(http: httpx.Client, url: str) -> Any:
+    try:
+        r = http.get(url)
+    except httpx.TransportError:
+        r = http.get(url)
+    r.raise_for_status()
+    return r.json()
+
+
 async def post_run(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
     r = await http.post("/api/runs", json=body)
     if r.status_code != 201:

@@ -6,26 +6,26 @@ import asyncio
 import time
 from typing import Any
 
-from .common import HealthPoller, Result, Server, http_client, post_run, seq_problems, watch
+from .common import HealthPoller, Result, Server, get_json, http_client, post_run, seq_problems, watch
 from .sizes import Sizes
 
 
 async def burst(server: Server, n: int) -> dict[str, Any]:
     """Start n lesson runs (the bundled lessons, cycled) at once, each watched over its WebSocket."""
     async with http_client(server) as http:
-        lessons = [x["id"] for x in (await http.get("/api/lessons")).json()]
+        lessons = [x["id"] for x in await get_json(http, "/api/lessons")]
         if not lessons:
             raise RuntimeError("the server has no lessons")
         t0 = time.monotonic()
         ids = await asyncio.gather(*(post_run(http, {"lesson": lessons[i % len(lessons)]}) for i in range(n)))
         watches = await asyncio.gather(*(watch(server, run_id) for run_id in ids))
         wall = time.monotonic() - t0
-        stored = await asyncio.gather(*(http.get(f"/api/runs/{run_id}/events") for run_id in ids))
+        stored = await asyncio.gather(*(get_json(http, f"/api/runs/{run_id}/events") for run_id in ids))
     runs = []
     for run_id, w, st in zip(ids, watches, stored, strict=True):
         events = [ev for _, ev in w.events()]
         fin = [e for e in events if e["type"] == "run.finished"]
-        total = len(st.json())
+        total = len(st)
         prob = seq_problems([e["seq"] for e in events], total)
         runs.append({"id": run_id, "lesson": next((e.get("lesson") for e in events if e["type"] == "run.started"),
                                                   None),

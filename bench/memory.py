@@ -10,7 +10,7 @@ import httpx
 import psutil
 
 from . import scenarios
-from .common import Result, Server, host_pids, http_client, post_run, sync_client, watch
+from .common import Result, Server, get_json_sync, host_pids, http_client, post_run, sync_client, watch
 from .wsclients import ClientProcess
 
 MiB = 2**20
@@ -30,7 +30,7 @@ def settle(pid: int, seconds: float = 1.0) -> dict[str, float]:
 def wait_events(http: httpx.Client, run_id: str, kind: str, timeout: float = 30) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        events = http.get(f"/api/runs/{run_id}/events").json()
+        events = get_json_sync(http, f"/api/runs/{run_id}/events")
         if any(e["type"] == kind for e in events):
             return events
         time.sleep(0.05)
