@@ -85,6 +85,19 @@ class OthersCpu:
                 else 0.0}
 
 
+def _shown(argv: list[str]) -> list[str]:
+    """The command line without where its outputs went (--json, --out, --render and their paths)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--json", "--out", "--render"):
+            skip = True
+        elif not a.startswith(("--json=", "--out=", "--render=")):
+            out.append(a)
+    return out
+
+
 def _mark(met: bool | None) -> str:
     return "" if met is None else ("**met**" if met else "**MISSED**")
 
@@ -101,7 +114,7 @@ def render(results: list[Result], info: dict[str, Any], health: dict[str, Any], 
            "Written by `python -m bench` (the `bench/` package) from one run; every number "
            "below, and the one it is compared with, was measured in that run. Nothing here is edited by hand "
            "except the section *Profiles and diagnosis*, which comes from `bench/FINDINGS.md`.", "",
-           f"Run on {when or time.strftime('%Y-%m-%d %H:%M %Z')}: `python -m bench {' '.join(argv)}`".rstrip() +
+           f"Run on {when or time.strftime('%Y-%m-%d %H:%M %Z')}: `{' '.join(['python -m bench', *_shown(argv)])}`" +
            f", {total_s:.0f} s in all.", "",
            "## Machine", "",
            "| | |", "|---|---|",
