@@ -639,3 +639,123 @@ def test_export_a_recording_and_import_it_as_instructor(ui: Page, tmp_path: Path
     assert page.locator(".term-line").count() >= 2
     assert page.locator("#run-export").get_attribute("href") == f"/api/runs/{new_id}/export"
     ui.shot("imported-replay")
+
+
+def cm_set(page: Any, text: str) -> None:
+    page.evaluate("(src) => document.querySelector('.CodeMirror').CodeMirror.setValue(src)", text)
+
+
+def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Page) -> None:
+    lesson = lesson_id(ui.server, "fork-basics")
+    before = ui.server.http.get(f"/api/lessons/{lesson}").json()
+    original = before["files"]["main.py"]
+    auth = {"Authorization": f"Bearer {ui.server.secret}"}
+    original_md = ui.server.http.get(f"/api/lessons/{lesson}/files/lesson.md", headers=auth).json()["content"]
+    try:
+        sign_in(ui)
+        page = ui.goto(f"/lessons/{lesson}")
+        page.wait_for_selector(".code-save")
+        page.wait_for_selector("#author:not([hidden])")
+        page.wait_for_selector(".code-tab[data-file='lesson.md']")  # the raw lesson.md, in its own tab
+        # the lesson's expectations are listed before any check
+        assert page.locator(".expect-list .exp-pending").count() == len(before["expect"])
+
+        # 1. a syntax error on line 3 of main.py: refused, shown at the file and the line, nothing saved
+        lines = original.split("\n")
+        broken = "\n".join(lines[:2] + ["x = = 1"] + lines[2:])
+        cm_set(page, broken)
+        assert page.locator(".code-tab[data-file='main.py']").get_attribute("class").count("dirty") == 1
+        page.focus(".CodeMirror textarea")
+        page.keyboard.press("Control+s")
+        banner = page.locator(".code-problem")
+        banner.wait_for(state="visible", timeout=15_000)
+        text = banner.inner_text()
+        assert "main.py, line 3" in text and "syntax" in text.lower(), text
+        assert banner.get_attribute("role") == "alert"
+        assert page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getLineHandle(2).wrapClass") \
+            == "line-error"
+        assert page.locator(".CodeMirror .line-error-note").count() == 1
+        ui.expected_http_error(422)
+        ui.shot("author-save-error")
+        assert ui.server.http.get(f"/api/lessons/{lesson}").json()["files"]["main.py"] == original
+        # from another tab, "Go to line 3" comes back to main.py, line 3
+        page.click(".code-tab[data-file='lesson.md']")
+        page.click(".code-problem button:has-text('Go to line 3')")
+        assert page.locator(".code-tab[aria-selected='true']").inner_text().startswith("main.py")
+        assert page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getCursor().line") == 2
+
+        # 2. fixed (and changed a little): saved; the banner goes, the tab is clean again
+        fixed = original.rstrip("\n") + "\n# checked by the browser test\n"
+        cm_set(page, fixed)
+        assert page.locator(".CodeMirror .line-error").count() == 0  # the mark goes with the first edit
+        page.click(".code-save")
+        page.wait_for_function("document.querySelector('.code-saved').textContent === 'Saved'", timeout=15_000)
+        assert not banner.is_visible()
+        assert "dirty" not in (page.locator(".code-tab[data-file='main.py']").get_attribute("class") or "")
+        assert page.locator(".code-edited").is_hidden()
+        assert ui.server.http.get(f"/api/lessons/{lesson}").json()["files"]["main.py"] == fixed
+
+        # 3. Check lesson, from the keyboard: every expectation holds, with a link to the check run
+        page.focus("#author-check")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".check-summary.check-ok", timeout=RUN_TIMEOUT)
+        assert page.locator(".expect-list .exp-ok").count() == len(before["expect"])
+        assert page.locator(".expect-list .exp-fail").count() == 0
+        assert page.locator(".check-summary").inner_text().strip() == f"✓ All {len(before['expect'])} expectations hold"
+        assert page.evaluate("document.activeElement.classList.contains('check-summary')")
+        run_href = page.locator(".check-run a").get_attribute("href")
+        assert re.fullmatch(r"/runs/[\w-]+", run_href)
+        assert ui.server.http.get("/api" + run_href).json()["status"] == "finished"
+        ui.shot("author-checked")
+        page.click("#lang-toggle")
+        assert page.locator(".check-summary").inner_text().strip() == f"✓ 全部 {len(before['expect'])} 条预期都成立"
+        assert page.locator(".expect-list .exp-ok .exp-state").first.text_content().startswith("成立")
+        assert page.locator(".expect-list .exp-ok .exp-mark").first.get_attribute("title") == "成立"
+        ui.shot("author-checked-zh")
+        page.click("#lang-toggle")
+
+        # 4. lesson.md: a broken field is refused at its line; a new title is saved and shown at once
+        page.click(".code-tab[data-file='lesson.md']")
+        assert page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()") == original_md
+        assert "order: 20\n" in original_md
+        cm_set(page, original_md.replace("order: 20\n", "order: twenty\n"))
+        page.keyboard.press("Control+s")
+        banner.wait_for(state="visible", timeout=15_000)
+        assert "lesson.md, line 3" in banner.inner_text(), banner.inner_text()
+        ui.expected_http_error(422)
+        title = before["title"]["en"]
+        cm_set(page, original_md.replace(f'en: "{title}"', f'en: "{title} (edited)"', 1))
+        page.keyboard.press("Control+s")
+        page.wait_for_function("document.getElementById('lesson-title').textContent.includes('(edited)')",
+                               timeout=15_000)
+        assert not banner.is_visible()
+        assert ui.server.http.get(f"/api/lessons/{lesson}").json()["title"]["en"] == f"{title} (edited)"
+        # the run still gets the scenario files only
+        assert sorted(page.evaluate("Object.keys(window.proclab.ws.files())")) == sorted(before["files"])
+
+        # 5. everything back as it was, through the same Save
+        cm_set(page, original_md)
+        page.keyboard.press("Control+s")
+        page.wait_for_function("!document.getElementById('lesson-title').textContent.includes('(edited)')",
+                               timeout=15_000)
+        page.click(".code-tab[data-file='main.py']")
+        cm_set(page, original)
+        page.keyboard.press("Control+s")
+        page.wait_for_function("!document.querySelector('.code-tab.dirty')", timeout=15_000)
+        after = ui.server.http.get(f"/api/lessons/{lesson}").json()
+        assert after["files"] == before["files"] and after["title"] == before["title"]
+    finally:
+        # whatever happened above, the repository's lesson is left as it was
+        for name, content in (("main.py", original), ("lesson.md", original_md)):
+            r = ui.server.http.put(f"/api/lessons/{lesson}/files/{name}", json={"content": content}, headers=auth)
+            assert r.status_code == 200, r.text
+
+
+def test_a_student_gets_no_save_button(ui: Page) -> None:
+    page = ui.goto("/lessons/" + lesson_id(ui.server, "fork-basics"))
+    page.wait_for_function("window.proclab && window.proclab.ws")
+    page.wait_for_timeout(300)  # /api/me has answered
+    assert page.locator(".code-save").count() == 0
+    assert page.locator("#author").is_hidden()
+    assert page.locator(".code-tab[data-file='lesson.md']").count() == 0
+    assert page.locator(".code-keys").inner_text().startswith("Ctrl+Enter runs")

@@ -6,9 +6,10 @@ import { api } from '../api.js';
 import { RunStream } from '../stream.js';
 import { createWorkspace } from '../workspace.js';
 import { mount as mountQuestions } from '../views/questions.js';
-import { toast, inlineCode } from '../dom.js';
+import { toast, inlineCode, h } from '../dom.js';
 import { pick } from '../i18n.js';
 import { icon } from '../icons.js';
+import { enableAuthoring } from './author.js';
 
 initPage();
 for (const el of document.querySelectorAll('.lesson-text .lead [data-l], .objectives li')) inlineCode(el);
@@ -96,7 +97,7 @@ const ws = createWorkspace(root, {
   },
 });
 
-const questions = mountQuestions(document.getElementById('questions'), { lesson });
+let questions = mountQuestions(document.getElementById('questions'), { lesson });
 
 function setPhase(p) {
   run.phase = p;
@@ -277,5 +278,61 @@ ui.step.addEventListener('click', async () => {
 
 renderControls();
 
+// ---- the lesson text again, after an instructor saved lesson.md ---------------
+function both(obj) {
+  const o = obj || {};
+  return [h('span', { 'data-l': 'en', lang: 'en' }, o.en || o.zh || ''), h('span', { 'data-l': 'zh', lang: 'zh-CN' }, o.zh || o.en || '')];
+}
+
+function proseOf(html, l, tag) {
+  // the server's Markdown rendering (raw HTML disabled there), as on first load
+  const doc = new DOMParser().parseFromString(`<body>${html || ''}</body>`, 'text/html');
+  const div = h('div', { class: 'prose', 'data-l': l, lang: tag });
+  div.append(...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
+  return div;
+}
+
+function renderLessonText(l) {
+  const head = $('lesson-head');
+  const prose = $('lesson-prose');
+  if (!head || !prose) return;
+  const obj = l.objectives || {};
+  const hasObj = (obj.en && obj.en.length) || (obj.zh && obj.zh.length);
+  const sum = l.summary || {};
+  head.replaceChildren(
+    h('p', { class: 'lesson-meta' }, l.topic ? h('span', { class: 'chip' }, l.topic) : null),
+    h('h1', { id: 'lesson-title' }, both(l.title)),
+    sum.en || sum.zh ? h('p', { class: 'lead' }, both(sum)) : null,
+    hasObj ? h('section', { class: 'objectives', 'aria-labelledby': 'obj-title' },
+      h('h2', { id: 'obj-title' }, h('span', { dataset: { i18n: 'lesson.objectives' } }, t('lesson.objectives'))),
+      h('ul', { 'data-l': 'en', lang: 'en' }, (obj.en && obj.en.length ? obj.en : obj.zh || []).map((o) => h('li', null, o))),
+      h('ul', { 'data-l': 'zh', lang: 'zh-CN' }, (obj.zh && obj.zh.length ? obj.zh : obj.en || []).map((o) => h('li', null, o)))) : null,
+  );
+  for (const el of head.querySelectorAll('.lead [data-l], .objectives li')) inlineCode(el);
+  const body = l.body_html || {};
+  prose.replaceChildren(proseOf(body.en || body.zh, 'en', 'en'), proseOf(body.zh || body.en, 'zh', 'zh-CN'));
+  // the questions may have changed: a fresh element (the old view lets go of it)
+  const old = $('questions');
+  const fresh = old.cloneNode(false);
+  old.replaceWith(fresh);
+  questions = mountQuestions(fresh, { lesson: l });
+  questions.lock(run.phase !== 'idle' && run.phase !== 'finished');
+  document.title = `${pick(l.title)} · ProcLab`;
+}
+
+// ---- instructors: save into the lesson, lesson.md, check the lesson -------------
+let author = null;
+api.me().then((me) => {
+  if (!me || !me.instructor || !ws.views.code) return;
+  author = enableAuthoring({
+    lesson,
+    code: ws.views.code,
+    onReloaded(l, savedFile) {
+      if (savedFile === 'lesson.md') renderLessonText(l);
+    },
+  });
+  window.proclab.author = author;
+}).catch(() => {});
+
 // for tests and the console
-window.proclab = { ws, run, startRun };
+window.proclab = { ws, run, startRun, author };

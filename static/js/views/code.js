@@ -1,13 +1,23 @@
 // Code: the scenario files in a vendored CodeMirror 5 editor (a plain
 // textarea when it is missing), one tab per file, edits kept in
 // localStorage; each live process's last traced line marked in its colour.
-//   mount(element, ctx) -> {update, seek, reset, getFiles(), isEdited(), refresh()}
+//   mount(element, ctx) -> {update, seek, reset, getFiles(), isEdited(), refresh(), …}
 // ctx: {files, main, readOnly, storageKey, onRun}
+//
+// Instructors (the lesson page calls enableSaving(onSave)) also get a Save
+// button, files that are not run (addFile: lesson.md), the saved text as the
+// new original (markSaved, setOriginals) and a problem banner with the line
+// marked in the editor (showProblem, clearProblem).
 
 import { h, text, clear } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
 import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
+import { icon } from '../icons.js';
+
+function modeFor(name) {
+  return /\.py$/.test(name) ? 'python' : 'text/plain';
+}
 
 function load(key) {
   try {
@@ -36,6 +46,7 @@ export function mount(el, ctx) {
   const original = { ...(ctx.files || {}) };
   const main = ctx.main || 'main.py';
   const names = orderFiles(original, main);
+  const notRun = new Set(); // files shown but not sent to a run (lesson.md)
   const current = {};
   for (const n of names) {
     const saved = ctx.readOnly || !ctx.storageKey ? null : load(`${ctx.storageKey}.${n}`);
@@ -49,7 +60,8 @@ export function mount(el, ctx) {
   const keys = ctx.readOnly ? null : h('span', { class: 'code-keys', id: `code-keys-${Math.random().toString(36).slice(2, 8)}` }, t('code.keys'));
   const bar = h('div', { class: 'code-bar' }, tabs, edited, keys, resetBtn);
   const host = h('div', { class: 'code-host' });
-  el.append(bar, host);
+  const problemBox = h('div', { class: 'code-problem', role: 'alert', hidden: true });
+  el.append(bar, problemBox, host);
 
   const CM = typeof window !== 'undefined' ? window.CodeMirror : null;
   let cm = null;
@@ -75,7 +87,7 @@ export function mount(el, ctx) {
         Esc: (c) => c.getInputField().blur(),
       },
     });
-    for (const n of names) docs[n] = CM.Doc(current[n] ?? '', 'python');
+    for (const n of names) docs[n] = CM.Doc(current[n] ?? '', modeFor(n));
     if (names.length) cm.swapDoc(docs[active]);
     cm.getInputField().setAttribute('aria-label', t('code.editorLabel', { file: active }));
     if (keys) cm.getInputField().setAttribute('aria-describedby', keys.id);
@@ -106,8 +118,18 @@ export function mount(el, ctx) {
     return names.some((n) => current[n] !== original[n]);
   }
 
+  const dirty = (n) => current[n] !== original[n];
+
   function showEdited() {
     edited.hidden = !isEdited();
+    for (const b of tabs.children) {
+      const n = b.dataset.file;
+      const d = dirty(n);
+      if (b.classList.contains('dirty') !== d) b.classList.toggle('dirty', d);
+      const label = d ? t('code.changed', { file: n }) : null;
+      if (label) b.setAttribute('aria-label', label);
+      else b.removeAttribute('aria-label');
+    }
   }
 
   function buildTabs() {
@@ -117,9 +139,10 @@ export function mount(el, ctx) {
       const b = h('button', {
         type: 'button',
         role: 'tab',
-        class: 'code-tab',
+        class: `code-tab${notRun.has(n) ? ' code-tab-doc' : ''}`,
         'aria-selected': n === active ? 'true' : 'false',
         tabindex: n === active ? '0' : '-1',
+        title: notRun.has(n) ? t('author.lessonTab') : undefined,
         dataset: { file: n },
         onclick: () => select(n),
       }, n);
@@ -132,6 +155,7 @@ export function mount(el, ctx) {
       });
       tabs.append(b);
     }
+    showEdited();
   }
 
   function select(n) {
@@ -146,6 +170,7 @@ export function mount(el, ctx) {
     lastMarks = new Map();
     marked = [];
     buildTabs();
+    labelSave();
     schedule(render);
   }
 
@@ -165,7 +190,13 @@ export function mount(el, ctx) {
   showEdited();
   onLangChange(() => {
     text(edited, t('code.edited'));
-    if (keys) text(keys, t('code.keys'));
+    if (keys) text(keys, t(saving ? 'code.keysAuthor' : 'code.keys'));
+    if (saving) {
+      labelSave();
+      if (saving.flash) text(saving.status, t(saving.flash.key, saving.flash.params));
+    }
+    if (problem) renderProblem();
+    buildTabs();
     if (resetBtn) {
       text(resetBtn, t('code.reset'));
       resetBtn.setAttribute('title', t('code.resetLabel'));
@@ -173,6 +204,100 @@ export function mount(el, ctx) {
     }
     if (cm) cm.getInputField().setAttribute('aria-label', t('code.editorLabel', { file: active }));
   });
+
+  // ---- instructors: save, files that are not run, problems at a line -------
+  let saving = null; // {button, status, onSave} once enableSaving() was called
+  let problem = null; // {file, line, message}
+  let problemMarks = []; // [{doc, handle, widget}]
+  let savedTimer = null;
+
+  function labelSave() {
+    if (!saving) return;
+    text(saving.label, t('author.save'));
+    saving.button.setAttribute('title', t('author.saveLabel', { file: active }));
+    saving.button.setAttribute('aria-label', t('author.saveLabel', { file: active }));
+  }
+
+  /** A short status next to the Save button ("Saving main.py…", "Saved"); null clears it. */
+  function flash(key = 'author.savedShort', params = undefined) {
+    if (!saving) return;
+    saving.flash = key ? { key, params } : null;
+    text(saving.status, key ? t(key, params) : '');
+    clearTimeout(savedTimer);
+    if (key) savedTimer = setTimeout(() => flash(null), 4000);
+  }
+
+  function clearMarks() {
+    for (const m of problemMarks) {
+      try {
+        m.doc.removeLineClass(m.handle, 'wrap', 'line-error');
+        m.widget.clear();
+      } catch {
+        /* the line is gone */
+      }
+    }
+    problemMarks = [];
+  }
+
+  function markLine() {
+    clearMarks();
+    if (!cm || !problem || !problem.line || !docs[problem.file]) return;
+    const doc = docs[problem.file];
+    const ln = Math.min(problem.line, doc.lineCount()) - 1;
+    const handle = doc.addLineClass(ln, 'wrap', 'line-error');
+    const note = h('div', { class: 'line-error-note' }, h('span', { 'aria-hidden': 'true' }, '✗ '), problem.message);
+    const widget = doc.addLineWidget(ln, note, { noHScroll: true });
+    problemMarks.push({ doc, handle, widget });
+    // the mark goes away with the first edit of that file; the banner stays
+    const off = () => {
+      doc.off('change', off);
+      clearMarks();
+    };
+    doc.on('change', off);
+    if (cm.getDoc() === doc) cm.scrollIntoView({ line: ln, ch: 0 }, 80);
+  }
+
+  function goToLine() {
+    if (!problem) return;
+    if (names.includes(problem.file)) select(problem.file);
+    if (cm && problem.line) {
+      const ln = Math.min(problem.line, cm.lineCount()) - 1;
+      cm.setCursor({ line: ln, ch: 0 });
+      cm.scrollIntoView({ line: ln, ch: 0 }, 80);
+    }
+    if (cm) cm.focus();
+    else if (ta) ta.focus();
+  }
+
+  function renderProblem() {
+    clear(problemBox);
+    problemBox.hidden = !problem;
+    if (!problem) return;
+    const where = problem.line ? t('author.problemAt', { file: problem.file, line: problem.line }) : problem.file;
+    problemBox.append(
+      h('span', { class: 'code-problem-icon', 'aria-hidden': 'true' }, '✗'),
+      h('div', { class: 'code-problem-body' },
+        h('p', { class: 'code-problem-msg' },
+          h('strong', { class: 'code-problem-title' }, t(problem.title)), ' ',
+          h('code', { class: 'code-problem-where' }, where), ' ', problem.message),
+        problem.title === 'author.problemTitle' ? h('p', { class: 'code-problem-note' }, t('author.notSaved')) : null),
+      h('div', { class: 'code-problem-actions' },
+        problem.line && names.includes(problem.file)
+          ? h('button', { type: 'button', class: 'btn btn-small', onclick: goToLine }, t('author.goToLine', { line: problem.line }))
+          : null,
+        h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => clearProblem(true) }, t('author.dismiss'))),
+    );
+  }
+
+  function clearProblem(focusEditor = false) {
+    problem = null;
+    clearMarks();
+    renderProblem();
+    if (focusEditor) {
+      if (cm) cm.focus();
+      else if (ta) ta.focus();
+    }
+  }
 
   // line markers
   let marked = []; // [{line, cls}]
@@ -224,9 +349,75 @@ export function mount(el, ctx) {
       schedule(render);
     },
     getFiles() {
-      return { ...current };
+      // what a run gets: every scenario file, not lesson.md
+      const out = {};
+      for (const n of names) if (!notRun.has(n)) out[n] = current[n];
+      return out;
     },
     isEdited,
+    activeFile: () => active,
+    getFile: (name) => current[name],
+    hasFile: (name) => names.includes(name),
+    selectFile(name) {
+      if (names.includes(name)) select(name);
+    },
+    /** Instructors: a Save button (and its hint); onSave(name) saves the shown file. */
+    enableSaving(onSave) {
+      if (saving || ctx.readOnly) return;
+      const label = h('span', null, t('author.save'));
+      const button = h('button', { type: 'button', class: 'btn btn-small btn-primary code-save', 'aria-keyshortcuts': 'Control+S Meta+S', onclick: () => onSave(active) }, icon('save', 16), label);
+      const status = h('span', { class: 'code-saved', role: 'status', 'aria-live': 'polite' });
+      saving = { button, label, status, onSave };
+      bar.insertBefore(button, resetBtn);
+      bar.insertBefore(status, button);
+      if (keys) text(keys, t('code.keysAuthor'));
+      labelSave();
+    },
+    setSaving(on) {
+      if (saving) saving.button.disabled = !!on;
+    },
+    flashSaved: flash,
+    /** A file shown in a tab but never sent to a run (lesson.md). */
+    addFile(name, content, { run = false } = {}) {
+      if (names.includes(name)) return;
+      if (!run) notRun.add(name);
+      original[name] = content;
+      const saved = ctx.readOnly || !ctx.storageKey ? null : load(`${ctx.storageKey}.${name}`);
+      current[name] = saved != null ? saved : content;
+      names.push(name);
+      if (cm && CM) docs[name] = CM.Doc(current[name], modeFor(name));
+      buildTabs();
+    },
+    /** The text now saved on the server becomes the original of a file. */
+    markSaved(name, content) {
+      original[name] = content;
+      persist(name);
+      showEdited();
+    },
+    /** New originals (the reloaded lesson); files not edited here show them. */
+    setOriginals(files) {
+      for (const [n, content] of Object.entries(files || {})) {
+        if (!names.includes(n) || typeof content !== 'string') continue;
+        const untouched = current[n] === original[n];
+        original[n] = content;
+        if (untouched && current[n] !== content) {
+          current[n] = content;
+          if (docs[n]) docs[n].setValue(content);
+          if (ta && n === active) ta.value = content;
+        }
+        persist(n);
+      }
+      showEdited();
+    },
+    /** A save refused: the banner, that file's tab, the line marked. */
+    showProblem(p) {
+      problem = { file: p.file || active, line: p.line || null, message: String(p.message || ''), title: p.title || 'author.problemTitle' };
+      if (names.includes(problem.file)) select(problem.file);
+      renderProblem();
+      markLine();
+    },
+    clearProblem: () => clearProblem(false),
+    problem: () => problem,
     refresh() {
       if (cm) cm.refresh();
     },
