@@ -7,6 +7,7 @@ uncaught exception. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -272,7 +273,7 @@ def test_output_is_inert_and_signals_and_stdin_work(ui: Page) -> None:
     assert page.evaluate("window.__xss") is None
     assert term.locator("script, img").count() == 0
     assert "\x00" not in text and "\x1b" not in text and "\x07" not in text
-    assert re.search(r"nul:.:end", text)  # the NUL is shown as a visible character
+    assert "nul:\u2400:end" in text  # the NUL (sent as \u0000) is shown as the visible ␀
     red = term.locator(".ansi-fg-1")
     assert red.count() >= 1 and red.first.text_content() == "red"
     assert term.locator(".ansi-bold").count() >= 1
@@ -576,6 +577,9 @@ def test_room_shows_the_qr_code_and_counts_students(browser: Any, server: Server
         assert not dialog.is_visible()
         assert page.evaluate("document.activeElement.id") == "room-project"
         teacher.shot("room-instructor-qr")
+        page.click("#theme-toggle")
+        page.wait_for_timeout(400)  # the theme's transitions
+        teacher.shot("room-instructor-qr-dark")
         teacher.check_clean()
         student.check_clean()
     finally:
@@ -677,6 +681,10 @@ def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Pa
         assert page.locator(".CodeMirror .line-error-note").count() == 1
         ui.expected_http_error(422)
         ui.shot("author-save-error")
+        page.click("#theme-toggle")
+        page.wait_for_timeout(400)  # the theme's transitions
+        ui.shot("author-save-error-dark")
+        page.click("#theme-toggle")
         assert ui.server.http.get(f"/api/lessons/{lesson}").json()["files"]["main.py"] == original
         # from another tab, "Go to line 3" comes back to main.py, line 3
         page.click(".code-tab[data-file='lesson.md']")
@@ -713,6 +721,10 @@ def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Pa
         assert page.locator(".expect-list .exp-ok .exp-mark").first.get_attribute("title") == "成立"
         ui.shot("author-checked-zh")
         page.click("#lang-toggle")
+        page.click("#theme-toggle")
+        page.wait_for_timeout(400)  # the theme's transitions
+        ui.shot("author-checked-dark")
+        page.click("#theme-toggle")
 
         # 4. lesson.md: a broken field is refused at its line; a new title is saved and shown at once
         page.click(".code-tab[data-file='lesson.md']")
@@ -759,3 +771,68 @@ def test_a_student_gets_no_save_button(ui: Page) -> None:
     assert page.locator("#author").is_hidden()
     assert page.locator(".code-tab[data-file='lesson.md']").count() == 0
     assert page.locator(".code-keys").inner_text().startswith("Ctrl+Enter runs")
+
+
+def test_step_mode_chosen_before_run_paces_the_run_from_its_first_call(ui: Page) -> None:
+    posts: list[tuple[str, str | None]] = []
+    ui.page.on("request", lambda r: posts.append((r.url, r.post_data)) if r.method == "POST" else None)
+    page = ui.goto("/lessons/" + lesson_id(ui.server, "fork-basics"))
+    page.wait_for_function("window.proclab && window.proclab.ws")
+    page.click("#btn-stepmode")
+    page.click("#btn-run")
+    page.wait_for_function("window.proclab.run.phase === 'running'", timeout=RUN_TIMEOUT)
+    created = [json.loads(body or "{}") for url, body in posts if url.endswith("/api/runs")]
+    assert created and created[0]["pace"] == {"mode": "step", "delay_ms": 0}
+    assert not [url for url, _ in posts if url.endswith("/pace")]  # no second request to pace it
+    # held after its first traced calls (the fork): the 5 lines of the lesson do not all come without a Step
+    page.wait_for_timeout(1500)
+    lines = lambda: page.evaluate(  # noqa: E731
+        "window.proclab.ws.timeline.events.filter(e => e.type === 'io.output')"
+        ".map(e => e.text).join('').split('\\n').filter(Boolean).length")
+    held = lines()
+    assert held < 5, held
+    assert page.evaluate("window.proclab.run.phase") == "running"
+    assert page.locator("#run-status").inner_text().startswith("Step mode")
+    for _ in range(60):  # each Step lets the next traced call through
+        page.click("#btn-step")
+        page.wait_for_timeout(200)
+        if lines() >= 5 or page.evaluate("window.proclab.run.phase") == "finished":
+            break
+    assert lines() > held
+    if page.evaluate("window.proclab.run.phase") != "finished":
+        page.click("#btn-stop")
+    ui.wait_finished()
+
+
+def test_csp_enforced_instructor_pages_without_a_single_violation(browser: Any, server: Server) -> None:
+    """Save, Check lesson, the lesson.md tab, the room's QR code and the import control under the real CSP."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto(f"{server.base}/signin")
+        page.fill("#token", server.secret)
+        page.click("button[type=submit]")
+        page.wait_for_url(server.base + "/")
+        page.locator("#import-box:not([hidden])").wait_for()
+        lesson = lesson_id(server, "fork-basics")
+        response = page.goto(f"{server.base}/lessons/{lesson}")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.locator(".code-tab[data-file='lesson.md']").wait_for()
+        page.locator(".code-save").click()  # an unchanged main.py: saved as it is
+        page.locator(".code-saved", has_text="Saved").wait_for(timeout=15_000)
+        page.locator("#author-check").click()
+        page.locator(".check-summary.check-ok").wait_for(timeout=RUN_TIMEOUT)
+        page.goto(f"{server.base}/")
+        page.locator("#room-create:not([hidden])").click()
+        page.wait_for_url("**/room/*")
+        page.locator("#room-qr svg path").first.wait_for()
+        page.locator("#room-project").click()
+        page.locator("#projector-qr svg").wait_for()
+        page.keyboard.press("Escape")
+        page.locator("#room-clients", has_text="students connected").wait_for(timeout=10_000)
+    finally:
+        context.close()
+    assert not problems, problems
