@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,7 @@ class LessonStore:
         self.errors: list[LessonError] = []
         self._stamp: tuple[tuple[str, float, int], ...] = ()
         self._lock = threading.Lock()
+        self._checked = 0.0
         self.reload()
 
     def _snapshot(self) -> tuple[tuple[str, float, int], ...]:
@@ -269,8 +271,12 @@ class LessonStore:
                     lessons[lesson.id] = lesson
             self.lessons, self.errors, self._stamp = lessons, errors, stamp
 
-    def refresh(self) -> bool:
-        """Reload if any file changed; cheap enough to call on every request."""
+    def refresh(self, force: bool = False) -> bool:
+        """Reload if any file changed; the folder is looked at most once a second, so every request may ask."""
+        now = time.monotonic()
+        if not force and now - self._checked < 1.0:
+            return False
+        self._checked = now
         if self._snapshot() != self._stamp:
             self.reload()
             return True

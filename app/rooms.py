@@ -7,6 +7,7 @@ event names its run), then the live stream, in one ordered queue.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,11 @@ from .runs import Run, RunManager
 
 # No 0/O, 1/I/L: students type these from a projector.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def with_run(text: str, run_id: str) -> str:
+    """An event's JSON with its run id added (room streams mix the events of several runs)."""
+    return f'{text[:-1]},"run":{json.dumps(run_id)}}}'
 
 
 def new_code(length: int = 5) -> str:
@@ -26,7 +32,7 @@ class Room:
     code: str
     title: str | None = None
     run_ids: list[str] = field(default_factory=list)
-    subscribers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
+    subscribers: set[asyncio.Queue[str | None]] = field(default_factory=set)
 
 
 class RoomHub:
@@ -59,7 +65,7 @@ class RoomHub:
     def add_run(self, room: Room, run: Run) -> None:
         room.run_ids.append(run.id)
 
-    def _on_events(self, run: Run, batch: list[dict[str, Any]]) -> None:
+    def _on_events(self, run: Run, texts: list[str]) -> None:
         if run.room is None:
             return
         room = self.rooms.get(run.room)
@@ -67,11 +73,12 @@ class RoomHub:
             return
         if run.id not in room.run_ids:
             room.run_ids.append(run.id)
+        tagged = [with_run(t, run.id) for t in texts]  # once per room, not once per student
         for q in list(room.subscribers):
-            for ev in batch:
-                q.put_nowait({**ev, "run": run.id})
+            for t in tagged:
+                q.put_nowait(t)
 
-    async def subscribe(self, room: Room) -> asyncio.Queue[dict[str, Any] | None]:
+    async def subscribe(self, room: Room) -> asyncio.Queue[str | None]:
         """Catch-up first (events of every run so far), then live, with no gap and no duplicate.
 
         Finished runs are read from SQLite first (that awaits); then the in-memory runs are copied and
@@ -81,16 +88,19 @@ class RoomHub:
         for run_id in list(room.run_ids):
             if run_id not in self.manager.runs:
                 stored[run_id] = await asyncio.to_thread(self.manager.storage.get_events, run_id, -1)
-        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        q: asyncio.Queue[str | None] = asyncio.Queue()
         for run_id in list(room.run_ids):
             run = self.manager.runs.get(run_id)
-            events = list(run.events) if run is not None else stored.get(run_id, [])
-            for ev in events:
-                q.put_nowait({**ev, "run": run_id})
+            if run is not None:
+                for text in run.encoded:
+                    q.put_nowait(with_run(text, run_id))
+            else:
+                for ev in stored.get(run_id, []):
+                    q.put_nowait(json.dumps({**ev, "run": run_id}, ensure_ascii=False))
         room.subscribers.add(q)
         return q
 
-    def unsubscribe(self, room: Room, q: asyncio.Queue[dict[str, Any] | None]) -> None:
+    def unsubscribe(self, room: Room, q: asyncio.Queue[str | None]) -> None:
         room.subscribers.discard(q)
 
     def clients(self, room: Room) -> int:

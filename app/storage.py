@@ -50,7 +50,10 @@ class Storage:
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
 
-    def save_run(self, run: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    def save_run(self, run: dict[str, Any], events: list[dict[str, Any]], encoded: list[str] | None = None) -> None:
+        """Store a run and its events (`encoded`: their JSON, when the caller has it already)."""
+        texts = encoded if encoded is not None and len(encoded) == len(events) else [
+            json.dumps(e, ensure_ascii=False) for e in events]
         with self.lock:
             self.db.execute("BEGIN")
             try:
@@ -62,7 +65,7 @@ class Storage:
                      json.dumps(run.get("answers"))))
                 self.db.execute("DELETE FROM events WHERE run_id = ?", (run["id"],))
                 self.db.executemany("INSERT INTO events (run_id, seq, data) VALUES (?, ?, ?)",
-                                    [(run["id"], e["seq"], json.dumps(e, ensure_ascii=False)) for e in events])
+                                    [(run["id"], e["seq"], text) for e, text in zip(events, texts, strict=True)])
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")

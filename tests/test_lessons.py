@@ -87,9 +87,9 @@ def test_store_reloads_when_files_change(tmp_path: Path) -> None:
     path = tmp_path / "lesson" / "lesson.md"
     path.write_text(GOOD.replace("id: demo-fork", "id: demo-fork-two"), encoding="utf-8")
     os.utime(path, (time.time() + 5, time.time() + 5))
-    assert store.refresh() is True
+    assert store.refresh(force=True) is True
     assert "demo-fork-two" in store.lessons and "demo-fork" not in store.lessons
     path.write_text("no front matter", encoding="utf-8")
     os.utime(path, (time.time() + 10, time.time() + 10))
-    store.refresh()
+    store.refresh(force=True)
     assert not store.lessons and store.errors and store.errors[0].line == 1

@@ -196,3 +196,33 @@ def test_nul_bytes_pass_through_and_answers_come_with_the_end(server: Server) ->
     assert fin["type"] == "run.finished" and isinstance(fin.get("answers"), dict) and fin["answers"]
     latest = server.http.get("/api/runs", params={"limit": 1}).json()[0]["id"]
     assert server.http.get(f"/api/runs/{latest}").json()["answers"] == fin["answers"]
+
+
+def test_a_lesson_written_while_the_server_runs_appears(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+    import time
+
+    from conftest import ROOT, start_server, stop_server
+
+    lessons = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons" / "02-fork", lessons / "02-fork")
+    s = start_server(tmp_path, {"PROCLAB_LESSONS_DIR": str(lessons)})
+    try:
+        assert [x["id"] for x in s.http.get("/api/lessons").json()] == ["fork-basics"]
+        new = lessons / "99-new"
+        shutil.copytree(lessons / "02-fork", new)
+        md = new / "lesson.md"
+        md.write_text(md.read_text().replace("id: fork-basics", "id: fork-again"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "fork-again" in [x["id"] for x in s.http.get("/api/lessons").json()]:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the new lesson did not appear")
+        md.write_text("---\nid: [broken\n---\n")
+        time.sleep(1.2)
+        errors = s.http.get("/api/lessons/errors").json()
+        assert any(e["file"].endswith("99-new/lesson.md") and e["line"] for e in errors), errors
+    finally:
+        stop_server(s)

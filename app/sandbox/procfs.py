@@ -90,15 +90,15 @@ class ProcFiles:
             return None
         return parse_stat(data)
 
-    def schedstat(self) -> tuple[int, int]:
-        """(ns on CPU, ns waiting in the run queue)."""
+    def schedstat(self) -> tuple[int, int, int]:
+        """(ns on CPU, ns waiting in the run queue, times scheduled onto a CPU)."""
         if self.sched_fd is None:
-            return (0, 0)
+            return (0, 0, 0)
         try:
             f = os.pread(self.sched_fd, 128, 0).split()
-            return (int(f[0]), int(f[1]))
+            return (int(f[0]), int(f[1]), int(f[2]))
         except (OSError, IndexError, ValueError):
-            return (0, 0)
+            return (0, 0, 0)
 
     def close(self) -> None:
         for fd in (self.stat_fd, self.sched_fd):

@@ -70,7 +70,7 @@ def become_scenario(sup: Any, stdin_r: int, out_w: int, err_w: int) -> None:
     except OSError:
         pass
     try:
-        os.nice(int(sup.spec.get("nice", 10)))
+        os.setpriority(os.PRIO_PROCESS, 0, int(sup.spec.get("nice", 10)))  # absolute: below the supervisor
     except OSError:
         pass
     mem = lim.memory_mb * 2**20

@@ -103,6 +103,7 @@ class Proc:
     why: dict[str, Any] | None = None
     run_ns: int = 0
     wait_ns: int = 0
+    slices: int = 0  # times scheduled: unchanged means it has not run, so nothing about it can have changed
     cpu_ticks: int = 0
     rss_pages: int = 0
     alive: bool = True
@@ -173,8 +174,8 @@ class Tracker:
         self.emit({"type": "proc.state", "pid": pid, "state": State.NEW.value, "prev": None,
                    "stat": st.state if st else "", "reason": None})
         if st is not None:
-            run_ns, wait_ns = files.schedstat() if files else (0, 0)
-            p.run_ns, p.wait_ns = run_ns, wait_ns
+            run_ns, wait_ns, slices = files.schedstat() if files else (0, 0, 0)
+            p.run_ns, p.wait_ns, p.slices = run_ns, wait_ns, slices
             if st.ppid != p.ppid and st.state not in ("Z", "X"):
                 self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": st.ppid})
                 p.ppid = st.ppid
@@ -203,9 +204,10 @@ class Tracker:
             p.name = st.comm
         p.cpu_ticks = st.utime + st.stime
         p.rss_pages = st.rss_pages
-        run_ns, wait_ns = p.files.schedstat() if p.files else (0, 0)
+        run_ns, wait_ns, slices = p.files.schedstat() if p.files else (0, 0, 0)
         d_run, d_wait = run_ns - p.run_ns, wait_ns - p.wait_ns
-        p.run_ns, p.wait_ns = run_ns, wait_ns
+        ran = slices != p.slices or d_run > 0
+        p.run_ns, p.wait_ns, p.slices = run_ns, wait_ns, slices
         letter = st.state
         why: dict[str, Any] | None = None
         reason: str | None = None
@@ -219,8 +221,12 @@ class Tracker:
             reason = "stopped by a signal" if letter == "T" else "stopped by a tracer"
         elif letter in ("S", "D", "I", "W", "P"):
             state = State.BLOCKED
-            why = self.explain(p.pid, p.files.base if p.files else f"/proc/{p.pid}", letter)
-            reason = why["text"] if why else None
+            if not ran and p.state == State.BLOCKED and p.stat == letter:
+                # Still asleep in the same call: the kernel has not run it since, so the reason stands.
+                why, reason = p.why, p.reason
+            else:
+                why = self.explain(p.pid, p.files.base if p.files else f"/proc/{p.pid}", letter)
+                reason = why["text"] if why else None
         elif letter == "R":
             if d_wait > d_run and d_wait > 0:
                 state = State.READY
@@ -245,7 +251,7 @@ class Tracker:
                 self._thread_states(p)
         if not p.io_ready and now_ns - p.first_seen > 100_000_000:
             p.io_ready = True  # no shim in this process (e.g. an exec'd `ls`): nothing of its fds is plumbing
-        if (want_fds and p.io_ready and state != State.ZOMBIE
+        if (want_fds and p.io_ready and state != State.ZOMBIE and (ran or not p.ends)
                 and now_ns - p.last_fd_scan >= self.fd_interval_ns):
             p.last_fd_scan = now_ns
             self.scan_fds(p)
@@ -274,7 +280,7 @@ class Tracker:
             st = t.files.stat() if t.files else None
             if st is None:
                 continue
-            run_ns, wait_ns = t.files.schedstat() if t.files else (0, 0)
+            run_ns, wait_ns, _slices = t.files.schedstat() if t.files else (0, 0, 0)
             d_run, d_wait = run_ns - t.run_ns, wait_ns - t.wait_ns
             t.run_ns, t.wait_ns = run_ns, wait_ns
             reason = None

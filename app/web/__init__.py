@@ -1,0 +1,1 @@
+"""The web process's routes, one module per area."""
