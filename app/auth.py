@@ -10,6 +10,7 @@ import hashlib
 import hmac
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
 COOKIE = "pl_instructor"
 
@@ -18,7 +19,7 @@ def cookie_value(token: str) -> str:
     return hmac.new(token.encode(), b"proclab-instructor-cookie", hashlib.sha256).hexdigest()
 
 
-def is_instructor(request: Request, token: str) -> bool:
+def is_instructor(request: HTTPConnection, token: str) -> bool:
     if not token:
         return False
     header = request.headers.get("authorization", "")

@@ -215,10 +215,12 @@ def load_lesson(folder: Path) -> Lesson:
                 raise LessonError(f, None, f"not UTF-8 text: {e}") from e
     if main not in files:
         raise LessonError(path, _line_of(node, "main"), f"the scenario file {main!r} is missing from {folder}")
-    try:
-        compile(files[main], str(folder / main), "exec")
-    except SyntaxError as e:
-        raise LessonError(folder / main, e.lineno, f"Python syntax error: {e.msg}") from e
+    for fname, text in files.items():
+        if fname.endswith(".py"):  # any of them may run (child.py, writer.py …): all must compile
+            try:
+                compile(text, str(folder / fname), "exec")
+            except SyntaxError as e:
+                raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
     stdin = data.get("stdin")
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,

@@ -33,6 +33,7 @@ class Room:
     title: str | None = None
     run_ids: list[str] = field(default_factory=list)
     subscribers: set[asyncio.Queue[str | None]] = field(default_factory=set)
+    instructors: set[asyncio.Queue[str | None]] = field(default_factory=set)  # the subset that is not a student
 
 
 class RoomHub:
@@ -78,7 +79,7 @@ class RoomHub:
             for t in tagged:
                 q.put_nowait(t)
 
-    async def subscribe(self, room: Room) -> asyncio.Queue[str | None]:
+    async def subscribe(self, room: Room, instructor: bool = False) -> asyncio.Queue[str | None]:
         """Catch-up first (events of every run so far), then live, with no gap and no duplicate.
 
         Finished runs are read from SQLite first (that awaits); then the in-memory runs are copied and
@@ -98,10 +99,14 @@ class RoomHub:
                 for ev in stored.get(run_id, []):
                     q.put_nowait(json.dumps({**ev, "run": run_id}, ensure_ascii=False))
         room.subscribers.add(q)
+        if instructor:
+            room.instructors.add(q)
         return q
 
     def unsubscribe(self, room: Room, q: asyncio.Queue[str | None]) -> None:
         room.subscribers.discard(q)
+        room.instructors.discard(q)
 
-    def clients(self, room: Room) -> int:
-        return len(room.subscribers)
+    def clients(self, room: Room) -> tuple[int, int]:
+        """(students, instructors) connected."""
+        return len(room.subscribers) - len(room.instructors), len(room.instructors)

@@ -169,3 +169,27 @@ def test_events_of_a_room_name_their_run(server: Server) -> None:
     asyncio.run(_listen(server.base.replace("http", "ws") + f"/ws/rooms/{room['code']}", 1, got))
     assert got and all(e["run"] == r.json()["id"] for e in got)
     assert of(got, "run.finished")
+
+
+def test_instructors_are_not_counted_as_students(server: Server) -> None:
+    code = server.http.post("/api/rooms", headers=auth(server)).json()["code"]
+    url = server.base.replace("http", "ws") + f"/ws/rooms/{code}"
+
+    async def connect() -> dict:
+        async with websockets.connect(url), websockets.connect(url), \
+                websockets.connect(url, additional_headers=auth(server)):
+            await asyncio.sleep(0.5)
+            async with httpx.AsyncClient(base_url=server.base) as c:
+                return (await c.get(f"/api/rooms/{code}")).json()
+
+    info = asyncio.run(connect())
+    assert info["clients"] == 2 and info["instructors"] == 1
+
+
+def test_a_refused_save_names_the_file_that_failed(server: Server) -> None:
+    lesson = fork_lesson(server)
+    r = server.http.put(f"/api/lessons/{lesson}/files/helper.py", json={"content": "x = 1\ny = (\n"},
+                        headers=auth(server))
+    assert r.status_code == 422
+    assert r.json()["detail"]["file"] == "helper.py" and r.json()["detail"]["line"] == 2
+    assert "helper.py" not in server.http.get(f"/api/lessons/{lesson}").json()["files"]

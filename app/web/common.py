@@ -14,6 +14,7 @@ from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from .. import auth
 from ..lessons import LessonStore
@@ -157,7 +158,7 @@ class Web:
             raise HTTPException(404, f"no run {run_id!r}")
         return rec
 
-    def instructor(self, request: Request) -> bool:
+    def instructor(self, request: HTTPConnection) -> bool:
         return auth.is_instructor(request, self.settings.instructor_token)
 
     def need_instructor(self, request: Request) -> None:
@@ -178,10 +179,20 @@ class Web:
         await self.state.manager.command(run_id, cmd)
         return {"ok": True}
 
+    @staticmethod
+    def pace_of(req: RunRequest) -> dict[str, Any] | None:
+        """The pace a run should start with, checked (None for normal speed)."""
+        if req.pace is None or req.pace.mode == "normal":
+            return None
+        if req.pace.mode not in ("paused", "step", "slow"):
+            raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
+        return {"mode": req.pace.mode, "delay_ms": req.pace.delay_ms}
+
     def room_info(self, room: Any, request: Request) -> dict[str, Any]:
         url = str(request.base_url).rstrip("/") + f"/room/{room.code}"
+        students, instructors = self.state.rooms.clients(room)
         return {"code": room.code, "title": room.title, "url": url, "runs": list(room.run_ids),
-                "clients": self.state.rooms.clients(room), "qr_svg": qr_svg(url)}
+                "clients": students, "instructors": instructors, "qr_svg": qr_svg(url)}
 
     def page(self, request: Request, name: str, **ctx: Any) -> HTMLResponse:
         return self.templates.TemplateResponse(request, name, {"lang": pick_lang(request), **ctx})

@@ -63,8 +63,9 @@ def register(app: FastAPI, web: Web) -> None:
             try:
                 checked = load_lesson(copy)
             except LessonError as e:
-                raise HTTPException(422, {"file": name if e.path.startswith(str(copy)) else e.path,
-                                          "line": e.line, "message": e.message}) from e
+                # Name the file that failed (it may not be the one saved: lesson.md's main may point elsewhere).
+                failed = os.path.relpath(e.path, copy) if e.path.startswith(str(copy)) else name
+                raise HTTPException(422, {"file": failed, "line": e.line, "message": e.message}) from e
         if checked.id != lesson.id and checked.id in web.state.lessons.lessons:
             raise HTTPException(422, {"file": name, "line": 2, "message": f"id {checked.id!r} is already used"})
         target = lesson.dir / name

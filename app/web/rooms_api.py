@@ -48,7 +48,7 @@ def register(app: FastAPI, web: Web) -> None:
                                        {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
                                        "instructor", lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       room=room.code)
+                                       room=room.code, pace=web.pace_of(req))
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         web.state.rooms.add_run(room, run)
@@ -61,7 +61,7 @@ def register(app: FastAPI, web: Web) -> None:
         if room is None:
             await ws.close(code=4404, reason="no such room")
             return
-        q = await web.state.rooms.subscribe(room)
+        q = await web.state.rooms.subscribe(room, instructor=web.instructor(ws))
         try:
             await stream_queue(ws, q, close_at_end=False)
         except WebSocketDisconnect:

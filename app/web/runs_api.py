@@ -43,11 +43,7 @@ def register(app: FastAPI, web: Web) -> None:
             files[name] = content
         main = req.main or (lesson.main if lesson else "main.py")
         limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
-        pace = None
-        if req.pace is not None and req.pace.mode != "normal":
-            if req.pace.mode not in ("paused", "step", "slow"):
-                raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
-            pace = {"mode": req.pace.mode, "delay_ms": req.pace.delay_ms}
+        pace = web.pace_of(req)
         try:
             run = web.state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
                                        client_id(request), lesson.questions if lesson else None,

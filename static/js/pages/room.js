@@ -189,14 +189,13 @@ function showQr(box) {
 }
 showQr($('room-qr'));
 
-let streamOpen = false; // this page's own room connection (counted by the server)
-let clients = null;
+let streamOpen = false; // this page's own room connection
+let clients = null; // students connected: the server does not count instructors' connections
 
 function clientsText() {
   if (clients == null) return '';
   if (!instructor) return t('room.clients', { n: clients });
-  // the instructor sees the students: every connection but this page's own
-  const n = Math.max(0, clients - (streamOpen ? 1 : 0));
+  const n = clients;
   return n === 1 ? t('room.student1') : t('room.students', { n });
 }
 
