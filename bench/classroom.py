@@ -27,21 +27,37 @@ from .common import (
 from .sizes import Sizes
 from .wsclients import ClientProcess
 
+TOKEN = "bench-instructor-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-def broadcast(server: Server, clients: int, procs: int, seconds: float) -> dict[str, Any]:
-    """One broadcast run watched by `clients` WebSockets spread over `procs` processes."""
+
+def broadcast(server: Server, clients: int, procs: int, seconds: float, room: bool = False) -> dict[str, Any]:
+    """One broadcast run watched by `clients` WebSockets spread over `procs` processes.
+
+    room: the classroom path of issue 7 — an instructor makes a room and starts the run in it; the
+    students follow /ws/rooms/{code} (events tagged with their run) instead of the run's own socket.
+    """
     http = sync_client(server)
-    run_id = asyncio.run(_post(server, scenarios.broadcast(seconds)))
+    if room:
+        code = http.post("/api/rooms", headers=AUTH).json()["code"]
+        r = http.post(f"/api/rooms/{code}/runs", json={"files": {"main.py": scenarios.broadcast(seconds)}},
+                      headers=AUTH)
+        r.raise_for_status()
+        run_id = r.json()["id"]
+        url = f"{server.ws_base}/ws/rooms/{code}"
+    else:
+        run_id = asyncio.run(_post(server, scenarios.broadcast(seconds)))
+        url = f"{server.ws_base}/ws/runs/{run_id}"
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        workers = [stack.enter_context(ClientProcess(f"{server.ws_base}/ws/runs/{run_id}", n, Path(tmp) / f"{i}"))
+        workers = [stack.enter_context(ClientProcess(url, n, Path(tmp) / f"{i}"))
                    for i, n in enumerate(per)]
         for w in workers:
             w.wait_ready(180)
         server_proc = psutil.Process(server.pid)
         cpu0 = server_proc.cpu_times()
         go = time.monotonic_ns()
-        r = http.post(f"/api/runs/{run_id}/input", json={"text": "go\n"})
+        r = http.post(f"/api/runs/{run_id}/input", json={"text": "go\n"}, headers=AUTH)
         r.raise_for_status()
         outs = [w.result(120) for w in workers]
         wall = max(o["last_ns"] for o in outs) - go
@@ -101,10 +117,11 @@ def run(sizes: Sizes) -> Result:
                          "client never got. Delay = arrival − (t0 + event `t`), t0 placed on CLOCK_MONOTONIC through "
                          "the anchor, for events that happened after the go. Alternative in the same benchmark: the "
                          "same run with one client."))
-    with Server(name="classroom") as server:
+    with Server(env={"PROCLAB_INSTRUCTOR_TOKEN": TOKEN}, name="classroom") as server:
         server.check_runs()
         one = broadcast(server, 1, 1, sizes.class_s)
         many = broadcast(server, sizes.clients, sizes.client_procs, sizes.class_s)
+        in_room = broadcast(server, sizes.clients, sizes.client_procs, sizes.class_s, room=True)
     res.raw = {k: {kk: vv for kk, vv in v.items() if kk != "delay_ms"} for k, v in (("one", one), ("many", many))}
     d1, dn = summary(one["delay_ms"]), summary(many["delay_ms"])
     res.raw["many"]["delay_summary"] = dn
@@ -120,4 +137,14 @@ def run(sizes: Sizes) -> Result:
             f"1 client: {one['server_cpu_share'] * 100:.0f} %")
     res.add("client processes' CPU", " + ".join(f"{c:.1f}" for c in many["client_cpu_s"]), "s",
             f"over {many['wall_s']:.1f} s")
+    dr = summary(in_room["delay_ms"])
+    res.raw["room"] = {k: v for k, v in in_room.items() if k != "delay_ms"}
+    res.raw["room"]["delay_summary"] = dr
+    res.add("room: events lost (sum over clients)", in_room["lost"], "",
+            f"{sizes.clients} students on /ws/rooms/{{code}}, the run started by the instructor; duplicates: "
+            f"{in_room['duplicates']}; errors: {in_room['client_errors']}", "0",
+            in_room["lost"] == 0 and in_room["client_errors"] == 0 and in_room["duplicates"] == 0)
+    res.add("room: delivery delay, median", dr["median"], "ms", f"run socket: {dn['median']:.2f} ms")
+    res.add("room: delivery delay, p99", dr["p99"], "ms", f"run socket: {dn['p99']:.2f} ms", "< 100 ms",
+            dr["p99"] < 100)
     return res

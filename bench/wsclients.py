@@ -37,7 +37,10 @@ async def clients(url: str, n: int, hold: bool = False) -> dict[str, Any]:
         try:
             first = True
             async for msg in ws:
-                frames.append((time.monotonic_ns(), msg if isinstance(msg, str) else msg.decode()))
+                text = msg if isinstance(msg, str) else msg.decode()
+                frames.append((time.monotonic_ns(), text))
+                if '"run.finished"' in text:
+                    break  # a room's socket stays open for the next run: the run's end is the end
                 if first:
                     first = False
                     ready += 1
