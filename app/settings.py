@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     disable_layers: str = ""  # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run)
     nice: int = 10
     instructor_token: str = ""
+    # The address students use (e.g. http://10.0.0.5:8000) for room links and QR codes; by default the
+    # address the instructor's browser used, which is wrong when that is 127.0.0.1.
+    public_url: str = ""
     retention_days: int = 30
     max_wall_s: float = 30.0
     max_cpu_s: float = 10.0

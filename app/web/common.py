@@ -189,7 +189,8 @@ class Web:
         return {"mode": req.pace.mode, "delay_ms": req.pace.delay_ms}
 
     def room_info(self, room: Any, request: Request) -> dict[str, Any]:
-        url = str(request.base_url).rstrip("/") + f"/room/{room.code}"
+        base = self.settings.public_url or str(request.base_url)
+        url = base.rstrip("/") + f"/room/{room.code}"
         students, instructors = self.state.rooms.clients(room)
         return {"code": room.code, "title": room.title, "url": url, "runs": list(room.run_ids),
                 "clients": students, "instructors": instructors, "qr_svg": qr_svg(url)}
