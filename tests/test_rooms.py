@@ -193,3 +193,12 @@ def test_a_refused_save_names_the_file_that_failed(server: Server) -> None:
     assert r.status_code == 422
     assert r.json()["detail"]["file"] == "helper.py" and r.json()["detail"]["line"] == 2
     assert "helper.py" not in server.http.get(f"/api/lessons/{lesson}").json()["files"]
+
+
+def test_room_links_use_the_public_url_when_set(tmp_path: Path) -> None:
+    s = start_server(tmp_path, {"PROCLAB_PUBLIC_URL": "http://10.1.2.3:8000/"})
+    try:
+        room = s.http.post("/api/rooms", headers=auth(s)).json()
+        assert room["url"] == f"http://10.1.2.3:8000/room/{room['code']}"
+    finally:
+        stop_server(s)
