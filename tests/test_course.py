@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
+from conftest import SCHEMA
 
 from app.checker import run_lesson
 from app.expectations import answers, check
 from app.lessons import LessonStore
 from app.sandbox.client import Launcher
 from app.settings import get_settings
+
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 STORE = LessonStore(get_settings().lessons_dir)
 # Issue 6: the topics of the seed notes; each must have a lesson whose id contains the word.
@@ -39,6 +43,10 @@ def test_lesson_expectations_hold_on_the_real_kernel(launcher: Launcher, lesson_
     assert not failed, f"{lesson_id}: not seen in the real run: {failed}\noutput:\n{out[-1500:]}"
     got = answers(lesson.questions, events)
     assert all(v is not None for v in got.values()), f"{lesson_id}: a question got no answer from the run: {got}"
+    for ev in events:  # the event contract holds for every topic of the course
+        errors = sorted(VALIDATOR.iter_errors(ev), key=str)
+        assert not errors, f"{lesson_id}: event {ev} breaks the schema: {errors[0].message}"
+    assert [e["seq"] for e in events] == list(range(len(events)))
 
 
 @pytest.mark.parametrize("topic", TOPICS)
