@@ -145,42 +145,41 @@ def _send(msg: dict[str, object], fds: list[int] | None = None, sync: bool = Fal
             pass
 
 
+def _control(data: bytes) -> dict[str, object]:
+    """A message from the supervisor ({"mode": …} and/or {"go": true}); applies a mode change."""
+    global _mode
+    try:
+        m = json.loads(data)
+    except ValueError:
+        return {}
+    if not isinstance(m, dict):
+        return {}
+    if m.get("mode"):
+        _mode = m["mode"]
+    return m
+
+
 def _poll_mode() -> None:
     """Apply pacing changes the supervisor pushed since the last call."""
-    global _mode
     if _sock is None:
         return
     while True:
         try:
             data = _raw_recv(_sock, 4096, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
+        except OSError:  # BlockingIOError included: nothing pending
             return
         if not data:
             return
-        try:
-            m = json.loads(data)
-        except ValueError:
-            continue
-        if m.get("mode"):
-            _mode = m["mode"]
+        _control(data)
 
 
 def _wait_go() -> None:
-    global _mode
     assert _sock is not None
     while True:
         data = _raw_recv(_sock, 4096)
         if not data:
             return
-        try:
-            m = json.loads(data)
-        except ValueError:
-            continue
-        if m.get("mode"):
-            _mode = m["mode"]
-        if m.get("go") or _mode == "normal":
+        if _control(data).get("go") or _mode == "normal":
             return
 
 

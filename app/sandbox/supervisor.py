@@ -42,6 +42,28 @@ _SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGU
 NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
 
 
+def _bytes_under(top: str, recursive: bool, uid: int | None = None) -> int:
+    """Bytes allocated to the files under top (never following a link); only uid's files when given."""
+    total = 0
+    stack = [top]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        if recursive:
+                            stack.append(e.path)
+                    elif uid is None or st.st_uid == uid:
+                        total += st.st_blocks * 512
+        except OSError:
+            continue
+    return total
+
+
 class _RunFsCreds:
     """Sample /proc with the run's fs uid/gid: /proc/PID/{syscall,fd,mem} need ptrace access, which a
     root without CAP_SYS_PTRACE (a default docker run) has only for processes of its own fs uid.
@@ -431,36 +453,10 @@ class Supervisor(OutputMixin, ShimMixin):
         return (time.monotonic_ns() - self.t0) / 1e9 - paused
 
     def files_bytes(self) -> int:
-        total = 0
-        stack = [self.run_dir]
-        while stack:
-            d = stack.pop()
-            try:
-                with os.scandir(d) as it:
-                    for e in it:
-                        try:
-                            st = e.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if stat.S_ISDIR(st.st_mode):
-                            stack.append(e.path)
-                        else:
-                            total += st.st_blocks * 512
-            except OSError:
-                continue
+        """Disk used by the run: its directory tree, and its uid's files in the shared temporary dirs."""
+        total = _bytes_under(self.run_dir, recursive=True)
         if self.uid is not None:
-            for d in ("/tmp", "/var/tmp", "/dev/shm"):
-                try:
-                    with os.scandir(d) as it:
-                        for e in it:
-                            try:
-                                st = e.stat(follow_symlinks=False)
-                            except OSError:
-                                continue
-                            if st.st_uid == self.uid and not stat.S_ISDIR(st.st_mode):
-                                total += st.st_blocks * 512
-                except OSError:
-                    continue
+            total += sum(_bytes_under(d, recursive=False, uid=self.uid) for d in ("/tmp", "/var/tmp", "/dev/shm"))
         return total
 
     def check_limits(self) -> None:
