@@ -207,43 +207,33 @@ def frame(texts: list[str]) -> str:
 async def stream_queue(ws: WebSocket, q: asyncio.Queue[str | None], close_at_end: bool = True) -> None:
     """Send events in frames: everything queued goes out in one frame (batching under load).
 
-    A room stream never ends by itself (close_at_end=False): it waits for the next run, and a
-    receive task notices when the student leaves.
+    A receive task notices when the browser leaves, even while no event flows (a run that
+    sleeps): the run's grace period starts then, not at its next event. A room stream never
+    ends by itself (close_at_end=False): it waits for the next run.
     """
-    if not close_at_end:
-        gone = asyncio.get_running_loop().create_task(_until_closed(ws))
-        try:
-            while not gone.done():
-                getter = asyncio.ensure_future(q.get())
-                done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    return
-                batch = [getter.result()]
-                while not q.empty() and len(batch) < 1000:
-                    batch.append(q.get_nowait())
-                texts = [e for e in batch if e is not None]
-                if texts:
-                    await ws.send_text(frame(texts))
-        finally:
-            gone.cancel()
-        return
-    while True:
-        ev = await q.get()
-        if ev is None:
-            break
-        batch = [ev]
-        end = False
-        while not q.empty() and len(batch) < 1000:
-            nxt = q.get_nowait()
-            if nxt is None:
-                end = True
+    gone = asyncio.get_running_loop().create_task(_until_closed(ws))
+    try:
+        while not gone.done():
+            getter = asyncio.ensure_future(q.get())
+            done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                return
+            batch = [getter.result()]
+            while not q.empty() and len(batch) < 1000:
+                batch.append(q.get_nowait())
+            texts = [e for e in batch if e is not None]
+            end = close_at_end and None in batch
+            if end:
+                texts = texts[:batch.index(None)]  # nothing follows the end of a run's stream
+            if texts:
+                await ws.send_text(frame(texts))
+            if end:
                 break
-            batch.append(nxt)
-        await ws.send_text(frame(batch))
-        if end:
-            break
-    await ws.close()
+    finally:
+        gone.cancel()
+    if close_at_end:
+        await ws.close()
 
 
 async def _until_closed(ws: WebSocket) -> None:
