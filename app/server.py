@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,6 +25,7 @@ from .settings import ROOT, Settings, get_settings
 from .storage import Storage
 from .web import lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
+from .web.headers import PageHeaders
 
 log = logging.getLogger("proclab")
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.manager.floor_missing:
             log.error("refusing to run student code: the sandbox floor is missing %s",
                       ", ".join(state.manager.floor_missing))
+        await state.manager.keep_warm()
         janitor = asyncio.get_running_loop().create_task(state.manager.janitor())
         app.state.proclab = state
         try:
@@ -80,17 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
-    @app.middleware("http")
-    async def client_cookie(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("text/html") and request.url.path != "/docs":
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "same-origin"
-        if "pl_client" not in request.cookies:
-            response.set_cookie("pl_client", secrets.token_urlsafe(12), httponly=True, samesite="lax",
-                                max_age=365 * 86400)
-        return response
+    app.add_middleware(PageHeaders, csp=CSP)
 
 
     web = Web(state, templates)
