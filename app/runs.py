@@ -19,7 +19,7 @@ from typing import Any
 
 from .expectations import answers as compute_answers
 from .runspec import build_spec, new_run_id
-from .sandbox.client import Launcher, LauncherError
+from .sandbox.client import Launcher, LauncherError, StartingRun
 from .settings import Settings
 from .storage import Storage
 
@@ -126,17 +126,29 @@ class RunManager:
             run.uid = self.free_uids.pop(0)
             run.status = RunStatus.RUNNING
             self.running += 1
-            run.task = asyncio.get_running_loop().create_task(self._drive(run))
+            # The request leaves now, before this handler's response is even written: a task would
+            # only start after the 201, the WebSocket handshake and whatever else the loop has queued.
+            starting: StartingRun | Exception
+            try:
+                starting = self.launcher.start_run(self._spec(run))
+            except (LauncherError, ValueError, OSError) as e:
+                starting = e
+            run.task = asyncio.get_running_loop().create_task(self._drive(run, starting))
 
     # ------------------------------------------------------------ driving a run
 
-    async def _drive(self, run: Run) -> None:
+    def _spec(self, run: Run) -> dict[str, Any]:
         spec = build_spec(self.settings, self.launcher, run.files, run.main, run.lesson, run.limits, run.stdin,
                           run.uid, run.id)
         if run.pace:
             spec["pace"] = run.pace
+        return spec
+
+    async def _drive(self, run: Run, starting: StartingRun | Exception) -> None:
         try:
-            sock = await asyncio.to_thread(self.launcher.open_run, spec)
+            if isinstance(starting, Exception):
+                raise starting
+            sock, _reply = await self.launcher.finish_run(starting)
             reader, writer = await asyncio.open_unix_connection(sock=sock, limit=8 * 2**20)
             run.writer = writer
             for cmd in run.pending_cmds:
@@ -268,6 +280,16 @@ class RunManager:
         if not run.subscribers and run.status != RunStatus.FINISHED:
             run.unwatched_since = time.monotonic()
 
+    async def keep_warm(self) -> None:
+        """Tell a (re)started launcher how many spares to keep, for runs with this server's defaults."""
+        if not self.launcher.alive() or not self.launcher.uid_pool or self.floor_missing:
+            return
+        spec = build_spec(self.settings, self.launcher, {"main.py": ""}, "main.py", None, None)
+        try:
+            await self.launcher.keep_warm_async(self.settings.warm_spares, spec)
+        except LauncherError as e:
+            log.error("the launcher keeps no warm spares: %s", e)
+
     async def janitor(self) -> None:
         """Stop runs whose browser went away (after a grace period); prune old recordings."""
         last_prune = 0.0
@@ -279,6 +301,7 @@ class RunManager:
                 log.error("the sandbox launcher died; starting a new one")
                 try:
                     await asyncio.to_thread(self.launcher.restart)
+                    await self.keep_warm()
                 except LauncherError as e:
                     log.error("could not restart the launcher: %s", e)
             for run in list(self.runs.values()):

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     uid_base: int = 61000
     max_concurrent_runs: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     max_runs_per_client: int = 3
+    # Supervisors kept ready for the next runs, at most one per run uid (see app/sandbox/spare.py): a warm
+    # start skips forking, namespaces and the cgroup move. 0 turns warm starts off.
+    warm_spares: int = 4
     max_queue: int = 200
     disconnect_grace_s: float = 10.0
     disable_layers: str = ""  # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run)

@@ -302,6 +302,10 @@ class RunCgroup:
             raise
         return cg
 
+    def set_limits(self, *, pids_max: int, memory_max: int, cpu_quota_pct: int | None) -> None:
+        """Change the limits (a warm spare's cgroup gets the run's limits when the run is known)."""
+        self._limit(pids_max, memory_max, cpu_quota_pct)
+
     def _limit(self, pids_max: int, memory_max: int, cpu_quota_pct: int | None) -> None:
         mem = str(memory_max) if memory_max > 0 else "max"
         cpu_quota = max(1000, cpu_quota_pct * CPU_PERIOD_US // 100) if cpu_quota_pct else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import signal
 import stat
@@ -423,6 +424,7 @@ def _sysv_objects(uid: int) -> list[tuple[str, int, str]]:
     return out
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
     # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
     return ctypes.CDLL(None, use_errno=True)

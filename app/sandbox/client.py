@@ -6,12 +6,14 @@ for runs, and hands back each run's own stream socket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,15 @@ def claim_uids(lock_dir: str, base: int, count: int, span: int = 1000) -> tuple[
 
 
 @dataclass
+class StartingRun:
+    """A run request on its way to the launcher (see Launcher.start_run)."""
+
+    sock: socket.socket
+    rest: bytes  # what of the spec did not fit the socket's buffer yet
+    reply: asyncio.Future[bytes]
+
+
+@dataclass
 class Launcher:
     runtime_dir: str
     uid_pool: list[int]
@@ -99,6 +110,8 @@ class Launcher:
     proc: subprocess.Popen[bytes] | None = None
     ctl: socket.socket | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _waiting: deque[asyncio.Future[bytes]] = field(default_factory=deque)
+    _reader: asyncio.Task[None] | None = None
 
     @property
     def as_root(self) -> bool:
@@ -123,6 +136,8 @@ class Launcher:
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd="/", close_fds=True)
         theirs.close()
         self.ctl = ours
+        self._waiting = deque()
+        self._reader = None
         ours.send(json.dumps({"runtime_dir": self.runtime_dir, "uid_pool": self.uid_pool if self.as_root else [],
                               "disable": sorted(self.disable)}).encode())
         ours.settimeout(60)
@@ -141,6 +156,7 @@ class Launcher:
             raise LauncherError("the launcher is not running")
         with self.lock:
             try:
+                self.ctl.settimeout(30)  # the async path may have left it non-blocking
                 if fds:
                     socket.send_fds(self.ctl, [json.dumps(msg).encode()], fds)
                 else:
@@ -152,34 +168,144 @@ class Launcher:
             raise LauncherError("the launcher has exited")
         return json.loads(data)
 
+    @staticmethod
+    def _run_request(spec: dict[str, Any]) -> dict[str, Any]:
+        layers = spec.get("layers", [])
+        return {"op": "run", "run_id": spec["run_id"], "uid": spec.get("uid"), "namespaces": "namespaces" in layers,
+                "cgroup": "cgroup" in layers, "tmp_mb": spec.get("limits", {}).get("files_mb", 64)}
+
+    def spec_line(self, spec: dict[str, Any]) -> bytes:
+        """The first line the supervisor reads: the spec, with where this launcher keeps its files."""
+        spec = {**spec, "runtime_dir": self.runtime_dir, "shim_dir": self.info["shim_dir"],
+                "bin_dir": self.info["bin_dir"]}
+        return json.dumps(spec).encode() + b"\n"
+
     def open_run(self, spec: dict[str, Any]) -> socket.socket:
-        """Start a run; returns our end of its event stream (the spec already sent)."""
+        """Start a run; returns our end of its event stream (the spec already sent). Blocking (CLI)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            reply = self.request({"op": "run", "run_id": spec["run_id"],
-                                  "namespaces": "namespaces" in spec.get("layers", []),
-                                  "tmp_mb": spec.get("limits", {}).get("files_mb", 64)}, [theirs.fileno()])
+            reply = self.request(self._run_request(spec), [theirs.fileno()])
         finally:
             theirs.close()
         if not reply.get("ok"):
             ours.close()
             raise LauncherError(reply.get("error", "the launcher refused the run"))
-        spec = {**spec, "runtime_dir": self.runtime_dir, "shim_dir": self.info["shim_dir"],
-                "bin_dir": self.info["bin_dir"]}
-        ours.sendall(json.dumps(spec).encode() + b"\n")
+        ours.sendall(self.spec_line(spec))
         return ours
+
+    # ---------------------------------------------------------------- from an event loop (the web process)
+    #
+    # Requests are sent at once, without a lock or a worker thread: the launcher answers in order,
+    # so one reader task hands each reply to the oldest waiting request. The web process must not
+    # use the blocking request() once it has used these.
+
+    def send_now(self, msg: dict[str, Any], fds: list[int] | None = None) -> asyncio.Future[bytes]:
+        """Send a request now (one small datagram: it does not block); the future gets the reply."""
+        ctl = self.ctl
+        if ctl is None:
+            raise LauncherError("the launcher is not running")
+        loop = asyncio.get_running_loop()
+        ctl.setblocking(False)
+        try:
+            socket.send_fds(ctl, [json.dumps(msg).encode()], fds or [])
+        except OSError as e:
+            raise LauncherError(f"the launcher is not answering: {e}") from e
+        fut: asyncio.Future[bytes] = loop.create_future()
+        self._waiting.append(fut)
+        if self._reader is None or self._reader.done():
+            self._reader = loop.create_task(self._read_replies(ctl, self._waiting))
+        return fut
+
+    async def _read_replies(self, ctl: socket.socket, waiting: deque[asyncio.Future[bytes]]) -> None:
+        loop = asyncio.get_running_loop()
+        while waiting:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(ctl, 1 << 20), 30)
+            except (TimeoutError, OSError) as e:
+                if self.ctl is ctl:
+                    self.ctl = None  # a late reply would answer the wrong request: treat the launcher as dead
+                    ctl.close()
+                err = LauncherError("the launcher did not answer within 30 s" if isinstance(e, TimeoutError)
+                                    else f"the launcher is not answering: {e}")
+                while waiting:
+                    fut = waiting.popleft()
+                    if not fut.done():
+                        fut.set_exception(err)
+                return
+            fut = waiting.popleft()
+            if not fut.done():  # a cancelled caller's reply is read all the same
+                fut.set_result(data)
+
+    async def request_async(self, msg: dict[str, Any]) -> dict[str, Any]:
+        data = await self.send_now(msg)
+        if not data:
+            raise LauncherError("the launcher has exited")
+        reply: dict[str, Any] = json.loads(data)
+        return reply
+
+    def start_run(self, spec: dict[str, Any]) -> StartingRun:
+        """Ask for a run right now, with its spec already in the run's socket (a warm spare reads it
+        the moment it gets the socket). Finish with `await finish_run(...)`."""
+        line = self.spec_line(spec)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            ours.setblocking(False)
+            rest = line[ours.send(line):]  # all of it unless the files are larger than the socket's buffer
+            reply = self.send_now(self._run_request(spec), [theirs.fileno()])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()  # the launcher has its own copy now
+        return StartingRun(ours, rest, reply)
+
+    async def finish_run(self, starting: StartingRun) -> tuple[socket.socket, dict[str, Any]]:
+        """Wait for the launcher's reply; returns the run's stream socket and the reply."""
+        ours = starting.sock
+        try:
+            data = await starting.reply
+            if not data:
+                raise LauncherError("the launcher has exited")
+            reply: dict[str, Any] = json.loads(data)
+            if not reply.get("ok"):
+                raise LauncherError(reply.get("error", "the launcher refused the run"))
+            if starting.rest:
+                await asyncio.get_running_loop().sock_sendall(ours, starting.rest)
+        except BaseException:
+            ours.close()  # a supervisor that got this socket sees it close and ends the run
+            raise
+        return ours, reply
+
+    async def open_run_async(self, spec: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+        return await self.finish_run(self.start_run(spec))
+
+    def _warm_request(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
+        req = self._run_request({**spec, "run_id": ""})
+        return {"op": "warm", "spares": spares, "namespaces": req["namespaces"], "cgroup": req["cgroup"],
+                "tmp_mb": req["tmp_mb"], "limits": spec.get("limits", {}), "layers": spec.get("layers", []),
+                "ro_paths": spec.get("ro_paths", []), "nice": spec.get("nice", 10)}
+
+    async def keep_warm_async(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
+        """Ask the launcher to keep `spares` supervisors ready for runs like `spec` (see spare.py)."""
+        return await self.request_async(self._warm_request(spares, spec))
+
+    def keep_warm(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
+        """Blocking keep_warm_async (for a CLI or a test that drives the launcher itself)."""
+        return self.request(self._warm_request(spares, spec))
 
     def restart(self) -> dict[str, Any]:
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
         if self.proc is not None:
-            self.proc.poll()
+            if self.proc.poll() is None:  # alive but not answering: it must not keep runs' uids busy
+                self.proc.kill()
+                self.proc.wait(5)
             self.proc = None
         return self.start()
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.ctl is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.ctl is not None:

@@ -42,9 +42,11 @@ import sys
 import threading  # noqa: F401
 import time
 import traceback  # noqa: F401
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from . import cleanup, runner, shim, supervisor  # noqa: F401
+from . import cleanup, landlock, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -103,14 +105,16 @@ def sweep(runtime: str, pool: list[int]) -> list[str]:
     return removed
 
 
-def _reap() -> None:
+def _reap() -> list[int]:
+    gone: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return gone
         if pid == 0:
-            return
+            return gone
+        gone.append(pid)
 
 
 def _probe(pool: list[int], disabled: set[str]) -> dict[str, Any]:
@@ -123,12 +127,13 @@ def _probe(pool: list[int], disabled: set[str]) -> dict[str, Any]:
     return result
 
 
-def _run_in_namespaces(sock: socket.socket, tmp_mb: int) -> None:
-    """Enter new pid/mount/net/ipc/uts namespaces; the supervisor becomes PID 1 of the run.
+def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -> None:
+    """Enter new pid/mount/net/ipc/uts namespaces and run body() as PID 1 of them.
 
-    This process stays outside the new pid namespace (unshare affects children only), waits
-    for the supervisor and exits. If the namespaces cannot be made, it returns and the caller
-    runs the supervisor without them (the run then says so in run.started).
+    This process stays outside the new pid namespace (unshare affects children only): it
+    closes `drop` (its copy of the socket body() uses), waits for PID 1 and exits. If the
+    namespaces cannot be made, it returns and the caller runs body() without them (the run
+    then says so in run.started).
     """
     from . import namespaces as ns
 
@@ -150,8 +155,9 @@ def _run_in_namespaces(sock: socket.socket, tmp_mb: int) -> None:
             ns.mount_proc("/proc")
         except OSError as e:
             supervisor.NS_ERROR = f"mounting /proc: {e}"
-        supervisor.main(sock)
-    sock.close()
+        body()
+        os._exit(0)
+    drop.close()
     while True:
         try:
             os.waitpid(child, 0)
@@ -163,9 +169,188 @@ def _run_in_namespaces(sock: socket.socket, tmp_mb: int) -> None:
     os._exit(0)
 
 
+@dataclass
+class Spare:
+    pid: int  # the launcher's child: the supervisor, or the process that waits for it outside the namespaces
+    uid: int
+    ctl: socket.socket
+    key: tuple[bool, bool]  # (namespaces, cgroup): a run must want the same to use this spare
+
+
+class Launcher:
+    """The request loop, the runs it forked, and the warm spares it keeps."""
+
+    def __init__(self, ctl: socket.socket, runtime: str, pool: list[int]) -> None:
+        self.ctl = ctl
+        self.runtime = runtime
+        self.pool = pool
+        self.sel = selectors.DefaultSelector()
+        self.busy: dict[int, int | None] = {}  # child pid -> the uid its run uses
+        self.spares: dict[int, Spare] = {}  # uid -> its spare
+        self.warm: dict[str, Any] = {"spares": 0}
+        # A child's exit wakes the loop, so a uid gets its spare back as soon as its run is over.
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    # -------------------------------------------------------------- children
+
+    def _in_child(self, keep: socket.socket | None = None) -> None:
+        """Right after fork: drop every socket of the launcher except `keep`."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        self.sel.close()
+        self.ctl.close()
+        for sp in self.spares.values():
+            if sp.ctl is not keep:
+                sp.ctl.close()
+
+    def _key(self, req: dict[str, Any]) -> tuple[bool, bool]:
+        return bool(req.get("namespaces")), bool(req.get("cgroup"))
+
+    def start_spare(self, uid: int) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cfg = {**self.warm, "runtime_dir": self.runtime}
+        key = self._key(cfg)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._in_child(keep=theirs)
+                ours.close()
+                if key[0]:
+                    _in_namespaces(int(cfg.get("tmp_mb", 64)), lambda: spare.main(theirs, uid, cfg), theirs)
+                spare.main(theirs, uid, cfg)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.spares[uid] = Spare(pid, uid, ours, key)
+
+    def retire_spares(self) -> None:
+        for sp in self.spares.values():
+            sp.ctl.close()  # the spare sees EOF, kills its placeholder and exits; _reap collects it
+            self.busy[sp.pid] = sp.uid  # its uid is not free until it is gone
+        self.spares.clear()
+
+    def replenish(self) -> bool:
+        """Start at most one spare; True when more are wanted (the loop then comes back soon)."""
+        want = int(self.warm.get("spares", 0))
+        if want <= len(self.spares):
+            return False
+        taken = set(self.busy.values()) | set(self.spares)
+        free = [u for u in self.pool if u not in taken]
+        if not free:
+            return False
+        self.start_spare(free[0])
+        return want > len(self.spares) and len(free) > 1
+
+    def reaped(self, pids: list[int]) -> None:
+        for pid in pids:
+            self.busy.pop(pid, None)
+            for uid, sp in list(self.spares.items()):
+                if sp.pid == pid:  # a spare died while waiting (killed from outside): forget it
+                    sp.ctl.close()
+                    del self.spares[uid]
+
+    # -------------------------------------------------------------- runs
+
+    def run(self, req: dict[str, Any], fd: int) -> dict[str, Any]:
+        uid = req.get("uid")
+        sp = self.spares.get(uid) if isinstance(uid, int) else None
+        if sp is not None and sp.key == self._key(req):
+            del self.spares[sp.uid]
+            try:
+                socket.send_fds(sp.ctl, [b"run"], [fd])
+                ok = True
+            except OSError:
+                ok = False  # the spare is gone: start this run the cold way
+            sp.ctl.close()
+            self.busy[sp.pid] = sp.uid
+            if ok:
+                os.close(fd)
+                return {"ok": True, "supervisor": sp.pid, "warm": True}
+        pid = os.fork()
+        if pid == 0:
+            self._in_child()
+            sock = socket.socket(fileno=fd)
+            try:
+                if req.get("namespaces"):
+                    _in_namespaces(int(req.get("tmp_mb", 64)), lambda: supervisor.main(sock), sock)
+                supervisor.main(sock)
+            finally:
+                os._exit(1)
+        os.close(fd)
+        self.busy[pid] = uid if isinstance(uid, int) else None
+        return {"ok": True, "supervisor": pid, "warm": False}
+
+    def shutdown(self) -> None:
+        """The parent is gone: retire the spares (they remove their cgroups) and exit. Supervisors of
+        runs in flight notice their sockets closing and end their runs themselves."""
+        retiring = {sp.pid for sp in self.spares.values()}
+        self.retire_spares()
+        deadline = time.monotonic() + 2.0
+        while retiring and time.monotonic() < deadline:
+            retiring -= set(_reap())
+            time.sleep(0.01)
+        os._exit(0)
+
+    def serve(self) -> None:
+        self.sel.register(self.ctl, selectors.EVENT_READ, "ctl")
+        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        more = False
+        while True:
+            ready = [key.data for key, _ in self.sel.select(0.02 if more else 0.5)]
+            if "wake" in ready:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except OSError:
+                    pass
+            self.reaped(_reap())
+            if "ctl" not in ready:
+                more = self.replenish()
+                continue
+            fds = array.array("i")
+            try:
+                data, anc, _flags, _ = self.ctl.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
+            except InterruptedError:
+                continue
+            except OSError:
+                data, anc = b"", []
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+            if not data:
+                self.shutdown()
+            try:
+                req = json.loads(data)
+            except ValueError:
+                req = {}
+            op = req.get("op")
+            if op == "run" and len(fds) == 1:
+                reply = self.run(req, fds[0])
+            elif op == "warm":
+                self.retire_spares()
+                self.warm = {k: req.get(k) for k in ("spares", "namespaces", "cgroup", "limits", "tmp_mb", "layers",
+                                                     "ro_paths", "nice")}
+                self.warm["spares"] = max(0, min(int(req.get("spares") or 0), len(self.pool)))
+                reply = {"ok": True, "spares": self.warm["spares"]}
+            elif op == "sweep":
+                self.retire_spares()
+                reply = {"ok": True, "removed": sweep(self.runtime, self.pool)}
+            elif op == "ping":
+                reply = {"ok": True, "spares": sorted(self.spares), "busy": len(self.busy)}
+            else:
+                for fd in fds:
+                    os.close(fd)
+                reply = {"ok": False, "error": f"unknown request {op!r}"}
+            self.ctl.send(json.dumps(reply).encode())
+            more = self.replenish()
+
+
 def main(ctl_fd: int) -> None:
     ctl = socket.socket(fileno=ctl_fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the server's terminal is for the server
     first = json.loads(ctl.recv(1 << 20))
     runtime: str = first["runtime_dir"]
@@ -180,49 +365,7 @@ def main(ctl_fd: int) -> None:
     ctl.send(json.dumps({"ok": True, "pid": os.getpid(), "python": sys.executable,
                          "version": sys.version.split()[0], "layers": layers, **paths,
                          "startup_ms": int((time.monotonic() - started) * 1000)}).encode())
-    sel = selectors.DefaultSelector()
-    sel.register(ctl, selectors.EVENT_READ)
-    while True:
-        ready = sel.select(0.5)
-        _reap()
-        if not ready:
-            continue
-        fds = array.array("i")
-        try:
-            data, anc, _flags, _ = ctl.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
-        except InterruptedError:
-            continue
-        except OSError:
-            data, anc = b"", []
-        for level, kind, payload in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            os._exit(0)  # the parent is gone; supervisors notice their sockets closing
-        try:
-            req = json.loads(data)
-        except ValueError:
-            req = {}
-        op = req.get("op")
-        if op == "run" and len(fds) == 1:
-            pid = os.fork()
-            if pid == 0:
-                sel.close()
-                ctl.close()
-                sock = socket.socket(fileno=fds[0])
-                if req.get("namespaces"):
-                    _run_in_namespaces(sock, int(req.get("tmp_mb", 64)))
-                supervisor.main(sock)
-            os.close(fds[0])
-            ctl.send(json.dumps({"ok": True, "supervisor": pid}).encode())
-        elif op == "sweep":
-            ctl.send(json.dumps({"ok": True, "removed": sweep(runtime, pool)}).encode())
-        elif op == "ping":
-            ctl.send(json.dumps({"ok": True}).encode())
-        else:
-            for fd in fds:
-                os.close(fd)
-            ctl.send(json.dumps({"ok": False, "error": f"unknown request {op!r}"}).encode())
+    Launcher(ctl, runtime, pool).serve()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import socket
 import struct
@@ -44,6 +45,7 @@ KINDS: dict[str, int] = {
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
@@ -53,6 +55,7 @@ IFF_UP = 0x1
 _IFREQ = "16sH22x"  # struct ifreq on 64-bit Linux: 16-byte name + 24-byte union (flags is a short)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
     # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
     return ctypes.CDLL(None, use_errno=True)
@@ -217,6 +220,12 @@ def private_tmp(path: str = "/tmp", *, size_bytes: int = 64 << 20, shm: bool = T
         mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
         done.append(t)
     return done
+
+
+def resize_tmp(mounts: list[str], size_bytes: int) -> None:
+    """Change the size of tmpfs mounts made by private_tmp (a warm spare learns the run's files limit late)."""
+    for t in mounts:
+        mount("tmpfs", t, None, MS_REMOUNT | MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
 
 
 def mount_proc(target: str = "/proc") -> None:

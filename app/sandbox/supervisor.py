@@ -70,10 +70,8 @@ class _RunFsCreds:
     The run's processes are dumpable and descendants of the supervisor, so Yama allows it too."""
 
     def __init__(self, uid: int | None, gid: int | None) -> None:
-        import ctypes
-
         self.uid, self.gid = uid, gid
-        self.libc = ctypes.CDLL(None, use_errno=True) if uid is not None and os.geteuid() == 0 else None
+        self.libc = rootproc.libc() if uid is not None and os.geteuid() == 0 else None
 
     def __enter__(self) -> None:
         if self.libc is not None:
@@ -86,6 +84,30 @@ class _RunFsCreds:
             self.libc.setfsgid(0)
 
 
+def make_run_dirs(runtime: str, dirs: list[str], uid: int | None, gid: int | None) -> None:
+    """Empty private directories of the run's uid under runtime/runs and runtime/ctl."""
+    for d in (os.path.join(runtime, "runs"), os.path.join(runtime, "ctl")):
+        os.makedirs(d, mode=0o711, exist_ok=True)
+    for d in dirs:
+        if os.path.lexists(d):
+            cleanup.remove_tree_nofollow(d)
+        os.mkdir(d, 0o700)
+        if uid is not None:
+            os.chown(d, uid, gid or uid)
+
+
+def shim_listener(path: str, uid: int | None, gid: int | None) -> socket.socket:
+    """The socket the run's shims connect to; only the run's uid may."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(256)
+    listener.setblocking(False)
+    if uid is not None:
+        os.chown(path, uid, gid or uid)
+    os.chmod(path, 0o600)
+    return listener
+
+
 class Phase(enum.Enum):
     PREPARING = "preparing"
     RUNNING = "running"
@@ -95,8 +117,9 @@ class Phase(enum.Enum):
 
 
 class Supervisor(OutputMixin, ShimMixin):
-    def __init__(self, sock: socket.socket, spec: dict[str, Any]) -> None:
+    def __init__(self, sock: socket.socket, spec: dict[str, Any], warm: rootproc.PreparedRoot | None = None) -> None:
         self.sock = sock
+        self.warm = warm  # a warm spare's placeholder root, already forked and in its cgroup
         self.spec = spec
         self.run_id: str = spec["run_id"]
         self.limits = Limits.from_dict(spec.get("limits", {}))
@@ -172,14 +195,21 @@ class Supervisor(OutputMixin, ShimMixin):
     # ------------------------------------------------------------ preparation
 
     def prepare(self) -> None:
-        for d in (os.path.join(self.runtime, "runs"), os.path.join(self.runtime, "ctl")):
-            os.makedirs(d, mode=0o711, exist_ok=True)
-        for d in (self.run_dir, self.ctl_dir):
-            if os.path.lexists(d):
-                cleanup.remove_tree_nofollow(d)
-            os.mkdir(d, 0o700)
-            if self.uid is not None:
-                os.chown(d, self.uid, self.gid or self.uid)
+        made = self.warm.dirs if self.warm is not None else None
+        if made is not None and made.uid == self.uid:
+            # A warm spare made both directories and the shim's listener under its own names.
+            for old, new in ((made.run_dir, self.run_dir), (made.ctl_dir, self.ctl_dir)):
+                if os.path.lexists(new):
+                    cleanup.remove_tree_nofollow(new)
+                os.rename(old, new)
+            self.listener = made.listener
+        else:
+            if made is not None:  # made for another uid: not usable, not to be left behind either
+                made.listener.close()
+                for d in (made.run_dir, made.ctl_dir):
+                    cleanup.remove_tree_nofollow(d)
+            make_run_dirs(self.runtime, [self.run_dir, self.ctl_dir], self.uid, self.gid)
+            self.listener = shim_listener(self.shim_path, self.uid, self.gid)
         for name, content in self.spec.get("files", {}).items():
             if "/" in name or name.startswith(".") or not name:
                 raise ValueError(f"bad file name {name!r}")
@@ -189,7 +219,22 @@ class Supervisor(OutputMixin, ShimMixin):
                 f.write(content)
             if self.uid is not None:
                 os.chown(path, self.uid, self.gid or self.uid)
-        if "cgroup" in self.spec.get("layers", []):
+        if self.warm is not None and self.pid_ns and self.warm.tmp_mb != self.limits.files_mb:
+            from . import namespaces
+
+            try:  # the spare mounted its tmpfs before the run's files limit was known
+                namespaces.resize_tmp([t for t in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(t)],
+                                      max(1, self.limits.files_mb) << 20)
+            except OSError as e:
+                self.emit({"type": "run.error", "detail": f"could not resize /tmp: {e}"})
+        if self.warm is not None and (self.warm.cg is not None or self.warm.cg_error):
+            self.cg = self.warm.cg
+            if self.warm.cg_error:
+                self.emit({"type": "run.error", "detail": f"cgroup not used: {self.warm.cg_error}"})
+            else:
+                self.cg.set_limits(pids_max=self.limits.processes, memory_max=self.limits.memory_mb * 2**20,
+                                   cpu_quota_pct=None)
+        elif "cgroup" in self.spec.get("layers", []):
             from . import cgroup
 
             try:
@@ -197,13 +242,6 @@ class Supervisor(OutputMixin, ShimMixin):
                                                   memory_max=self.limits.memory_mb * 2**20, cpu_quota_pct=None)
             except OSError as e:
                 self.emit({"type": "run.error", "detail": f"cgroup not used: {e}"})
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.listener.bind(self.shim_path)
-        self.listener.listen(256)
-        self.listener.setblocking(False)
-        if self.uid is not None:
-            os.chown(self.shim_path, self.uid, self.gid or self.uid)
-        os.chmod(self.shim_path, 0o600)
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         self.sel.register(self.sock, selectors.EVENT_READ, "cmd")
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -220,25 +258,41 @@ class Supervisor(OutputMixin, ShimMixin):
             self.mode = pace["mode"]
             if isinstance(pace.get("delay_ms"), int) and 0 <= pace["delay_ms"] <= 10_000:
                 self.delay_ms = pace["delay_ms"]
-        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        for fd in (stdin_r, out_w, err_w):
-            self.tracker.hidden.add(f"pipe:[{os.fstat(fd).st_ino}]")
-        pid = os.fork()
-        if pid == 0:
-            try:
-                rootproc.become_scenario(self, stdin_r, out_w, err_w)
-            except BaseException as e:  # setup failed: say so on the pipe the supervisor reads
+        warm = self.warm
+        if warm is not None and not self._placeholder_alive(warm.pid):
+            for fd in (warm.go_w, warm.stdin_w, warm.out_r, warm.err_r):
+                os.close(fd)
+            warm = None  # it died while waiting (it never ran student code): fork a root the cold way
+            self.emit({"type": "run.error", "detail": "the warm root process was gone; started a new one"})
+        if warm is not None:
+            pid, stdin_w, out_r, err_r = warm.pid, warm.stdin_w, warm.out_r, warm.err_r
+            self.tracker.hidden.update(f"pipe:[{ino}]" for ino in warm.inodes)
+            setup = self.root_setup().encode()
+            while setup:  # the placeholder is blocked reading: this cannot deadlock
+                setup = setup[os.write(warm.go_w, setup):]
+            os.close(warm.go_w)
+        else:
+            stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            for fd in (stdin_r, out_w, err_w):
+                self.tracker.hidden.add(f"pipe:[{os.fstat(fd).st_ino}]")
+            setup_obj = self.root_setup()
+            pid = os.fork()
+            if pid == 0:
                 try:
-                    os.write(err_w if err_w > 2 else 2, f"proclab: could not start the scenario: {e}\n".encode())
-                except OSError:
-                    pass
-            os._exit(127)
+                    rootproc.prepare_root(self.cg, stdin_r, out_w, err_w)
+                    rootproc.finish_root(setup_obj)
+                except BaseException as e:  # setup failed: say so on the pipe the supervisor reads
+                    try:
+                        os.write(2, f"proclab: could not start the scenario: {e}\n".encode())
+                    except OSError:
+                        pass
+                os._exit(127)
+            os.close(stdin_r)
+            os.close(out_w)
+            os.close(err_w)
         self.root_pid = pid
-        os.close(stdin_r)
-        os.close(out_w)
-        os.close(err_w)
         os.set_blocking(stdin_w, False)
         self.stdin_w = stdin_w
         self.add_pipe(out_r, pid, "stdout")
@@ -252,7 +306,7 @@ class Supervisor(OutputMixin, ShimMixin):
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
         self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
                    "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
-                   "uid": self.uid}, t=self.t0)
+                   "uid": self.uid, "warm": warm is not None}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
         if self.mode != "normal":
@@ -264,6 +318,21 @@ class Supervisor(OutputMixin, ShimMixin):
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
         self.phase = Phase.RUNNING
         self.flush()
+
+    def root_setup(self) -> rootproc.RootSetup:
+        return rootproc.RootSetup(
+            main=self.spec.get("main", "main.py"), run_dir=self.run_dir, limits=self.limits.to_dict(),
+            uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
+            ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
+            shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
+            nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
+
+    @staticmethod
+    def _placeholder_alive(pid: int) -> bool:
+        try:
+            return os.waitpid(pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
 
     # ------------------------------------------------------------ output
 
@@ -700,18 +769,34 @@ class Supervisor(OutputMixin, ShimMixin):
         self.flush()
 
 
+def become_supervisor() -> None:
+    """What every supervisor process does first, warm spare or not."""
+    os.setsid()
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 5)  # the web process (nice 0) must stay responsive under load
+    except OSError:
+        pass
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def main(sock: socket.socket) -> None:
     """Entry point in the freshly forked supervisor process. Never returns."""
+    failed: BaseException | None = None
+    try:
+        become_supervisor()
+    except BaseException as e:
+        failed = e
+    serve(sock, failed=failed)
+
+
+def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed: BaseException | None = None) -> None:
+    """Read the run's spec from sock, run it to the end, tear down. Never returns."""
     code = 0
     sup: Supervisor | None = None
     try:
-        os.setsid()
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, 5)  # the web process (nice 0) must stay responsive under load
-        except OSError:
-            pass
-        prctl(PR_SET_CHILD_SUBREAPER, 1)
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if failed is not None:
+            raise failed
         sock.setblocking(True)
         buf = b""
         while b"\n" not in buf:
@@ -723,7 +808,7 @@ def main(sock: socket.socket) -> None:
                 raise ValueError("run spec too large")
         line, rest = buf.split(b"\n", 1)
         spec = json.loads(line)
-        sup = Supervisor(sock, spec)
+        sup = Supervisor(sock, spec, warm)
         sup.inbuf = rest
         sup.prepare()
         sup.start_root()
@@ -745,6 +830,9 @@ def main(sock: socket.socket) -> None:
                     sup.status, sup.reason = "error", detail
                     sup.finish_event([])
             else:
+                if warm is not None and warm.cg is not None:
+                    warm.cg.kill()
+                    warm.cg.remove()
                 ev = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "error", "code": None,
                       "reason": detail, "duration_ms": 0, "stats": {},
                       "message": {"en": f"The run could not start: {detail}", "zh": f"运行无法启动：{detail}"}}
