@@ -44,6 +44,7 @@ def measure(server: Server, n_ws: int, n_runs: int) -> dict[str, Any]:
     # Warm up: one short run watched over a WebSocket, so that first-use allocations are not counted per item.
     asyncio.run(_watched(server, "print('warm')\n"))
     out: dict[str, Any] = {"idle_web": settle(web), "idle_launcher": mem(launcher)}
+    out["spares"] = _spares(launcher)
 
     # Active runs: each a quiet process that sleeps; web side and sandbox side.
     time.sleep(0.5)
@@ -78,6 +79,17 @@ def measure(server: Server, n_ws: int, n_runs: int) -> dict[str, Any]:
     return out
 
 
+def _spares(launcher: int) -> dict[str, Any]:
+    """The idle launcher's children are its warm spares: each a small tree (the process outside the
+    namespaces, the supervisor, the waiting root)."""
+    spares = []
+    for child in psutil.Process(launcher).children():
+        tree = [child, *child.children(recursive=True)]
+        spares.append({"procs": len(tree), "uss": sum(mem(p.pid)["uss"] for p in tree),
+                       "pss": sum(mem(p.pid)["pss"] for p in tree)})
+    return {"n": len(spares), "each": spares}
+
+
 async def _watched(server: Server, source: str) -> None:
     await watch(server, await _post(server, source))
 
@@ -99,7 +111,8 @@ def run(sizes) -> Result:  # type: ignore[no-untyped-def]
                          "(web RSS after − before) / count, each read 1 s after things settled. Per active run: "
                          f"{sizes.mem_runs} runs of a program that sleeps; web RSS growth per run, and each "
                          "run's supervisor and scenario process (USS: what the run really adds, as both are "
-                         "forked and share pages with the launcher; PSS: its fair share of shared pages)."))
+                         "forked and share pages with the launcher; PSS: its fair share of shared pages). "
+                         "Per warm spare: the processes of each idle spare (USS and PSS summed)."))
     with Server(env={"PROCLAB_MAX_CONCURRENT_RUNS": str(max(4, sizes.mem_runs))}, name="memory") as server:
         m = measure(server, sizes.mem_ws, sizes.mem_runs)
     res.raw = m
@@ -107,6 +120,10 @@ def run(sizes) -> Result:  # type: ignore[no-untyped-def]
     res.add("launcher idle, RSS", m["idle_launcher"]["rss"], "MiB", f"USS {m['idle_launcher']['uss']:.1f} MiB")
     res.add("per open WebSocket (web RSS)", m["ws"]["per_ws_kib"], "KiB",
             f"web RSS {m['ws']['before']['rss']:.1f} → {m['ws']['after']['rss']:.1f} MiB with {m['ws']['n']}")
+    sp = m["spares"]
+    if sp["n"]:
+        res.add("per warm spare (idle), USS / PSS", f"{_avg(sp['each'], 'uss'):.1f} / {_avg(sp['each'], 'pss'):.1f}",
+                "MiB", f"{sp['n']} spares of {sp['each'][0]['procs']} processes each, kept ready by the launcher")
     r = m["runs"]
     res.add("per active run, web side (RSS)", r["web_per_run_kib"], "KiB",
             f"web RSS {r['before']['rss']:.1f} → {r['after']['rss']:.1f} MiB with {r['n']} runs")

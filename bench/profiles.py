@@ -139,12 +139,15 @@ def classroom() -> None:
 
 
 def start() -> None:
+    from .common import COOKIES
+    from .rawclient import RawHttp
     from .start import one_start
 
     async def many(server: Server) -> None:
-        async with http_client(server) as http:
-            for _ in range(30):
-                await one_start(server, http)
+        raw = RawHttp(server.port, "; ".join(f"{k}={v}" for k, v in COOKIES.items()))
+        for _ in range(30):
+            await one_start(server, raw)
+        await raw.close()
 
     with Server(name="profile") as server:
         asyncio.run(many(server))  # warm

@@ -10,10 +10,12 @@ from typing import Any
 from . import scenarios
 from .common import (
     ANCHOR,
+    COOKIES,
     PYTHON,
     Result,
     Server,
     Unavailable,
+    Watch,
     http_client,
     ms,
     post_run,
@@ -21,6 +23,7 @@ from .common import (
     summary,
     watch,
 )
+from .rawclient import RawHttp, RawWebSocket
 from .sizes import Sizes
 
 # The same work as the cold command, plus a timestamp that splits the latency into its parts. The
@@ -30,12 +33,33 @@ SCENARIO = FIRST + ANCHOR + "print('A', _banchor, flush=True)\n"
 COLD = "import multiprocessing; print('hi')"
 
 
-async def one_start(server: Server, http: Any) -> dict[str, float]:
-    """One run: POST, open the WebSocket as a browser does after the 201, wait for the first io.output."""
+async def one_start(server: Server, raw: RawHttp) -> dict[str, float]:
+    """One run with the minimal client: POST, open the WebSocket as a browser does after the 201, wait for
+    the first io.output."""
+    t_post, status, body = await raw.post_json("/api/runs", {"files": {"main.py": SCENARIO}})
+    t_created = time.monotonic_ns()
+    if status != 201:
+        raise Unavailable(f"POST /api/runs: {status} {body}")
+    run_id = body["id"]
+    ws = await RawWebSocket.connect(server.port, f"/ws/runs/{run_id}", raw.cookie)
+    w = Watch(opened_ns=time.monotonic_ns())
+    try:
+        while (got := await ws.recv()) is not None:
+            w.frames.append(got)
+    finally:
+        await ws.close()
+    return _parts(run_id, w, t_post, t_created)
+
+
+async def one_start_httpx(server: Server, http: Any) -> dict[str, float]:
+    """The same with httpx and the websockets library, whose own Python work is counted too."""
     t_post = time.monotonic_ns()
     run_id = await post_run(http, {"files": {"main.py": SCENARIO}})
     t_created = time.monotonic_ns()
-    w = await watch(server, run_id)
+    return _parts(run_id, await watch(server, run_id), t_post, t_created)
+
+
+def _parts(run_id: str, w: Watch, t_post: int, t_created: int) -> dict[str, float]:
     first = None
     for at, ev in w.events():
         if ev["type"] == "io.output":
@@ -50,9 +74,11 @@ async def one_start(server: Server, http: Any) -> dict[str, float]:
     events = [e for _, e in w.events()]
     t0, _err = scenarios.t0_of(events)
     spawn = next(e["t"] for e in events if e["type"] == "proc.spawn")
+    started = next(e for e in events if e["type"] == "run.started")
     return {"total_ms": ms(at - t_post), "http_ms": ms(t_created - t_post), "ws_open_ms": ms(w.opened_ns - t_post),
             "to_print_ms": ms(printed - t_post), "print_to_client_ms": ms(at - printed),
-            "post_to_t0_ms": ms(t0 - t_post), "t0_to_spawn_ms": ms(spawn), "spawn_to_print_ms": ms(printed - t0 - spawn)}
+            "post_to_t0_ms": ms(t0 - t_post), "t0_to_spawn_ms": ms(spawn), "spawn_to_print_ms": ms(printed - t0 - spawn),
+            "warm": 1.0 if started.get("warm") else 0.0}
 
 
 def cold_start(python: str) -> float:
@@ -74,28 +100,39 @@ def cold_start(python: str) -> float:
 GAP_S = 0.2
 
 
-async def measure(server: Server, n: int, colds: list[str]) -> tuple[list[dict[str, float]], dict[str, list[float]]]:
-    """n starts through the server, interleaved with n cold starts of each interpreter in colds."""
+async def measure(server: Server, n: int, colds: list[str]
+                  ) -> tuple[list[dict[str, float]], list[dict[str, float]], dict[str, list[float]]]:
+    """n starts through the server with each client, interleaved with n cold starts of each interpreter."""
     runs: list[dict[str, float]] = []
+    runs_httpx: list[dict[str, float]] = []
     cold: dict[str, list[float]] = {py: [] for py in colds}
+    raw = RawHttp(server.port, "; ".join(f"{k}={v}" for k, v in COOKIES.items()))
     async with http_client(server) as http:
-        await one_start(server, http)  # warm-up: first connection, first run of this launcher
+        await one_start(server, raw)  # warm-up: first connections, first run of this launcher
+        await asyncio.sleep(GAP_S)
+        await one_start_httpx(server, http)
         for py in colds:
             cold_start(py)
         for _ in range(n):
             await asyncio.sleep(GAP_S)
-            runs.append(await one_start(server, http))
+            runs.append(await one_start(server, raw))
+            await asyncio.sleep(GAP_S)
+            runs_httpx.append(await one_start_httpx(server, http))
             for py in colds:
                 await asyncio.sleep(GAP_S)
                 cold[py].append(cold_start(py))
-    return runs, cold
+    await raw.close()
+    return runs, runs_httpx, cold
 
 
 def run(sizes: Sizes) -> Result:
     res = Result("start", "Start latency",
                  method=(f"{sizes.starts} runs of `{FIRST.strip()!r}` (then the clock anchor) one after another on an idle server. "
-                         "Client clock: from sending POST /api/runs, through opening /ws/runs/{id} once the 201 "
+                         "Client clock: from writing POST /api/runs, through opening /ws/runs/{id} once the 201 "
                          "arrives (as the page does), to the arrival of the frame holding the first `io.output`. "
+                         "The client is a minimal HTTP/1.1 + WebSocket client on asyncio streams "
+                         "(bench/rawclient.py: a browser does this work natively, outside the page); the same "
+                         "number of starts with httpx + websockets, alternating with them, is reported too. "
                          "Interleaved with the same number of cold starts of "
                          f"`python -c \"{COLD}\"` (from spawn to its first output line), with the interpreter "
                          "the sandbox runs scenarios with, and with the server's own interpreter. One warm-up "
@@ -105,13 +142,18 @@ def run(sizes: Sizes) -> Result:
         server.check_runs()
         rpy = run_python(server)
         colds = [rpy] + ([PYTHON] if PYTHON != rpy else [])
-        runs, cold = asyncio.run(measure(server, sizes.starts, colds))
+        runs, runs_httpx, cold = asyncio.run(measure(server, sizes.starts, colds))
     total = summary([r["total_ms"] for r in runs])
     c = summary(cold[rpy])
-    res.raw = {"runs": runs, "cold": cold, "run_python": rpy}
+    res.raw = {"runs": runs, "runs_httpx": runs_httpx, "cold": cold, "run_python": rpy}
     res.add("start, median", total["median"], "ms", f"cold `{rpy}`: {c['median']:.1f} ms (half: "
             f"{c['median'] / 2:.1f} ms)", "≤ ½ of the cold start", total["median"] <= c["median"] / 2)
     res.add("start, p90", total["p90"], "ms", f"cold: {c['p90']:.1f} ms")
+    hx = summary([r["total_ms"] for r in runs_httpx])
+    res.add("start with httpx + websockets as the client, median / p90", f"{hx['median']:.1f} / {hx['p90']:.1f}",
+            "ms", "the same starts, with those libraries' own Python work counted")
+    warm = sum(r["warm"] for r in runs + runs_httpx)
+    res.add("starts served by a warm spare", f"{warm:.0f} of {len(runs) + len(runs_httpx)}", "")
     for py in colds[1:]:
         s = summary(cold[py])
         res.add(f"cold start of `{py}` (server's venv), median / p90", f"{s['median']:.1f} / {s['p90']:.1f}", "ms")
