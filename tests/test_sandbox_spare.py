@@ -121,15 +121,25 @@ def test_a_warm_start_is_the_same_run_as_a_cold_one(servers: tuple[Server, Serve
                 assert warm["cgroup"]["memory.limit_in_bytes"] == str(64 * 2**20)
 
 
-def test_used_spares_are_replaced_and_runs_keep_starting_warm(servers: tuple[Server, Server]) -> None:
-    warm_server, _ = servers
-    warm = 0
-    for i in range(6):
-        events = warm_server.run({"files": {"main.py": f"print({i})"}})
-        assert output(events) == f"{i}\n"
-        warm += bool(of(events, "run.started")[0].get("warm"))
-        time.sleep(0.3)
-    assert warm >= 5  # the first may race the spare's creation after the previous test's runs
+def test_spares_go_to_the_uids_the_next_runs_get(tmp_path: Path) -> None:
+    """More run uids than spares: the server hands out free uids first in, first out, and the
+    launcher must keep its few spares on exactly those, run after run."""
+    server = start_server(tmp_path, {"PROCLAB_MAX_CONCURRENT_RUNS": "5", "PROCLAB_WARM_SPARES": "2",
+                                     "PROCLAB_UID_BASE": "64100"})
+    try:
+        time.sleep(1.0)  # the spares are made after start-up
+        warm, uids = 0, []
+        for i in range(8):
+            events = server.run({"files": {"main.py": f"print({i})"}})
+            assert output(events) == f"{i}\n"
+            started = of(events, "run.started")[0]
+            warm += bool(started.get("warm"))
+            uids.append(started["uid"])
+            time.sleep(0.3)
+    finally:
+        stop_server(server)
+    assert len(set(uids)) == 5  # every uid of the pool took its turn
+    assert warm == 8, f"only {warm} of 8 runs started warm (uids {uids})"
 
 
 def _launcher_children(server: Server) -> list[psutil.Process]:

@@ -188,6 +188,10 @@ class Launcher:
         self.busy: dict[int, int | None] = {}  # child pid -> the uid its run uses
         self.spares: dict[int, Spare] = {}  # uid -> its spare
         self.warm: dict[str, Any] = {"spares": 0}
+        # When each uid last became free. The web process hands out free uids first in, first out, so
+        # spares go to the uids free the longest: the ones the next runs will get.
+        self.freed: dict[int, float] = {uid: 0.0 for uid in pool}
+        self.retiring: set[int] = set()
         # A child's exit wakes the loop, so a uid gets its spare back as soon as its run is over.
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
@@ -231,6 +235,7 @@ class Launcher:
         for sp in self.spares.values():
             sp.ctl.close()  # the spare sees EOF, kills its placeholder and exits; _reap collects it
             self.busy[sp.pid] = sp.uid  # its uid is not free until it is gone
+            self.retiring.add(sp.pid)
         self.spares.clear()
 
     def replenish(self) -> bool:
@@ -239,7 +244,8 @@ class Launcher:
         if want <= len(self.spares):
             return False
         taken = set(self.busy.values()) | set(self.spares)
-        free = [u for u in self.pool if u not in taken]
+        order = {u: i for i, u in enumerate(self.pool)}
+        free = sorted((u for u in self.pool if u not in taken), key=lambda u: (self.freed.get(u, 0.0), order[u]))
         if not free:
             return False
         self.start_spare(free[0])
@@ -247,7 +253,10 @@ class Launcher:
 
     def reaped(self, pids: list[int]) -> None:
         for pid in pids:
-            self.busy.pop(pid, None)
+            uid = self.busy.pop(pid, None)
+            if uid is not None and pid not in self.retiring:
+                self.freed[uid] = time.monotonic()
+            self.retiring.discard(pid)
             for uid, sp in list(self.spares.items()):
                 if sp.pid == pid:  # a spare died while waiting (killed from outside): forget it
                     sp.ctl.close()
