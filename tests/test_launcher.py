@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import survivors
 
+from app.sandbox import cgroup
 from app.sandbox.client import Launcher
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the uid pool needs root")
@@ -27,6 +28,11 @@ def test_startup_sweep_kills_and_removes_what_a_crash_left(tmp_path: Path) -> No
     stale_file = Path("/dev/shm") / f"proclab-test-{os.getpid()}"
     stale_file.write_text("x")
     os.chown(stale_file, stale_uid, stale_uid)
+    # A crashed run's cgroup (named after its uid) and another server's, which must be left alone.
+    crashed = cgroup.RunCgroup.create(f"uid-{stale_uid}-crashed", pids_max=10, memory_max=0, cpu_quota_pct=None)
+    other = cgroup.RunCgroup.create(f"uid-{base + 50}-other", pids_max=10, memory_max=0, cpu_quota_pct=None)
+    if crashed is not None:
+        crashed.add(orphan.pid)
     launcher = Launcher.create(str(runtime), base, 1)
     try:
         assert launcher.uid_pool == [stale_uid]
@@ -35,7 +41,12 @@ def test_startup_sweep_kills_and_removes_what_a_crash_left(tmp_path: Path) -> No
         assert not survivors(stale_uid)
         assert not dead.exists()
         assert not stale_file.exists()
+        if crashed is not None and other is not None:
+            assert not any(os.path.exists(d) for d in crashed.dirs.values()), "the crashed run's cgroup is left"
+            assert all(os.path.exists(d) for d in other.dirs.values()), "another uid's cgroup was removed"
     finally:
+        if other is not None:
+            other.remove()
         if orphan.poll() is None:
             orphan.kill()
         launcher.stop()

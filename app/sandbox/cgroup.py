@@ -527,10 +527,12 @@ def _existing_runs(layout: Layout, parent: str) -> dict[str, dict[str, str]]:
     return runs
 
 
-def sweep_stale(parent: str = DEFAULT_PARENT) -> list[str]:
+def sweep_stale(parent: str = DEFAULT_PARENT, only: Sequence[str] | None = None) -> list[str]:
     """Kill the processes of and remove every run cgroup under `parent` (left by a crash).
 
     Returns the names removed. Call it at start-up, before any run of this server exists.
+    `only`: just the cgroups named `<prefix>` or `<prefix>-…` for these prefixes (a launcher's own
+    uids: other servers may share the parent, and their runs are not ours to touch).
     """
     _safe_name(parent)
     try:
@@ -541,6 +543,8 @@ def sweep_stale(parent: str = DEFAULT_PARENT) -> list[str]:
         return []
     removed: list[str] = []
     for name, dirs in sorted(_existing_runs(layout, parent).items()):
+        if only is not None and not any(name == p or name.startswith(p + "-") for p in only):
+            continue
         cg = RunCgroup(layout.version, name, dirs)
         cg.kill()
         if cg.remove():

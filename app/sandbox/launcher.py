@@ -96,6 +96,9 @@ def sweep(runtime: str, pool: list[int]) -> list[str]:
                 removed.append(f"processes of uid {uid}")
             removed += cleanup.sweep_uid_files(uid)
             removed += cleanup.remove_sysv_ipc(uid)
+        from . import cgroup
+
+        removed += [f"cgroup {n}" for n in cgroup.sweep_stale(only=[f"uid-{uid}" for uid in pool])]
     for sub in ("runs", "ctl"):
         d = os.path.join(runtime, sub)
         if os.path.isdir(d) and not os.path.islink(d):

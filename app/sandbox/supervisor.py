@@ -238,7 +238,9 @@ class Supervisor(OutputMixin, ShimMixin):
             from . import cgroup
 
             try:
-                self.cg = cgroup.RunCgroup.create(f"run-{self.run_id}", pids_max=self.limits.processes,
+                # Named after the uid too, so a launcher that claims the uid after a crash can sweep it.
+                name = f"uid-{self.uid}-{self.run_id}" if self.uid is not None else f"run-{self.run_id}"
+                self.cg = cgroup.RunCgroup.create(name, pids_max=self.limits.processes,
                                                   memory_max=self.limits.memory_mb * 2**20, cpu_quota_pct=None)
             except OSError as e:
                 self.emit({"type": "run.error", "detail": f"cgroup not used: {e}"})
