@@ -195,6 +195,7 @@ class Server:
 # One browser identity for every request of the suite: runs may only be controlled (stop, input) by the
 # client that started them.
 COOKIES = {"pl_client": "bench-" + os.urandom(6).hex()}
+COOKIE_HEADER = "; ".join(f"{k}={v}" for k, v in COOKIES.items())  # for the raw client (bench/rawclient.py)
 
 
 def http_client(server: Server) -> httpx.AsyncClient:

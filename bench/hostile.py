@@ -7,7 +7,18 @@ import contextlib
 import time
 from typing import Any
 
-from .common import COOKIES, HOSTILE, HealthPoller, Result, Server, http_client, ms, post_run, summary, watch
+from .common import (
+    COOKIE_HEADER,
+    HOSTILE,
+    HealthPoller,
+    Result,
+    Server,
+    http_client,
+    ms,
+    post_run,
+    summary,
+    watch,
+)
 from .rawclient import RawHttp
 from .sizes import Sizes
 from .start import GAP_S, one_start
@@ -64,8 +75,7 @@ LAYER_CONFIGS = (("every layer", ""), ("without seccomp and Landlock", "seccomp,
 async def layer_starts(servers: list[Server], n: int) -> list[list[dict[str, float]]]:
     """n starts on each server, round-robin, so that drift in the machine's load hits all alike."""
     out: list[list[dict[str, float]]] = [[] for _ in servers]
-    cookie = "; ".join(f"{k}={v}" for k, v in COOKIES.items())
-    clients = [RawHttp(s.port, cookie) for s in servers]
+    clients = [RawHttp(s.port, COOKIE_HEADER) for s in servers]
     try:
         for s, h in zip(servers, clients, strict=True):
             await one_start(s, h)

@@ -139,12 +139,12 @@ def classroom() -> None:
 
 
 def start() -> None:
-    from .common import COOKIES
+    from .common import COOKIE_HEADER
     from .rawclient import RawHttp
     from .start import one_start
 
     async def many(server: Server) -> None:
-        raw = RawHttp(server.port, "; ".join(f"{k}={v}" for k, v in COOKIES.items()))
+        raw = RawHttp(server.port, COOKIE_HEADER)
         for _ in range(30):
             await one_start(server, raw)
         await raw.close()

@@ -10,7 +10,7 @@ from typing import Any
 from . import scenarios
 from .common import (
     ANCHOR,
-    COOKIES,
+    COOKIE_HEADER,
     PYTHON,
     Result,
     Server,
@@ -106,7 +106,7 @@ async def measure(server: Server, n: int, colds: list[str]
     runs: list[dict[str, float]] = []
     runs_httpx: list[dict[str, float]] = []
     cold: dict[str, list[float]] = {py: [] for py in colds}
-    raw = RawHttp(server.port, "; ".join(f"{k}={v}" for k, v in COOKIES.items()))
+    raw = RawHttp(server.port, COOKIE_HEADER)
     async with http_client(server) as http:
         await one_start(server, raw)  # warm-up: first connections, first run of this launcher
         await asyncio.sleep(GAP_S)

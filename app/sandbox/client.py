@@ -276,9 +276,6 @@ class Launcher:
             raise
         return ours, reply
 
-    async def open_run_async(self, spec: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
-        return await self.finish_run(self.start_run(spec))
-
     def _warm_request(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
         req = self._run_request({**spec, "run_id": ""})
         return {"op": "warm", "spares": spares, "namespaces": req["namespaces"], "cgroup": req["cgroup"],
@@ -288,10 +285,6 @@ class Launcher:
     async def keep_warm_async(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
         """Ask the launcher to keep `spares` supervisors ready for runs like `spec` (see spare.py)."""
         return await self.request_async(self._warm_request(spares, spec))
-
-    def keep_warm(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
-        """Blocking keep_warm_async (for a CLI or a test that drives the launcher itself)."""
-        return self.request(self._warm_request(spares, spec))
 
     def restart(self) -> dict[str, Any]:
         if self.ctl is not None:

@@ -11,8 +11,6 @@ which the forked supervisor keeps.
 
 from __future__ import annotations
 
-import array
-
 # Pre-import what scenarios use, so that a forked run starts in ~2 ms.
 import atexit  # noqa: F401
 import codecs  # noqa: F401
@@ -323,16 +321,10 @@ class Launcher:
             if "ctl" not in ready:
                 more = self.replenish()
                 continue
-            fds = array.array("i")
             try:
-                data, anc, _flags, _ = self.ctl.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
-            except InterruptedError:
-                continue
+                data, fds, _flags, _ = socket.recv_fds(self.ctl, 1 << 20, 4)
             except OSError:
-                data, anc = b"", []
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                data, fds = b"", []
             if not data:
                 self.shutdown()
             try:

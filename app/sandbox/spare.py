@@ -17,7 +17,6 @@ runs nothing as the run's uid, so a spare left waiting for hours is harmless.
 
 from __future__ import annotations
 
-import array
 import os
 import signal
 import socket
@@ -72,18 +71,10 @@ def _fork_placeholder(cfg: dict[str, Any], cg: Any, tmp_mb: int, cg_error: str |
 
 def _await_run(ctl: socket.socket) -> socket.socket | None:
     """Block until the launcher hands over a run's stream socket; None when the spare is retired."""
-    fds = array.array("i")
-    while True:
-        try:
-            data, anc, _flags, _ = ctl.recvmsg(4096, socket.CMSG_SPACE(4 * fds.itemsize))
-            break
-        except InterruptedError:
-            continue
-        except OSError:
-            return None
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    try:
+        data, fds, _flags, _ = socket.recv_fds(ctl, 4096, 4)
+    except OSError:
+        return None
     if not data or len(fds) != 1:
         for fd in fds:
             os.close(fd)
