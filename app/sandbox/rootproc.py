@@ -109,6 +109,14 @@ class PreparedRoot:
     tmp_mb: int = 0
     dirs: PreparedDirs | None = None
 
+    def close_fds(self) -> None:
+        """The supervisor's ends; closing go_w with nothing written tells the placeholder to exit."""
+        for fd in (self.go_w, self.stdin_w, self.out_r, self.err_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
 
 @dataclass
 class PreparedDirs:

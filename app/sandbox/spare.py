@@ -91,11 +91,7 @@ def _make_dirs(runtime: str, uid: int) -> rootproc.PreparedDirs:
 
 
 def _retire(root: rootproc.PreparedRoot) -> NoReturn:
-    for fd in (root.go_w, root.stdin_w, root.out_r, root.err_r):
-        try:
-            os.close(fd)  # closing go_w empty tells the placeholder to exit
-        except OSError:
-            pass
+    root.close_fds()
     try:
         os.waitpid(root.pid, 0)
     except ChildProcessError:

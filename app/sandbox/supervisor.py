@@ -262,8 +262,7 @@ class Supervisor(OutputMixin, ShimMixin):
                 self.delay_ms = pace["delay_ms"]
         warm = self.warm
         if warm is not None and not self._placeholder_alive(warm.pid):
-            for fd in (warm.go_w, warm.stdin_w, warm.out_r, warm.err_r):
-                os.close(fd)
+            warm.close_fds()
             warm = None  # it died while waiting (it never ran student code): fork a root the cold way
             self.emit({"type": "run.error", "detail": "the warm root process was gone; started a new one"})
         if warm is not None:
