@@ -126,7 +126,8 @@ def _print_human(ev: dict[str, Any]) -> None:
         rest = {k: v for k, v in ev.items() if k not in ("v", "seq", "t", "type")}
         print(f"{t:9.1f} ms   {kind} {json.dumps(rest, ensure_ascii=False)}")
     elif kind == "run.finished":
-        print(f"{t:9.1f} ms   finished: {ev['status']} — {ev['message']['en']}")
+        how = ev.get("reason") or json.dumps(ev.get("outcome") or {}, ensure_ascii=False)
+        print(f"{t:9.1f} ms   finished: {ev['status']} — {how}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
