@@ -113,10 +113,7 @@ function statusText() {
     case 'queued':
       return t('status.queued', { n: ws.live.queuePosition ?? '?' });
     case 'running':
-      if (run.paused) return t('status.paused');
-      if (run.step) return t('status.step');
-      if (run.slow) return t('status.slow');
-      return t('status.running');
+      return t(`pace.${paceMode()}`);
     case 'finished':
       return t('status.finished');
     default:
