@@ -836,3 +836,102 @@ def test_csp_enforced_instructor_pages_without_a_single_violation(browser: Any, 
     finally:
         context.close()
     assert not problems, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The Chinese page shows Chinese everywhere: the views, the banner, the tooltips, at every moment of a run.
+
+# Text a student reads but that is not UI prose: code (editor, <code>, <pre>, <kbd>), program output
+# (the terminal's lines, the bytes previewed in the IPC view), and a process's own name or command line.
+NOT_PROSE = (".CodeMirror, code, pre, kbd, samp, script, style, .term-line:not(.term-note) .term-text, "
+             ".tnode .tpid, [data-l='en']")
+
+# A visible text node (or an SVG <title>, shown on hover) with two or more English words in a row, or a
+# text that is, whole, an English UI string whose Chinese differs ("Running", "Terminal").
+ENGLISH_PROSE_JS = r"""([skip, english]) => {
+  const english_ui = new Set(english);
+  const words = /\b[A-Za-z][a-z]+(?:[ ,’'-]+[A-Za-z][a-z]+)+\b/;
+  const found = [];
+  // The processes' own names and command lines ("python reader.py") are proper names, wherever shown.
+  const names = new Set();
+  for (const p of window.proclab.ws.live.procs.values()) {
+    if (p.name) names.add(p.name);
+    if (p.argv && p.argv.length) {
+      names.add(p.argv.join(' '));
+      names.add([p.argv[0].split('/').pop(), ...p.argv.slice(1)].join(' '));
+    }
+  }
+  const byLength = [...names].filter((x) => x.length > 1).sort((a, b) => b.length - a.length);
+  const withoutNames = (text) => {
+    for (const name of byLength) text = text.split(name).join(' ');
+    return text;
+  };
+  const visible = (el) => {
+    if (!el || !el.isConnected) return false;
+    if (el.closest('[hidden], [aria-hidden="true"]')) return false;
+    const target = el.tagName.toLowerCase() === 'title' ? el.parentElement : el;
+    return !!target && (target.checkVisibility ? target.checkVisibility() : target.getClientRects().length > 0);
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    const text = n.textContent.replace(/\s+/g, ' ').trim();
+    if (!text || !el || el.closest(skip) || !visible(el)) continue;
+    if (words.test(withoutNames(text)) || english_ui.has(text)) {
+      found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')}: ${text}`);
+    }
+  }
+  return found;
+}"""
+
+# Lessons whose runs block in many ways: wait, pipes, FIFOs, threads, signals, a multiprocessing queue.
+CHINESE_LESSONS = ["wait-waitpid", "pipe-basics", "fifo-named-pipe", "threads-gil", "signals",
+                   "multiprocessing-queue"]
+
+
+def english_prose(page: Any) -> list[str]:
+    from app import i18n
+
+    en, zh = i18n.catalogue(i18n.Lang.EN), i18n.catalogue(i18n.Lang.ZH)
+    # Whole UI labels ("Running", "Terminal"); lowercase technical words ("pipe", "wait") and names in
+    # capitals ("FIFO") are also what the Chinese text of a lesson calls them.
+    ui_words = sorted(v for k, v in en.items() if v != zh[k] and re.match(r"[A-Z][a-z]{3}", v))
+    return page.evaluate(ENGLISH_PROSE_JS, [NOT_PROSE, ui_words])
+
+
+@pytest.mark.parametrize("lesson", CHINESE_LESSONS)
+def test_chinese_page_shows_no_english_prose(browser: Any, server: Server, lesson: str) -> None:
+    p = Page(browser, server, locale="zh-CN")
+    try:
+        page = p.run_lesson(lesson_id(server, lesson))
+        assert page.locator("html").get_attribute("data-lang") == "zh"
+        p.wait_finished()
+        found = {f"after the run: {x}" for x in english_prose(page)}
+        # Go back to every moment a process or thread became blocked (one per kind of wait), and to the end.
+        moments = page.evaluate("""() => {
+            const seen = new Set(), out = [];
+            window.proclab.ws.timeline.events.forEach((e, i) => {
+                if ((e.type === 'proc.state' || e.type === 'proc.thread.state') && e.state === 'blocked') {
+                    const code = e.why ? e.why.code : e.reason;
+                    if (!seen.has(code)) { seen.add(code); out.push([i + 1, code]); }
+                }
+            });
+            return out;
+        }""")
+        assert moments, f"{lesson}: no process was ever blocked"
+        for n, code in moments:
+            page.evaluate("(n) => window.proclab.ws.seekCount(n)", n)
+            page.wait_for_timeout(250)
+            blocked = page.locator(".tree-nodes .tnode.st-blocked")
+            assert blocked.count() or code is None or page.locator(".tree-nodes .tnode").count(), lesson
+            found |= {f"at event {n} ({code}): {x}" for x in english_prose(page)}
+        page.evaluate("window.proclab.ws.goLive()")
+        page.wait_for_timeout(250)
+        banner = page.locator(".banner")
+        assert banner.is_visible() and re.search(r"[\u4e00-\u9fff]", banner.inner_text()), banner.inner_text()
+        found |= {f"live again: {x}" for x in english_prose(page)}
+        p.shot(f"zh-{lesson}")
+        assert not found, f"{lesson}: English prose on the Chinese page:\n" + "\n".join(sorted(found))
+        p.check_clean()
+    finally:
+        p.close()
