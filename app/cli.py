@@ -11,7 +11,7 @@ from typing import Any
 
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
-from .settings import Settings, get_settings
+from .settings import Settings, SettingsError, get_settings
 
 MAX_SIBLINGS = 64
 MAX_SIBLING_BYTES = 2 * 2**20
@@ -167,4 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("slug")
     n.set_defaults(fn=cmd_new)
     args = parser.parse_args(argv)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except SettingsError as e:  # refuse to start, naming each wrong setting and what it accepts
+        print(f"proclab: cannot start with these settings:\n{e}", file=sys.stderr)
+        return 2
