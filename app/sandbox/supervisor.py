@@ -12,11 +12,9 @@ PREPARING -> RUNNING -> (DRAINING: root gone, others left) -> TEARDOWN -> FINISH
 from __future__ import annotations
 
 import enum
-import errno
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import stat
@@ -853,5 +851,3 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
             pass
         os._exit(code)
 
-
-__all__ = ["main", "Supervisor", "Phase", "errno", "shutil"]
