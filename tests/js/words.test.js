@@ -116,3 +116,15 @@ test('channel labels', () => {
   assert.equal(channelLabel('weird#1', en), 'weird #1');
   assert.equal(channelLabel(null, en), null);
 });
+
+test('a recording made before codes (message, reason, no outcome, no why) still reads in Chinese', () => {
+  const events = readFileSync(join(root, 'tests', 'js', 'fixtures', '05-wait.ndjson'), 'utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .map(({ why, ...rest }) => rest); // recordings older still had no why either
+  assert.ok(events.every((e) => !e.outcome) && events.at(-1).message, 'the fixture is an old recording');
+  const e = explainStop(stopReason(reduce(events)), zh, 'zh');
+  assert.ok(e.lines.includes('程序运行结束，退出码为 0。'), e.lines.join(' | '));
+  const blocked = events.find((ev) => ev.type === 'proc.state' && ev.state === 'blocked' && ev.reason);
+  const s = reduce(events.slice(0, events.indexOf(blocked) + 1));
+  assert.equal(describeBlocked(s.procs.get(blocked.pid), zh), blocked.reason);
+});
