@@ -854,7 +854,8 @@ ENGLISH_PROSE_JS = r"""([skip, english]) => {
   const found = [];
   // The processes' own names and command lines ("python reader.py") are proper names, wherever shown.
   const names = new Set();
-  for (const p of window.proclab.ws.live.procs.values()) {
+  const procs = window.proclab && window.proclab.ws ? window.proclab.ws.live.procs.values() : [];
+  for (const p of procs) {
     if (p.name) names.add(p.name);
     if (p.argv && p.argv.length) {
       names.add(p.argv.join(' '));
@@ -932,6 +933,19 @@ def test_chinese_page_shows_no_english_prose(browser: Any, server: Server, lesso
         found |= {f"live again: {x}" for x in english_prose(page)}
         p.shot(f"zh-{lesson}")
         assert not found, f"{lesson}: English prose on the Chinese page:\n" + "\n".join(sorted(found))
+        p.check_clean()
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/signin"])
+def test_chinese_pages_without_a_run_show_no_english_prose(browser: Any, server: Server, path: str) -> None:
+    p = Page(browser, server, locale="zh-CN")
+    try:
+        page = p.goto(path)
+        assert page.locator("html").get_attribute("data-lang") == "zh"
+        found = english_prose(page)
+        assert not found, f"{path}: English prose on the Chinese page:\n" + "\n".join(found)
         p.check_clean()
     finally:
         p.close()
