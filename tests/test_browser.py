@@ -848,8 +848,13 @@ NOT_PROSE = (".CodeMirror, code, pre, kbd, samp, script, style, .term-line:not(.
 
 # A visible text node (or an SVG <title>, shown on hover) with two or more English words in a row, or a
 # text that is, whole, an English UI string whose Chinese differs ("Running", "Terminal").
-ENGLISH_PROSE_JS = r"""([skip, english]) => {
+ENGLISH_PROSE_JS = r"""([skip, english, phrases, extra]) => {
   const english_ui = new Set(english);
+  // In the views (generated from events) and their tooltips, any part of a text that is an English UI
+  // phrase ("sleeping", "reading fd 3") gives it away too.
+  const english_parts = new Set(phrases);
+  const parts = (text) => text.split(/\s*[—·\n()（）,，]\s*/).map((x) => x.trim()).filter(Boolean);
+  const generated = (text) => parts(text).some((x) => english_parts.has(x));
   const words = /\b[A-Za-z][a-z]+(?:[ ,’'-]+[A-Za-z][a-z]+)+\b/;
   const found = [];
   // The processes' own names and command lines ("python reader.py") are proper names, wherever shown.
@@ -873,12 +878,16 @@ ENGLISH_PROSE_JS = r"""([skip, english]) => {
     const target = el.tagName.toLowerCase() === 'title' ? el.parentElement : el;
     return !!target && (target.checkVisibility ? target.checkVisibility() : target.getClientRects().length > 0);
   };
+  for (const text of extra || []) {
+    if (words.test(withoutNames(text)) || generated(text)) found.push(`tooltip: ${text}`);
+  }
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
     const text = n.textContent.replace(/\s+/g, ' ').trim();
     if (!text || !el || el.closest(skip) || !visible(el)) continue;
-    if (words.test(withoutNames(text)) || english_ui.has(text)) {
+    const inView = !!el.closest('.workspace');
+    if (words.test(withoutNames(text)) || english_ui.has(text) || (inView && generated(text))) {
       found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')}: ${text}`);
     }
   }
@@ -890,14 +899,36 @@ CHINESE_LESSONS = ["wait-waitpid", "pipe-basics", "fifo-named-pipe", "threads-gi
                    "multiprocessing-queue"]
 
 
-def english_prose(page: Any) -> list[str]:
+def lane_tips(page: Any) -> list[str]:
+    """The swimlanes' hover texts: the mouse swept along every lane (the lanes are drawn on a canvas)."""
+    canvas = page.locator(".lanes-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    tips: set[str] = set()
+    if not box:
+        return []
+    for label in page.locator(".lane-label").all():
+        row = label.bounding_box()
+        if not row or not box["y"] <= row["y"] + row["height"] / 2 <= box["y"] + box["height"]:
+            continue
+        for i in range(1, 24):
+            page.mouse.move(box["x"] + box["width"] * i / 24, row["y"] + row["height"] / 2)
+            tip = page.locator(".lanes-tip")
+            if tip.is_visible():
+                tips.add(tip.inner_text())
+    page.mouse.move(0, 0)
+    return sorted(tips)
+
+
+def english_prose(page: Any, extra: list[str] | None = None) -> list[str]:
     from app import i18n
 
     en, zh = i18n.catalogue(i18n.Lang.EN), i18n.catalogue(i18n.Lang.ZH)
     # Whole UI labels ("Running", "Terminal"); lowercase technical words ("pipe", "wait") and names in
     # capitals ("FIFO") are also what the Chinese text of a lesson calls them.
     ui_words = sorted(v for k, v in en.items() if v != zh[k] and re.match(r"[A-Z][a-z]{3}", v))
-    return page.evaluate(ENGLISH_PROSE_JS, [NOT_PROSE, ui_words])
+    phrases = sorted(v for k, v in en.items() if v != zh[k] and re.search(r"[A-Za-z]{4}", v) and "{" not in v)
+    return page.evaluate(ENGLISH_PROSE_JS, [NOT_PROSE, ui_words, phrases, extra or []])
 
 
 @pytest.mark.parametrize("lesson", CHINESE_LESSONS)
@@ -931,6 +962,9 @@ def test_chinese_page_shows_no_english_prose(browser: Any, server: Server, lesso
         banner = page.locator(".banner")
         assert banner.is_visible() and re.search(r"[\u4e00-\u9fff]", banner.inner_text()), banner.inner_text()
         found |= {f"live again: {x}" for x in english_prose(page)}
+        tips = lane_tips(page)
+        assert any(re.search(r"[\u4e00-\u9fff]", x) for x in tips), f"{lesson}: no swimlane tooltip: {tips}"
+        found |= {f"swimlanes: {x}" for x in english_prose(page, tips)}
         p.shot(f"zh-{lesson}")
         assert not found, f"{lesson}: English prose on the Chinese page:\n" + "\n".join(sorted(found))
         p.check_clean()
