@@ -53,6 +53,12 @@ def _t(context: Context, key: str, **params: Any) -> str:
     return translate(to_lang(context.get("lang")), key, **params)
 
 
+def has(key: str) -> bool:
+    """Whether the catalogues have key (e.g. a lesson's topic, which may be one no catalogue names)."""
+    return key in catalogue(Lang.EN)
+
+
 def install(env: Environment) -> None:
-    """Give every template `t()`."""
+    """Give every template `t()` and `has()`."""
     env.globals["t"] = _t
+    env.globals["has"] = has

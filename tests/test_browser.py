@@ -924,9 +924,9 @@ def english_prose(page: Any, extra: list[str] | None = None) -> list[str]:
     from app import i18n
 
     en, zh = i18n.catalogue(i18n.Lang.EN), i18n.catalogue(i18n.Lang.ZH)
-    # Whole UI labels ("Running", "Terminal"); lowercase technical words ("pipe", "wait") and names in
-    # capitals ("FIFO") are also what the Chinese text of a lesson calls them.
-    ui_words = sorted(v for k, v in en.items() if v != zh[k] and re.match(r"[A-Z][a-z]{3}", v))
+    # Whole UI labels ("Running", "Terminal", a topic chip "pipe"); names in capitals ("FIFO") are also what
+    # the Chinese text of a lesson calls them.
+    ui_words = sorted(v for k, v in en.items() if v != zh[k] and re.match(r"[A-Za-z][a-z]{3}", v))
     phrases = sorted(v for k, v in en.items() if v != zh[k] and re.search(r"[A-Za-z]{4}", v) and "{" not in v)
     return page.evaluate(ENGLISH_PROSE_JS, [NOT_PROSE, ui_words, phrases, extra or []])
 

@@ -109,5 +109,15 @@ def test_templates_name_only_known_keys() -> None:
     keys = set(i18n.catalogue(Lang.EN))
     used: set[str] = set()
     for path in Path(ROOT / "templates").glob("*.html"):
-        used |= set(re.findall(r"\b(?:T|TA|t)\(\s*'([\w.-]+)'", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"\b(?:T|TA|t|has)\(\s*'([\w.-]+)'\s*[,)]", path.read_text(encoding="utf-8")))
     assert used and not used - keys, f"unknown keys {sorted(used - keys)}"
+
+
+def test_every_lesson_topic_has_words(server: Server) -> None:
+    topics = {lesson["topic"] for lesson in httpx.get(server.base + "/api/lessons", timeout=10).json() if lesson["topic"]}
+    assert topics
+    for lang in Lang:
+        missing = sorted(t for t in topics if f"topic.{t}" not in i18n.catalogue(lang))
+        assert not missing, f"static/i18n/{lang}.json names no topic {missing}"
+    html = httpx.get(server.base + "/", cookies={"lang": "zh"}, timeout=10).text
+    assert '<span class="chip"><span data-i18n="topic.pipe">管道</span></span>' in html

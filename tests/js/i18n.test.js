@@ -50,7 +50,7 @@ test('every key a template uses is in the catalogue', () => {
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.html'))) {
     const src = readFileSync(join(dir, f), 'utf8');
     // {{ T('key') }}, {{ TA('key', attr='title') }}, {{ t('key', n=1) }}
-    for (const m of src.matchAll(/\b(?:T|TA|t|tr)\(\s*'([\w.-]+)'/g)) {
+    for (const m of src.matchAll(/\b(?:T|TA|t|tr|has)\(\s*'([\w.-]+)'\s*[,)]/g)) {
       assert.ok(m[1] in STRINGS.en, `${f}: unknown key ${m[1]}`);
       count++;
     }
