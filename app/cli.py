@@ -11,7 +11,7 @@ from typing import Any
 
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
-from .settings import Settings, get_settings
+from .settings import Settings, SettingsError, get_settings
 
 MAX_SIBLINGS = 64
 MAX_SIBLING_BYTES = 2 * 2**20
@@ -126,7 +126,8 @@ def _print_human(ev: dict[str, Any]) -> None:
         rest = {k: v for k, v in ev.items() if k not in ("v", "seq", "t", "type")}
         print(f"{t:9.1f} ms   {kind} {json.dumps(rest, ensure_ascii=False)}")
     elif kind == "run.finished":
-        print(f"{t:9.1f} ms   finished: {ev['status']} — {ev['message']['en']}")
+        how = ev.get("reason") or json.dumps(ev.get("outcome") or {}, ensure_ascii=False)
+        print(f"{t:9.1f} ms   finished: {ev['status']} — {how}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -166,4 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("slug")
     n.set_defaults(fn=cmd_new)
     args = parser.parse_args(argv)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except SettingsError as e:  # refuse to start, naming each wrong setting and what it accepts
+        print(f"proclab: cannot start with these settings:\n{e}", file=sys.stderr)
+        return 2

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from . import i18n
 from .lessons import LessonStore
 from .rooms import RoomHub
 from .runs import RunManager
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    swagger_favicon_url="/static/img/logo.svg")
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    i18n.install(templates.env)
 
     app.add_middleware(PageHeaders, csp=CSP)
 

@@ -134,8 +134,9 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         env = {**os.environ, "PROCLAB_DATA_DIR": str(self.tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
                **self.env}
-        self.proc = subprocess.Popen([PYTHON, "-m", "app", "serve", "--port", str(self.port)], cwd=ROOT, env=env,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with self.log.open("wb") as out:  # the server keeps its own copy of the fd
+            self.proc = subprocess.Popen([PYTHON, "-m", "app", "serve", "--port", str(self.port)], cwd=ROOT,
+                                         env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -367,6 +368,10 @@ class HealthPoller:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            for f in (self.proc.stdin, self.proc.stdout):
+                if f is not None:
+                    f.close()
 
 
 def run_python(server: Server) -> str:

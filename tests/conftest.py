@@ -80,14 +80,32 @@ class Server:
         raise AssertionError(f"run {run_id} did not finish in {timeout} s")
 
 
+_CLIENTS: list[httpx.Client] = []
+
+
+def http_client(base: str, **kwargs: Any) -> httpx.Client:
+    """An HTTP client of the test's own (its own cookies), closed when the test ends: with warnings as errors,
+    a socket left open is a failure."""
+    c = httpx.Client(base_url=base, **kwargs)
+    _CLIENTS.append(c)
+    return c
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: list[str] | None = None) -> Server:
     port = free_port()
     env = {**os.environ, "PROCLAB_DATA_DIR": str(tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
            "PROCLAB_INSTRUCTOR_TOKEN": SECRET, "PROCLAB_TEST_SECRET": SECRET, **(extra_env or {})}
     log = tmp / f"server-{port}.log"
-    proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with log.open("wb") as out:  # the server keeps its own copy of the fd
+        proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "app", "serve", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -104,6 +122,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: lis
 
 
 def stop_server(server: Server) -> None:
+    server.http.close()
     server.proc.terminate()
     try:
         server.proc.wait(timeout=20)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
-from conftest import Server, of, start_server, stop_server
+from conftest import Server, http_client, of, start_server, stop_server
 
 SLEEP = "import time\ntime.sleep(%s)\nprint('done')\n"
 
@@ -24,7 +24,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def client(server: Server) -> httpx.Client:
-    c = httpx.Client(base_url=server.base, timeout=30)
+    c = http_client(server.base, timeout=30)
     c.get("/healthz")  # a pl_client cookie of its own
     return c
 

@@ -95,7 +95,11 @@ def test_wall_limit_stops_a_runaway(server: Server) -> None:
     assert fin["type"] == "run.finished" and fin["status"] == "limit"
     limit = of(events, "run.limit")
     assert limit and limit[0]["limit"] in ("wall", "cpu")
-    assert limit[0]["message"]["en"] and limit[0]["message"]["zh"]
+    field = {"wall": "wall_s", "cpu": "cpu_s"}[limit[0]["limit"]]
+    assert list(limit[0]["params"]) == [field] and "message" not in limit[0], limit
+    if field == "wall_s":
+        assert limit[0]["params"]["wall_s"] == 1.5
+    assert fin["outcome"] == {"code": "limit", "limit": limit[0]["limit"]}, fin
 
 
 def test_stop_ends_a_run(server: Server) -> None:

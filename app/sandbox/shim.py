@@ -309,10 +309,6 @@ def _w_fork(orig):  # type: ignore[no-untyped-def]
     return fork
 
 
-def _status_fields(status: int) -> dict[str, object]:
-    return {"status": status}
-
-
 def _w_wait(orig, call: str):  # type: ignore[no-untyped-def]
     def waiter(*args, **kwargs):  # type: ignore[no-untyped-def]
         target = args[0] if call in ("waitpid", "wait4") and args else -1
@@ -486,9 +482,6 @@ def _w_dup2(orig):  # type: ignore[no-untyped-def]
         kind = _fd_kind(fd)
         result = orig(fd, fd2, inheritable)
         _fd_kinds.pop(fd2, None)
-        if fd2 in (1, 2):
-            # The program redirected its own stdout/stderr: output now goes where it chose.
-            pass
         _event({"type": "ipc.op", "op": "dup2", "fd": fd, "fd2": fd2,
                 "kind": kind[0] if kind else None, "ino": kind[1] if kind else None}, strict=True)
         return result

@@ -164,8 +164,6 @@ class ShimMixin:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:
             self._pass(kind, pid, msg, t, line)
-        if line and kind not in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
-            pass
         self._release(conn, msg)
 
     def _channel(self, msg: dict[str, Any], kind: str) -> str:

@@ -12,11 +12,9 @@ PREPARING -> RUNNING -> (DRAINING: root gone, others left) -> TEARDOWN -> FINISH
 from __future__ import annotations
 
 import enum
-import errno
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import stat
@@ -584,7 +582,7 @@ class Supervisor(OutputMixin, ShimMixin):
             return
         self.limit_fired = limit
         self.emit({"type": "run.limit", "limit": limit, "detail": detail,
-                   "message": self.limits.message(limit, **extra)})
+                   "params": self.limits.params(limit, **extra)})
         self.finish("limit", detail)
 
     def finish(self, status: str, reason: str | None) -> None:
@@ -732,6 +730,17 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.read_shim(key.fd)
             self.flush()
 
+    def outcome(self, status: str, code: int | None, sig: str | None, reason: str | None) -> dict[str, Any]:
+        """How the run ended, as a code and its parameters (the UI's words: `outcome.<code>` in static/i18n/)."""
+        if status == "ok":
+            # `code` names the outcome, so the exit status travels as `exit_code` (also run.finished's `code`).
+            return {"code": "signal", "signal": sig} if sig else {"code": "exit", "exit_code": code}
+        if status == "limit" and self.limit_fired:
+            return {"code": "limit", "limit": self.limit_fired}
+        if status == "stopped":
+            return {"code": "stopped"}
+        return {"code": "failed", "detail": reason or ""}
+
     def finish_event(self, leftovers: list[str]) -> None:
         status = self.status or "ok"
         reason = self.reason
@@ -747,25 +756,14 @@ class Supervisor(OutputMixin, ShimMixin):
                 code = os.WEXITSTATUS(self.root_status)
             elif os.WIFSIGNALED(self.root_status):
                 sig = signal_name(os.WTERMSIG(self.root_status))
-        if status == "ok":
-            if sig:
-                en, zh = f"The program was ended by {sig}.", f"程序被信号 {sig} 终止。"
-            else:
-                en, zh = f"The program finished with exit code {code}.", f"程序运行结束，退出码为 {code}。"
-        elif status == "limit" and self.limit_fired:
-            msg = self.limits.message(self.limit_fired, count=len(self.tracker.procs))
-            en, zh = msg["en"], msg["zh"]
-        elif status == "stopped":
-            en, zh = "The run was stopped before it finished.", "运行在结束之前被停止了。"
-        else:
-            en, zh = f"The run failed: {reason}.", f"运行失败：{reason}。"
+        outcome = self.outcome(status, code, sig, reason)
         duration = int((time.monotonic_ns() - self.t0) / 1e6)
         stats = {"processes": len(self.tracker.procs), "threads": self.tracker.max_threads,
                  "events": self.seq + 1, "cpu_ms": int(self.tracker.cpu_seconds() * 1000),
                  "max_rss_kb": self.max_rss // 1024, "output_bytes": self.output_bytes,
                  "max_alive": self.tracker.max_alive}
         self.emit({"type": "run.finished", "status": status, "code": code, "reason": reason,
-                   "duration_ms": duration, "stats": stats, "message": {"en": en, "zh": zh}})
+                   "duration_ms": duration, "stats": stats, "outcome": outcome})
         self.phase = Phase.FINISHED
         self.flush()
 
@@ -836,7 +834,7 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
                     warm.cg.remove()
                 ev = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "error", "code": None,
                       "reason": detail, "duration_ms": 0, "stats": {},
-                      "message": {"en": f"The run could not start: {detail}", "zh": f"运行无法启动：{detail}"}}
+                      "outcome": {"code": "start_failed", "detail": detail}}
                 sock.sendall(json.dumps(ev).encode() + b"\n")
         except BaseException:
             pass
@@ -853,5 +851,3 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
             pass
         os._exit(code)
 
-
-__all__ = ["main", "Supervisor", "Phase", "errno", "shutil"]

@@ -284,6 +284,7 @@ class Tracker:
             d_run, d_wait = run_ns - t.run_ns, wait_ns - t.wait_ns
             t.run_ns, t.wait_ns = run_ns, wait_ns
             reason = None
+            why: dict[str, Any] | None = None
             if st.state == "R":
                 state = State.READY if d_wait > d_run and d_wait > 0 else (
                     State.RUNNING if d_run > 0 or t.state is None else t.state)
@@ -298,7 +299,7 @@ class Tracker:
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
                 self.emit({"type": "proc.thread.state", "pid": p.pid, "tid": t.tid, "state": state.value,
-                           "stat": st.state, "reason": reason})
+                           "stat": st.state, "reason": reason, **({"why": why} if why else {})})
 
     # ------------------------------------------------------------ why blocked
 
@@ -366,20 +367,22 @@ class Tracker:
             if name == "wait4" and who > 0x7FFFFFFF:
                 who -= 1 << 64
             target = f"child {who}" if name == "wait4" and 0 < who < 1 << 31 else "a child"
-            return {"code": "wait", "text": f"waiting for {target} ({name})", "syscall": name}
+            return {"code": "wait", "text": f"waiting for {target} ({name})", "syscall": name,
+                    **({"pid": who} if target != "a child" else {})}
         if name in ("nanosleep", "clock_nanosleep"):
             return {"code": "sleep", "text": "sleeping", "syscall": name}
         if name == "futex":
             return {"code": "futex", "text": "waiting on a lock or queue (futex)", "syscall": name}
         if name in ("select", "pselect6"):
-            return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name}
+            return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name, "nfds": fd}
         if name in ("poll", "ppoll"):
             n = args[1] if len(args) > 1 else 0
-            return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name}
+            return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name, "count": n}
         if name.startswith("epoll"):
             return {"code": "epoll", "text": "waiting in epoll_wait()", "syscall": name}
         if name in ("accept", "accept4"):
-            return {"code": "accept", "text": f"waiting for a connection (accept on fd {fd})", "syscall": name}
+            return {"code": "accept", "text": f"waiting for a connection (accept on fd {fd})", "syscall": name,
+                    "fd": fd}
         if name == "connect":
             return {"code": "connect", "text": "connecting a socket", "syscall": name}
         if name in ("openat", "open"):
@@ -388,7 +391,7 @@ class Tracker:
             path = procfs.read_user_string(pid, path_arg) or "?"
             other = "writer" if flags & 3 == os.O_RDONLY else "reader"
             return {"code": "fifo_open", "text": f"opening FIFO '{os.path.basename(path)}', waiting for a {other}",
-                    "syscall": name, "path": path}
+                    "syscall": name, "path": path, "peer": other}
         if name in ("pause", "rt_sigsuspend", "rt_sigtimedwait"):
             return {"code": "signal", "text": f"waiting for a signal ({name})", "syscall": name}
         if name in ("semop", "semtimedop"):

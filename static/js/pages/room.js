@@ -268,7 +268,7 @@ function renderControls() {
   const rec = selectedRun();
   const active = isActive(rec);
   if (ui.status) {
-    const s = !rec ? t('status.idle') : active ? (pace.paused ? t('status.paused') : t('status.running')) : t('status.finished');
+    const s = !rec ? t('status.idle') : active ? (pace.paused ? t('pace.paused') : t('pace.normal')) : t('status.finished');
     if (ui.status.textContent !== s) ui.status.textContent = s;
     setAttr(ui.status, 'data-phase', !rec ? 'idle' : active ? 'running' : 'finished');
   }
