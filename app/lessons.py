@@ -17,12 +17,13 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .expectations import EXPECTATION_KINDS, METRICS
+from .sandbox.compile import default_main
 from .sandbox.limits import Limits
 
 LANGS = ("en", "zh")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LANG_RE = re.compile(r"^<!--\s*lang:\s*([a-z]{2})\s*-->\s*$")
-SCENARIO_EXT = (".py", ".txt", ".csv", ".json")
+SCENARIO_EXT = (".py", ".c", ".h", ".txt", ".csv", ".json")
 MAX_FILE = 256 * 1024
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
@@ -203,7 +204,6 @@ def load_lesson(folder: Path) -> Lesson:
         if not isinstance(ans, dict) or ans.get("metric") not in METRICS:
             raise LessonError(path, qline, f"question {q['id']!r}: 'answer' must be {{metric: NAME}} with NAME one of "
                               f"{', '.join(sorted(METRICS))}")
-    main = data.get("main", "main.py")
     files: dict[str, str] = {}
     for f in sorted(folder.iterdir()):
         if f.is_file() and f.suffix in SCENARIO_EXT and not f.name.startswith("."):
@@ -213,6 +213,7 @@ def load_lesson(folder: Path) -> Lesson:
                 files[f.name] = f.read_text(encoding="utf-8")
             except UnicodeDecodeError as e:
                 raise LessonError(f, None, f"not UTF-8 text: {e}") from e
+    main = data.get("main") or default_main(files)  # the language follows the entry file: main.py or main.c
     if main not in files:
         raise LessonError(path, _line_of(node, "main"), f"the scenario file {main!r} is missing from {folder}")
     for fname, text in files.items():

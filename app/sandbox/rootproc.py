@@ -198,6 +198,14 @@ def warm_up(layers: list[str], ro_paths: list[str], nice: int) -> None:
 
 def finish_root(setup: RootSetup) -> None:
     """Drop everything the run must not have, then run main. Never returns."""
+    restrict(setup)
+    from . import runner
+
+    runner.run_main(setup.run_dir, setup.main)
+
+
+def restrict(setup: RootSetup) -> None:
+    """Everything of finish_root before main runs (the compiler runs under it too, see compile.py)."""
     if _ready.main != setup.main:
         _set_cmdline(["python3", setup.main])  # before Landlock makes /proc read-only
     lim = Limits.from_dict(setup.limits)
@@ -246,9 +254,6 @@ def finish_root(setup: RootSetup) -> None:
     os.chdir(setup.run_dir)
     os.environ.clear()
     os.environ.update(scenario_env(setup))
-    from . import runner
-
-    runner.run_main(setup.run_dir, setup.main)
 
 
 def scenario_env(setup: RootSetup) -> dict[str, str]:

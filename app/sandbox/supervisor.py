@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from . import cleanup, procfs, rootproc
+from . import cleanup, compile, procfs, rootproc
 from .limits import Limits
 from .output import OutputMixin
 from .rootproc import prctl
@@ -170,6 +170,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.last_cg = 0.0
         self.cg_cpu = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
+        self.finish_message: tuple[str, str] | None = None  # run.finished's words when a phase set them
 
     # ------------------------------------------------------------ events
 
@@ -314,9 +315,10 @@ class Supervisor(OutputMixin, ShimMixin):
             self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
         if (self.spec.get("pace") or {}).get("mode") == "paused":
             self.pace("paused", None)
-        root = self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.get("main", "")))
         if root is not None:
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
+            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.get("main", ""))  # or by its exec
         self.phase = Phase.RUNNING
         self.flush()
 
@@ -757,6 +759,8 @@ class Supervisor(OutputMixin, ShimMixin):
             en, zh = msg["en"], msg["zh"]
         elif status == "stopped":
             en, zh = "The run was stopped before it finished.", "运行在结束之前被停止了。"
+        elif self.finish_message is not None:
+            en, zh = self.finish_message
         else:
             en, zh = f"The run failed: {reason}.", f"运行失败：{reason}。"
         duration = int((time.monotonic_ns() - self.t0) / 1e6)
@@ -812,9 +816,10 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
         sup = Supervisor(sock, spec, warm)
         sup.inbuf = rest
         sup.prepare()
-        sup.start_root()
-        sup.drain_commands()  # commands that came in the same read as the spec
-        sup.loop()
+        if compile.phase(sup):  # False: a C program did not compile (the run is finished there)
+            sup.start_root()
+            sup.drain_commands()  # commands that came in the same read as the spec
+            sup.loop()
         leftovers = sup.teardown()
         sup.finish_event(leftovers)
     except BaseException as e:  # the sandbox itself failed: say so, clean up, never hang the web side

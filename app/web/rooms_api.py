@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from ..runs import RunRefused
+from ..sandbox.compile import default_main
 from .common import (
     RoomRequest,
     RunRequest,
@@ -43,7 +44,7 @@ def register(app: FastAPI, web: Web) -> None:
         if not files:
             raise HTTPException(422, "give a lesson id, files, or both")
         try:
-            run = web.state.manager.submit(files, req.main or (lesson.main if lesson else "main.py"),
+            run = web.state.manager.submit(files, req.main or (lesson.main if lesson else default_main(files)),
                                        lesson.id if lesson else None,
                                        {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
                                        "instructor", lesson.questions if lesson else None,

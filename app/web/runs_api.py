@@ -11,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSoc
 
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
+from ..sandbox.compile import default_main
 from .common import (
     MAX_SOURCE,
     SIGNALS,
@@ -41,7 +42,7 @@ def register(app: FastAPI, web: Web) -> None:
             if len(content.encode()) > MAX_SOURCE:
                 raise HTTPException(413, f"{name} is larger than {MAX_SOURCE // 1024} KiB")
             files[name] = content
-        main = req.main or (lesson.main if lesson else "main.py")
+        main = req.main or (lesson.main if lesson else default_main(files))
         limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
         pace = web.pace_of(req)
         try:
