@@ -81,6 +81,10 @@ _DIAG_RE = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? 
 # The linker: `/usr/bin/ld: main.c:(.text+0x1e): undefined reference to `foo'` or `/usr/bin/ld: cannot find -lx`.
 _LD_RE = re.compile(r"^(?:\S*/)?ld(?:\.\w+)?: (?:(?P<file>[^:\s]+\.[ch]):\([^)]*\): )?(?P<msg>.*)$")
 
+# ld's second line for a missing symbol: `main.c:(.text+0x5): undefined reference to `missing'`, or with
+# debugging information `/path/of/run/main.c:2: undefined reference to `missing'`.
+_OBJ_RE = re.compile(r"^(?P<file>[^:\s]+\.[ch]):(?:\([^)]*\)|(?P<line>\d+)): (?P<msg>.*)$")
+
 
 @dataclass
 class Diagnostic:
@@ -103,6 +107,12 @@ def parse_diagnostics(text: str, run_dir: str = "") -> list[Diagnostic]:
                 f = f[len(prefix):]
             out.append(Diagnostic(f, int(m["line"]), int(m["col"]) if m["col"] else None,
                                   _SEVERITY[m["sev"]].value, m["msg"]))
+        elif (obj := _OBJ_RE.match(raw)) is not None:
+            f = obj["file"]
+            if prefix and f.startswith(prefix):
+                f = f[len(prefix):]
+            out.append(Diagnostic(f, int(obj["line"]) if obj["line"] else None, None, Severity.ERROR.value,
+                                  obj["msg"]))
         else:
             ld = _LD_RE.match(raw)
             if ld and not ld["msg"].startswith("in function") and not ld["msg"].endswith(":"):

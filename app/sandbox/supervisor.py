@@ -648,8 +648,9 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.phase = Phase.DRAINING
                     self.last_files = 0.0  # a fast writer may have finished between two polls: look now
                     self.last_cg = 0.0  # and the kernel's OOM killer may be why the main program is gone
+                    self.discover()  # a child forked from C just before the end must not be missed
                 self.check_limits()  # before declaring the end: a limit passed at the last moment still counts
-                if self.phase == Phase.DRAINING and not self.tracker.alive():
+                if self.phase == Phase.DRAINING and not self.tracker.alive() and not self.candidates:
                     self.finish("ok", None)
             elif self.paused_at is not None:
                 self.reap()
