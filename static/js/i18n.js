@@ -269,6 +269,14 @@ export const STRINGS = {
     'signin.token': 'Instructor token',
     'signin.wrong': 'That token is not right.',
     'signin.submit': 'Sign in',
+    // C programs
+    'c.compiled': 'gcc: compiled in {ms} ms · {warnings} warning(s)',
+    'c.notCompiled': 'gcc: did not compile · {errors} error(s), {warnings} warning(s)',
+    'c.compileFailed': 'The program did not compile, so it did not run:',
+    'c.noDetail': 'gcc gave no message with a line (see the output).',
+    'c.severity.error': 'error',
+    'c.severity.warning': 'warning',
+    'c.severity.note': 'note',
   },
   zh: {
     'app.name': 'ProcLab',
@@ -531,6 +539,14 @@ export const STRINGS = {
     'signin.token': '教师令牌',
     'signin.wrong': '令牌不正确。',
     'signin.submit': '登录',
+    // C programs
+    'c.compiled': 'gcc：编译用时 {ms} 毫秒 · {warnings} 个警告',
+    'c.notCompiled': 'gcc：没有通过编译 · {errors} 个错误，{warnings} 个警告',
+    'c.compileFailed': '程序没有通过编译，因此没有运行：',
+    'c.noDetail': 'gcc 没有给出带行号的信息（请查看输出）。',
+    'c.severity.error': '错误',
+    'c.severity.warning': '警告',
+    'c.severity.note': '注',
   },
 };
 
