@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import test_browser
 from conftest import Server
-from test_browser import CHROMIUM, RUN_TIMEOUT, Page, browser, ui  # noqa: F401  (fixtures)
+from test_browser import CHROMIUM, RUN_TIMEOUT, Page
+
+browser = test_browser.browser  # the fixtures of the browser tests, shared
+ui = test_browser.ui
 
 pytestmark = [
     pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason="no chromium at " + CHROMIUM),
@@ -43,10 +47,10 @@ def test_c_lesson_is_highlighted_as_c_and_runs(ui: Page) -> None:
                                                              ("zh-CN", "没有通过编译", "错误")])
 def test_compile_errors_are_shown_at_their_line_and_nothing_runs(browser: Any, server: Server, locale: str,
                                                                  title: str, severity: str) -> None:
-    ui = Page(browser, server, locale=locale)
+    tab = Page(browser, server, locale=locale)
     try:
-        page = ui.run_lesson("c-fork", BROKEN)
-        ui.wait_finished()
+        page = tab.run_lesson("c-fork", BROKEN)
+        tab.wait_finished()
         banner = page.locator(".code-problem")
         banner.wait_for(state="visible", timeout=10_000)
         assert title in banner.inner_text() and "expected ';'" in banner.inner_text()
@@ -59,7 +63,7 @@ def test_compile_errors_are_shown_at_their_line_and_nothing_runs(browser: Any, s
         assert title in page.locator(".code-compile").inner_text()
         assert page.locator(".tree-nodes .tnode[data-pid]:not(.tinit)").count() == 0, "no program started"
         assert page.locator(".banner").inner_text().strip()
-        ui.shot(f"c-compile-error-{locale}")
+        tab.shot(f"c-compile-error-{locale}")
         # Fixed and run again: the marks and the banner go, the program runs.
         cm(page, "cm.setValue(cm.getValue().replace('printf(\"hi\\\\n\")', 'printf(\"hi\\\\n\");'))")
         page.click("#btn-run")
@@ -68,6 +72,6 @@ def test_compile_errors_are_shown_at_their_line_and_nothing_runs(browser: Any, s
         assert page.locator(".code-problem").is_hidden()
         assert page.locator(".CodeMirror .line-error").count() == 0
         assert "hi" in page.locator(".term-screen").first.inner_text()
-        ui.check_clean()
+        tab.check_clean()
     finally:
-        ui.close()
+        tab.close()
