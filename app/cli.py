@@ -72,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     lesson_id = None
     limits = None
     stdin = None
+    stdio = None
     p = Path(target)
     if target.endswith((".py", ".c")) or p.is_file():
         try:
@@ -90,13 +91,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"proclab: {err}", file=sys.stderr)
             return 2
         files, main, lesson_id, limits, stdin = lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin
+        stdio = lesson.stdio
     try:
         launcher = make_launcher(settings)
     except LauncherError as e:
         print(f"proclab: {e}", file=sys.stderr)
         return 2
     try:
-        spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin)
+        spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin, stdio=stdio)
         last: dict[str, Any] = {}
         for ev in stream_run(launcher, spec):
             last = ev

@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .expectations import EXPECTATION_KINDS, METRICS
-from .sandbox.compile import default_main
+from .sandbox.compile import Stdio, default_main
 from .sandbox.limits import Limits
 
 LANGS = ("en", "zh")
@@ -59,6 +59,7 @@ class Lesson:
     files: dict[str, str] = field(default_factory=dict)
     main: str = "main.py"
     stdin: str | None = None
+    stdio: str | None = None  # compile.Stdio value: how stdout is buffered (default: as on a terminal)
 
     def summary_dict(self) -> dict[str, Any]:
         return {"id": self.id, "order": self.order, "topic": self.topic, "title": self.title,
@@ -68,7 +69,7 @@ class Lesson:
         return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
                 "body_md": self.body, "body_html": {k: _md.render(v) for k, v in self.body.items()},
                 "files": self.files, "main": self.main, "questions": self.questions, "expect": self.expect,
-                "stdin": self.stdin}
+                "stdin": self.stdin, "stdio": self.stdio}
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -223,9 +224,14 @@ def load_lesson(folder: Path) -> Lesson:
             except SyntaxError as e:
                 raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
     stdin = data.get("stdin")
+    stdio = data.get("stdio")
+    if stdio is not None and stdio not in {s.value for s in Stdio}:
+        raise LessonError(path, _line_of(node, "stdio"),
+                          f"'stdio' must be one of {', '.join(s.value for s in Stdio)}, got {stdio!r}")
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
-                  questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None)
+                  questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
+                  stdio=stdio)
 
 
 class LessonStore:

@@ -8,13 +8,15 @@ and CS:APP 3e figures 8.15-8.17 (with plain fork() instead of the book's Fork() 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import SCHEMA, Server, of, output
+from conftest import ROOT, SCHEMA, Server, of, output
 
 HEAD = "#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n#include <string.h>\n#include <fcntl.h>\n" \
        "#include <assert.h>\n#include <sys/wait.h>\n\n"
@@ -329,3 +331,38 @@ def test_p4_child_and_its_exec_are_in_the_tree(server: Server) -> None:
     root = of(events, "run.started")[0]["root_pid"]
     assert [e for e in of(events, "proc.spawn") if e["pid"] != root and e["how"] == "fork"]
     assert [e["argv"] for e in of(events, "proc.exec")] == [["wc", "p4.c"]]
+
+
+BUFFERED = HEAD + 'int main(void) { printf("before fork\\n"); if (fork() == 0) return 0; wait(NULL); return 0; }\n'
+
+
+@pytest.mark.parametrize(("stdio", "times"), [(None, 1), ("terminal", 1), ("pipe", 2)])
+def test_stdout_is_line_buffered_unless_the_run_asks_for_a_pipe(server: Server, stdio: str | None,
+                                                                 times: int) -> None:
+    events = run_c(server, BUFFERED, **({"stdio": stdio} if stdio else {}))
+    assert output(events).count("before fork\n") == times, output(events)
+
+
+def test_a_bad_stdio_mode_is_refused_naming_the_field(server: Server) -> None:
+    r = server.http.post("/api/runs", json={"files": {"main.c": BUFFERED}, "stdio": "tty"})
+    assert r.status_code == 422
+    assert "stdio" in r.text and "terminal" in r.text and "pipe" in r.text
+
+
+def test_cli_runs_a_c_file_and_a_c_lesson(tmp_path: Path) -> None:
+    prog = tmp_path / "prog.c"
+    prog.write_text('#include <stdio.h>\nint main(void) { printf("from the CLI\\n"); return 4; }\n')
+    (tmp_path / "other.c").write_text("int main(void) { return 0; }\n")  # another program: not linked in
+    for target in (str(prog), "c-fork"):
+        r = subprocess.run([sys.executable, "-m", "app", "run", target, "--json"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        for e in events:
+            jsonschema.validate(e, SCHEMA)
+        assert [e["type"] for e in events[:2]] == ["run.compile", "run.started"]
+        assert events[-1]["status"] == "ok"
+    assert output(events) and events[0]["command"][-3:] == ["-o", "main", "main.c"]
+    r = subprocess.run([sys.executable, "-m", "app", "run", str(prog)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert "from the CLI" in r.stdout and "compiled (gcc -g -O0 -Wall" in r.stdout and "exit code 4" in r.stdout

@@ -67,6 +67,14 @@ def root_name(main: str) -> str:
     return binary_name(main)[:15] if Language.of(main) is Language.C else "python3"
 
 
+class Stdio(enum.Enum):
+    """How a run's stdout is buffered (env PROCLAB_STDIO): as on a terminal (line-buffered, the textbooks'
+    picture), or as into a pipe (fully buffered: a printf before fork() may print twice)."""
+
+    TERMINAL = "terminal"
+    PIPE = "pipe"
+
+
 class Severity(enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -327,7 +335,7 @@ def exec_program(run_dir: str, main: str) -> None:
     """In the root, after every layer is in place: become the compiled program. Never returns."""
     binary = binary_name(main)
     env = dict(os.environ)
-    if "LD_PRELOAD" not in env and env.get("PROCLAB_STDIO") != "pipe":
+    if "LD_PRELOAD" not in env and env.get("PROCLAB_STDIO") != Stdio.PIPE.value:
         # As on a terminal, stdout is line-buffered (a printf before fork() prints once). The native
         # shim does this when it is loaded; without it coreutils' stdbuf library does the same.
         for lib in ("/usr/libexec/coreutils/libstdbuf.so", "/usr/lib/coreutils/libstdbuf.so"):

@@ -79,6 +79,7 @@ class RootSetup:
     shim_dir: str
     shim_path: str
     pace: str = "normal"
+    stdio: str = "terminal"  # compile.Stdio: stdout line-buffered as on a terminal, or as into a pipe
     nice: int = 10
     cgroup: bool = False
 
@@ -272,6 +273,7 @@ def scenario_env(setup: RootSetup) -> dict[str, str]:
         "PROCLAB_SHIM": setup.shim_path,
         "PROCLAB_RUN_DIR": setup.run_dir,
         "PROCLAB_PACE": setup.pace,
+        "PROCLAB_STDIO": setup.stdio,
     }
 
 

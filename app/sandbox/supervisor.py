@@ -328,6 +328,7 @@ class Supervisor(OutputMixin, ShimMixin):
             uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
             ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
             shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
+            stdio=str(self.spec.get("stdio") or "terminal"),
             nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
 
     @staticmethod

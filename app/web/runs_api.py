@@ -49,7 +49,7 @@ def register(app: FastAPI, web: Web) -> None:
             run = web.state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
                                        client_id(request), lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       pace=pace)
+                                       pace=pace, stdio=req.stdio.value if req.stdio else (lesson.stdio if lesson else None))
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         except ValueError as e:
