@@ -20,6 +20,7 @@ import re
 import selectors
 import shutil
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -181,8 +182,7 @@ class _Compile:
         pid = os.fork()
         if pid == 0:
             try:
-                rootproc.prepare_root(self.sup.cg, null, out_w, out_w)
-                rootproc.restrict(setup)
+                _enter_sandbox(self.sup.cg, setup, null, out_w)
                 env = dict(os.environ)
                 env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
                 os.execve(cmd[0], cmd, env)
@@ -246,6 +246,30 @@ class _Compile:
         if self.sup.cg is not None and self.sup.cg.cpu_ns() / 1e9 > self.lim.cpu_s:
             return "cpu", f"{self.lim.cpu_s:g} s of CPU time while compiling"
         return None, ""
+
+
+def _enter_sandbox(cg: Any, setup: rootproc.RootSetup, null: int, out_w: int) -> None:
+    """In the compiler's process: every layer of the root. The move into the cgroup waits for an RCU
+    grace period (~8 ms), so a thread makes it while this one builds the seccomp and Landlock programs;
+    both are done before gcc can fork anything."""
+    rootproc.prepare_root(None, null, out_w, out_w)
+    failed: list[BaseException] = []
+
+    def join_cgroup() -> None:
+        try:
+            cg.add(os.getpid())
+        except BaseException as e:
+            failed.append(e)
+
+    mover = threading.Thread(target=join_cgroup) if cg is not None else None
+    if mover is not None:
+        mover.start()
+    rootproc.prebuild(setup.layers, setup.ro_paths)
+    if mover is not None:
+        mover.join()
+    if failed:
+        raise failed[0]
+    rootproc.restrict(setup)
 
 
 def _kill_group(pgid: int) -> None:

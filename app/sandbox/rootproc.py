@@ -180,6 +180,15 @@ def warm_up(layers: list[str], ro_paths: list[str], nice: int) -> None:
         _ready.nice = nice
     except OSError:
         pass
+    prebuild(layers, ro_paths)
+    from . import shim
+
+    shim.install_hooks()  # inert until runner.run_main activates the shim
+
+
+def prebuild(layers: list[str], ro_paths: list[str]) -> None:
+    """Build the seccomp program and the Landlock ruleset ahead of `restrict`, which uses them when the
+    layers and paths are the same (a warm placeholder; the compiler's process while it joins the cgroup)."""
     _ready.layers, _ready.ro_paths = tuple(layers), tuple(ro_paths)
     try:
         if "seccomp" in layers:
@@ -192,9 +201,6 @@ def warm_up(layers: list[str], ro_paths: list[str], nice: int) -> None:
             _ready.landlock_fd = landlock.ruleset(ro_paths, _FIXED_RW)
     except (OSError, RuntimeError):
         pass  # finish_root builds them the ordinary way and reports what fails there
-    from . import shim
-
-    shim.install_hooks()  # inert until runner.run_main activates the shim
 
 
 def finish_root(setup: RootSetup) -> None:
