@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -366,3 +367,18 @@ def test_cli_runs_a_c_file_and_a_c_lesson(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "app", "run", str(prog)], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
     assert "from the CLI" in r.stdout and "compiled (gcc -g -O0 -Wall" in r.stdout and "exit code 4" in r.stdout
+
+
+def test_stop_during_a_long_compile_ends_the_run_at_once(server: Server) -> None:
+    r = server.http.post("/api/runs", json={"files": {"main.c": SLOW}, "limits": {"wall_s": 30}})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert server.http.post(f"/api/runs/{run_id}/stop").status_code == 200
+    events = server.wait(run_id, 30)
+    assert time.monotonic() - t0 < 5, "the compiler was not stopped"
+    fin = finished(events)
+    assert fin["status"] == "stopped" and not of(events, "run.started") and not of(events, "run.limit")
+    comp = of(events, "run.compile")[0]
+    assert comp["ok"] is False and comp["duration_ms"] < 5000

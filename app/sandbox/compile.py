@@ -28,6 +28,7 @@ from typing import Any
 from . import rootproc
 
 COMPILE_FAILED = "compile_failed"  # run.finished reason when the program did not compile
+STOPPED = "stopped"  # what ended a compile that the user stopped (not a limit)
 GCC_FLAGS = ("-g", "-O0", "-Wall", "-pthread", "-pipe", "-fdiagnostics-color=never")
 MAX_DIAGNOSTICS = 200
 MAX_OUTPUT_IN_EVENT = 16 * 1024
@@ -150,6 +151,7 @@ class Outcome:
     command: list[str]
     limit: str | None = None  # the limit that stopped the compile
     limit_detail: str = ""
+    stopped: bool = False  # by the user (or the server went away) while gcc ran
 
     def event(self) -> dict[str, Any]:
         errors = sum(1 for d in self.diagnostics if d.severity == Severity.ERROR.value)
@@ -201,19 +203,24 @@ class _Compile:
         buf = bytearray()
         sel = selectors.DefaultSelector()
         os.set_blocking(out_r, False)
-        sel.register(out_r, selectors.EVENT_READ)
+        sel.register(out_r, selectors.EVENT_READ, "out")
+        sel.register(self.sup.sock, selectors.EVENT_READ, "cmd")
         status: int | None = None
         limit: str | None = None
         detail = ""
         eof = False
         while status is None or not eof:
+            ready = {key.data for key, _ in sel.select(0.02)}
+            if "cmd" in ready and self.commands():
+                limit, detail = STOPPED, ""
+                break
             if not eof:
-                sel.select(0.02)
                 try:
                     while True:
                         chunk = os.read(out_r, 65536)
                         if not chunk:
                             eof = True
+                            sel.unregister(out_r)
                             break
                         buf += chunk
                         if len(buf) > self.cap:
@@ -237,6 +244,18 @@ class _Compile:
         if self.sup.cg is not None and self.sup.cg.oom_killed() and not limit:
             limit, detail = "memory", "the kernel's out-of-memory killer stopped the compiler"
         return status, bytes(buf[: self.cap]), limit, detail
+
+    def commands(self) -> bool:
+        """Commands from the web side while gcc runs; True when one stopped the run. The supervisor
+        takes commands only while the run is running, so the compile counts as running meanwhile."""
+        sup = self.sup
+        before, running = sup.phase, type(sup.phase).RUNNING
+        sup.phase = running
+        sup.read_cmd()
+        if sup.phase is running:
+            sup.phase = before
+            return False
+        return True
 
     def over_limit(self, out_bytes: int) -> tuple[str | None, str]:
         if out_bytes > self.cap:
@@ -311,15 +330,18 @@ def compile_run(sup: Any) -> Outcome:
     job = _Compile(sup)
     pid, out_r = job.start(cmd)
     status, out, limit, detail = job.watch(pid, out_r)
+    stopped = limit == STOPPED
+    if stopped:
+        limit = None
     text = out.decode("utf-8", "replace")
     diags = parse_diagnostics(text, sup.run_dir)
-    ok = limit is None and status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 \
+    ok = limit is None and not stopped and status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 \
         and os.path.isfile(os.path.join(sup.run_dir, binary_name(main)))
-    if not ok and not limit and not any(d.severity == Severity.ERROR.value for d in diags):
+    if not ok and not limit and not stopped and not any(d.severity == Severity.ERROR.value for d in diags):
         # gcc failed without a parsable message (killed, or a driver error): keep what it said.
         first = next((ln for ln in text.splitlines() if ln.strip()), "the compiler failed")
         diags.append(Diagnostic("", None, None, Severity.ERROR.value, first[:500]))
-    return Outcome(ok, diags, text, int((time.monotonic() - t0) * 1000), shown, limit, detail)
+    return Outcome(ok, diags, text, int((time.monotonic() - t0) * 1000), shown, limit, detail, stopped)
 
 
 def phase(sup: Any) -> bool:
@@ -335,7 +357,9 @@ def phase(sup: Any) -> bool:
     sup.emit(outcome.event(), t=started)  # at the phase's start; duration_ms says how long it took
     if outcome.ok:
         return True
-    if outcome.limit:
+    if outcome.stopped:
+        pass  # the supervisor's stop already set the status and reason
+    elif outcome.limit:
         sup.limit_fired = outcome.limit
         sup.emit({"type": "run.limit", "limit": outcome.limit, "detail": outcome.limit_detail,
                   "message": sup.limits.message(outcome.limit)})
