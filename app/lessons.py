@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .expectations import EXPECTATION_KINDS, METRICS
-from .sandbox.compile import Stdio, default_main
+from .sandbox.compile import Language, Stdio, default_main
 from .sandbox.limits import Limits
 
 LANGS = ("en", "zh")
@@ -60,10 +60,12 @@ class Lesson:
     main: str = "main.py"
     stdin: str | None = None
     stdio: str | None = None  # compile.Stdio value: how stdout is buffered (default: as on a terminal)
+    twin: str | None = None  # the same lesson in the other language (a lesson id), linked from both pages
+    twin_line: int | None = None
 
     def summary_dict(self) -> dict[str, Any]:
         return {"id": self.id, "order": self.order, "topic": self.topic, "title": self.title,
-                "summary": self.summary}
+                "summary": self.summary, "language": Language.of(self.main).value, "twin": self.twin}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
@@ -224,6 +226,9 @@ def load_lesson(folder: Path) -> Lesson:
             except SyntaxError as e:
                 raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
     stdin = data.get("stdin")
+    twin = data.get("twin")
+    if twin is not None and not (isinstance(twin, str) and ID_RE.match(twin)):
+        raise LessonError(path, _line_of(node, "twin"), f"'twin' must be the id of another lesson, got {twin!r}")
     stdio = data.get("stdio")
     if stdio is not None and stdio not in {s.value for s in Stdio}:
         raise LessonError(path, _line_of(node, "stdio"),
@@ -231,7 +236,22 @@ def load_lesson(folder: Path) -> Lesson:
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
                   questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
-                  stdio=stdio)
+                  stdio=stdio, twin=twin, twin_line=_line_of(node, "twin") if twin else None)
+
+
+def _link_twins(lessons: dict[str, Lesson], errors: list[LessonError]) -> None:
+    """A twin names a lesson that exists; the link goes both ways (the Python lesson points to its C twin)."""
+    for lesson in lessons.values():
+        if lesson.twin is None:
+            continue
+        other = lessons.get(lesson.twin)
+        if other is None or other is lesson:
+            errors.append(LessonError(lesson.dir / "lesson.md", lesson.twin_line,
+                                      f"'twin' {lesson.twin!r} is not the id of another lesson"))
+            lesson.twin = None
+    for lesson in list(lessons.values()):
+        if lesson.twin is not None and lessons[lesson.twin].twin is None:
+            lessons[lesson.twin].twin = lesson.id
 
 
 class LessonStore:
@@ -278,6 +298,7 @@ class LessonStore:
                                                   f"id {lesson.id!r} is already used by {lessons[lesson.id].dir}"))
                         continue
                     lessons[lesson.id] = lesson
+            _link_twins(lessons, errors)
             self.lessons, self.errors, self._stamp = lessons, errors, stamp
 
     def refresh(self, force: bool = False) -> bool:

@@ -75,3 +75,17 @@ def test_compile_errors_are_shown_at_their_line_and_nothing_runs(browser: Any, s
         tab.check_clean()
     finally:
         tab.close()
+
+
+def test_python_and_c_lessons_link_to_each_other(ui: Page) -> None:
+    page = ui.goto("/lessons/c-fork")
+    assert page.locator(".lesson-meta .chip-lang").inner_text() == "C"
+    link = page.locator(".lesson-meta a.twin-link")
+    assert link.inner_text() == "The same lesson in Python" and link.get_attribute("href") == "/lessons/fork-basics"
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/lessons/fork-basics")
+    assert cm(page, "cm.getDoc().getMode().name") == "python"
+    back = page.locator(".lesson-meta a.twin-link")
+    assert back.inner_text() == "The same lesson in C" and back.get_attribute("href") == "/lessons/c-fork"
+    assert page.locator(".lesson-meta .chip-lang").count() == 0

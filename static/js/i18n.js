@@ -277,6 +277,8 @@ export const STRINGS = {
     'c.severity.error': 'error',
     'c.severity.warning': 'warning',
     'c.severity.note': 'note',
+    'c.twinPython': 'The same lesson in Python',
+    'c.twinC': 'The same lesson in C',
   },
   zh: {
     'app.name': 'ProcLab',
@@ -547,6 +549,8 @@ export const STRINGS = {
     'c.severity.error': '错误',
     'c.severity.warning': '警告',
     'c.severity.note': '注',
+    'c.twinPython': '本课的 Python 版本',
+    'c.twinC': '本课的 C 语言版本',
   },
 };
 
