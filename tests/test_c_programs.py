@@ -382,3 +382,42 @@ def test_stop_during_a_long_compile_ends_the_run_at_once(server: Server) -> None
     assert fin["status"] == "stopped" and not of(events, "run.started") and not of(events, "run.limit")
     comp = of(events, "run.compile")[0]
     assert comp["ok"] is False and comp["duration_ms"] < 5000
+
+
+THREADS = """#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int counter = 0;
+
+static void *work(void *arg)
+{
+    usleep(300 * 1000);
+    pthread_mutex_lock(&lock);
+    counter += *(int *) arg;
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t t[2];
+    int add[2] = {1, 2};
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, work, &add[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("counter = %d\\n", counter);
+    return 0;
+}
+"""
+
+
+def test_pthreads_compile_with_pthread_and_are_seen_as_threads(server: Server) -> None:
+    events = run_c(server, THREADS)
+    assert output(events) == "counter = 3\n"
+    root = of(events, "run.started")[0]["root_pid"]
+    threads = {e["tid"] for e in of(events, "proc.thread.spawn") if e["pid"] == root}
+    assert len(threads) >= 2, of(events, "proc.thread.spawn")
+    assert finished(events)["stats"]["threads"] >= 3
