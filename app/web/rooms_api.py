@@ -49,7 +49,8 @@ def register(app: FastAPI, web: Web) -> None:
                                        {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
                                        "instructor", lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       room=room.code, pace=web.pace_of(req))
+                                       room=room.code, pace=web.pace_of(req),
+                                       stdio=req.stdio.value if req.stdio else (lesson.stdio if lesson else None))
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         web.state.rooms.add_run(room, run)
