@@ -10,7 +10,7 @@ int main(void)
     for (int i = 0; i < 3; i++) {
         kids[i] = fork();
         if (kids[i] == 0) {
-            usleep((300 - 100 * i) * 1000);   /* the last child finishes first */
+            usleep((600 - 200 * i) * 1000);   /* the last child finishes first */
             if (i == 2)
                 kill(getpid(), SIGTERM);      /* ended by a signal, not by exit() */
             exit(10 + i);                     /* exit status 10 or 11 */
