@@ -421,3 +421,12 @@ def test_pthreads_compile_with_pthread_and_are_seen_as_threads(server: Server) -
     threads = {e["tid"] for e in of(events, "proc.thread.spawn") if e["pid"] == root}
     assert len(threads) >= 2, of(events, "proc.thread.spawn")
     assert finished(events)["stats"]["threads"] >= 3
+
+
+def test_a_lesson_that_did_not_compile_gives_no_answers(server: Server) -> None:
+    r = server.http.post("/api/runs", json={"lesson": "c-fork", "files": {"main.c": "int main(void) { return 0 }\n"}})
+    assert r.status_code == 201, r.text
+    events = server.wait(r.json()["id"])
+    assert finished(events)["reason"] == "compile_failed"
+    answers = server.http.get(f"/api/runs/{r.json()['id']}").json()["answers"]
+    assert answers == {"lines": None, "procs": None}, answers
