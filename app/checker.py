@@ -15,7 +15,8 @@ from .settings import Settings
 def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[dict[str, Any]]:
     from .cli import stream_run
 
-    spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
+    spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
+                      stdio=lesson.stdio)
     return list(stream_run(launcher, spec))
 
 

@@ -11,18 +11,23 @@ from typing import Any
 
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
+from .sandbox.compile import Language
 from .settings import Settings, SettingsError, get_settings
 
 MAX_SIBLINGS = 64
 MAX_SIBLING_BYTES = 2 * 2**20
 
 
+# Other .c files next to a C program are usually other programs (OSTEP's p1.c … p4.c): only headers come along.
+SIBLING_EXT = {Language.PYTHON: (".py", ".txt"), Language.C: (".h", ".txt")}
+
+
 def files_for_path(path: Path) -> tuple[dict[str, str], str]:
-    """A .py file on disk becomes a run: the file, plus small sibling scenario files it may use."""
+    """A .py or .c file on disk becomes a run: the file, plus small sibling scenario files it may use."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     files = {path.name: path.read_text(encoding="utf-8")}
-    siblings = [p for p in sorted(path.parent.iterdir()) if p.is_file() and p.suffix in (".py", ".txt")
+    siblings = [p for p in sorted(path.parent.iterdir()) if p.is_file() and p.suffix in SIBLING_EXT[Language.of(path.name)]
                 and p != path and not p.name.startswith(".")]
     if len(siblings) <= MAX_SIBLINGS and sum(p.stat().st_size for p in siblings) <= MAX_SIBLING_BYTES:
         for p in siblings:
@@ -67,8 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     lesson_id = None
     limits = None
     stdin = None
+    stdio = None
     p = Path(target)
-    if target.endswith(".py") or p.is_file():
+    if target.endswith((".py", ".c")) or p.is_file():
         try:
             files, main = files_for_path(p)
         except (OSError, UnicodeDecodeError) as e:
@@ -85,13 +91,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"proclab: {err}", file=sys.stderr)
             return 2
         files, main, lesson_id, limits, stdin = lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin
+        stdio = lesson.stdio
     try:
         launcher = make_launcher(settings)
     except LauncherError as e:
         print(f"proclab: {e}", file=sys.stderr)
         return 2
     try:
-        spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin)
+        spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin, stdio=stdio)
         last: dict[str, Any] = {}
         for ev in stream_run(launcher, spec):
             last = ev
@@ -125,6 +132,11 @@ def _print_human(ev: dict[str, Any]) -> None:
                   "signal.sent", "proc.exec", "run.error"):
         rest = {k: v for k, v in ev.items() if k not in ("v", "seq", "t", "type")}
         print(f"{t:9.1f} ms   {kind} {json.dumps(rest, ensure_ascii=False)}")
+    elif kind == "run.compile":
+        print(f"{t:9.1f} ms   compiled ({' '.join(ev['command'])}) in {ev['duration_ms']} ms: "
+              f"{'ok' if ev['ok'] else 'failed'}, {ev['errors']} error(s), {ev['warnings']} warning(s)")
+        for line in ev["output"].splitlines():
+            print(f"{'':12} {line}")
     elif kind == "run.finished":
         how = ev.get("reason") or json.dumps(ev.get("outcome") or {}, ensure_ascii=False)
         print(f"{t:9.1f} ms   finished: {ev['status']} — {how}")
@@ -155,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
     s.set_defaults(fn=cmd_serve)
-    r = sub.add_parser("run", help="run a lesson or a .py file in the sandbox")
-    r.add_argument("target", help="lesson id or path to a .py file")
+    r = sub.add_parser("run", help="run a lesson or a .py or .c file in the sandbox")
+    r.add_argument("target", help="lesson id or path to a .py or .c file")
     r.add_argument("--json", action="store_true", help="print one JSON event per line")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("check", help="run lessons and check their expectations on the real kernel")

@@ -53,6 +53,7 @@ class Run:
     stdin: str | None = None
     room: str | None = None
     pace: dict[str, Any] | None = None  # start paced: {"mode": "step"|"slow"|"paused", "delay_ms": N}
+    stdio: str | None = None  # compile.Stdio value; None: as on a terminal
     status: RunStatus = RunStatus.QUEUED
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -93,7 +94,7 @@ class RunManager:
 
     def submit(self, files: dict[str, str], main: str, lesson: str | None, limits: dict[str, Any] | None,
                client: str, questions: list[dict[str, Any]] | None = None, stdin: str | None = None,
-               room: str | None = None, pace: dict[str, Any] | None = None) -> Run:
+               room: str | None = None, pace: dict[str, Any] | None = None, stdio: str | None = None) -> Run:
         if self.floor_missing:
             raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
                              f"{', '.join(self.floor_missing)} (see /healthz)")
@@ -108,7 +109,7 @@ class RunManager:
         if len(self.queue) >= self.settings.max_queue:
             raise RunRefused(503, "the server is full; try again in a minute")
         run = Run(id=new_run_id(), lesson=lesson, files=files, main=main, limits=limits, client=client,
-                  questions=questions or [], stdin=stdin, room=room, pace=pace)
+                  questions=questions or [], stdin=stdin, room=room, pace=pace, stdio=stdio)
         self.runs[run.id] = run
         self.queue.append(run)
         self._pump()
@@ -139,7 +140,7 @@ class RunManager:
 
     def _spec(self, run: Run) -> dict[str, Any]:
         spec = build_spec(self.settings, self.launcher, run.files, run.main, run.lesson, run.limits, run.stdin,
-                          run.uid, run.id)
+                          run.uid, run.id, run.stdio)
         if run.pace:
             spec["pace"] = run.pace
         return spec

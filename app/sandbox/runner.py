@@ -46,8 +46,10 @@ def _finalize() -> None:
 
 def run_main(run_dir: str, main: str) -> None:
     """Never returns: ends the process with the script's exit status."""
-    from . import shim
+    from . import compile, shim
 
+    if compile.Language.of(main) is compile.Language.C:
+        compile.exec_program(run_dir, main)
     run_dir = os.path.realpath(run_dir)
     path = os.path.join(run_dir, main)
     # Nothing of the server's import path stays visible to the scenario.

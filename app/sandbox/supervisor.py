@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from . import cleanup, procfs, rootproc
+from . import cleanup, compile, procfs, rootproc
 from .limits import Limits
 from .output import OutputMixin
 from .rootproc import prctl
@@ -168,6 +168,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.last_cg = 0.0
         self.cg_cpu = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
+        self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
 
     # ------------------------------------------------------------ events
 
@@ -312,9 +313,10 @@ class Supervisor(OutputMixin, ShimMixin):
             self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
         if (self.spec.get("pace") or {}).get("mode") == "paused":
             self.pace("paused", None)
-        root = self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.get("main", "")))
         if root is not None:
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
+            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.get("main", ""))  # or by its exec
         self.phase = Phase.RUNNING
         self.flush()
 
@@ -324,6 +326,7 @@ class Supervisor(OutputMixin, ShimMixin):
             uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
             ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
             shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
+            stdio=str(self.spec.get("stdio") or "terminal"),
             nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
 
     @staticmethod
@@ -644,8 +647,9 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.phase = Phase.DRAINING
                     self.last_files = 0.0  # a fast writer may have finished between two polls: look now
                     self.last_cg = 0.0  # and the kernel's OOM killer may be why the main program is gone
+                    self.discover()  # a child forked from C just before the end must not be missed
                 self.check_limits()  # before declaring the end: a limit passed at the last moment still counts
-                if self.phase == Phase.DRAINING and not self.tracker.alive():
+                if self.phase == Phase.DRAINING and not self.tracker.alive() and not self.candidates:
                     self.finish("ok", None)
             elif self.paused_at is not None:
                 self.reap()
@@ -739,6 +743,8 @@ class Supervisor(OutputMixin, ShimMixin):
             return {"code": "limit", "limit": self.limit_fired}
         if status == "stopped":
             return {"code": "stopped"}
+        if self.finish_outcome is not None:  # a phase (the C compile) said how the run ended
+            return self.finish_outcome
         return {"code": "failed", "detail": reason or ""}
 
     def finish_event(self, leftovers: list[str]) -> None:
@@ -810,9 +816,10 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
         sup = Supervisor(sock, spec, warm)
         sup.inbuf = rest
         sup.prepare()
-        sup.start_root()
-        sup.drain_commands()  # commands that came in the same read as the spec
-        sup.loop()
+        if compile.phase(sup):  # False: a C program did not compile (the run is finished there)
+            sup.start_root()
+            sup.drain_commands()  # commands that came in the same read as the spec
+            sup.loop()
         leftovers = sup.teardown()
         sup.finish_event(leftovers)
     except BaseException as e:  # the sandbox itself failed: say so, clean up, never hang the web side

@@ -116,8 +116,16 @@ class Proc:
     last_thread_scan: int = 0
     vanished_at: int | None = None  # gone from /proc, waiting briefly for a traced wait() to say who reaped it
     hold: bool = False  # still in sandbox set-up (the root before its hello): its states are not the lesson's
+    hold_exe: str | None = None  # or until it runs this program (a C root: its exec ends the set-up)
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
 
 
 def signal_name(num: int) -> str:
@@ -187,6 +195,8 @@ class Tracker:
 
     def sweep(self, now_ns: int, want_fds: bool = True) -> None:
         for p in list(self.procs.values()):
+            if p.hold and p.hold_exe and _exe(p.pid) == p.hold_exe:
+                p.hold = False
             if p.alive and not p.hold:
                 self._sample(p, now_ns, want_fds)
         self.settle(now_ns)

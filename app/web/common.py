@@ -22,6 +22,7 @@ from ..rooms import RoomHub
 from ..runs import RunManager, RunStatus
 from ..runspec import active_layers
 from ..sandbox.client import Launcher
+from ..sandbox.compile import Stdio
 from ..settings import Settings
 from ..storage import Storage
 
@@ -47,6 +48,8 @@ class RunRequest(BaseModel):
     stdin: str | None = None
     limits: dict[str, float] | None = None
     pace: PaceRequest | None = Field(default=None, description="start paced (e.g. step mode from the first call)")
+    stdio: Stdio | None = Field(default=None, description="stdout buffering: terminal (line-buffered, the default) "
+                                "or pipe (fully buffered); the lesson's setting when not given")
 
 
 class SignalRequest(BaseModel):

@@ -83,7 +83,7 @@ def register(app: FastAPI, web: Web) -> None:
             raise HTTPException(404, f"no lesson {lesson_id!r}")
         try:
             run = web.state.manager.submit(dict(lesson.files), lesson.main, lesson.id, lesson.limits or None,
-                                       "instructor-check", lesson.questions, lesson.stdin)
+                                       "instructor-check", lesson.questions, lesson.stdin, stdio=lesson.stdio)
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         await run.done.wait()

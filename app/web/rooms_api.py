@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from ..runs import RunRefused
+from ..sandbox.compile import default_main
 from .common import (
     RoomRequest,
     RunRequest,
@@ -43,12 +44,13 @@ def register(app: FastAPI, web: Web) -> None:
         if not files:
             raise HTTPException(422, "give a lesson id, files, or both")
         try:
-            run = web.state.manager.submit(files, req.main or (lesson.main if lesson else "main.py"),
+            run = web.state.manager.submit(files, req.main or (lesson.main if lesson else default_main(files)),
                                        lesson.id if lesson else None,
                                        {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
                                        "instructor", lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       room=room.code, pace=web.pace_of(req))
+                                       room=room.code, pace=web.pace_of(req),
+                                       stdio=req.stdio.value if req.stdio else (lesson.stdio if lesson else None))
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         web.state.rooms.add_run(room, run)

@@ -11,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSoc
 
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
+from ..sandbox.compile import default_main
 from .common import (
     MAX_SOURCE,
     SIGNALS,
@@ -41,14 +42,14 @@ def register(app: FastAPI, web: Web) -> None:
             if len(content.encode()) > MAX_SOURCE:
                 raise HTTPException(413, f"{name} is larger than {MAX_SOURCE // 1024} KiB")
             files[name] = content
-        main = req.main or (lesson.main if lesson else "main.py")
+        main = req.main or (lesson.main if lesson else default_main(files))
         limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
         pace = web.pace_of(req)
         try:
             run = web.state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
                                        client_id(request), lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       pace=pace)
+                                       pace=pace, stdio=req.stdio.value if req.stdio else (lesson.stdio if lesson else None))
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         except ValueError as e:

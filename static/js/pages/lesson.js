@@ -297,7 +297,10 @@ function renderLessonText(l) {
   const hasObj = (obj.en && obj.en.length) || (obj.zh && obj.zh.length);
   const sum = l.summary || {};
   head.replaceChildren(
-    h('p', { class: 'lesson-meta' }, l.topic ? h('span', { class: 'chip' }, has(`topic.${l.topic}`) ? t(`topic.${l.topic}`) : l.topic) : null),
+    h('p', { class: 'lesson-meta' }, l.topic ? h('span', { class: 'chip' }, has(`topic.${l.topic}`) ? t(`topic.${l.topic}`) : l.topic) : null,
+      l.language === 'c' ? [' ', h('span', { class: 'chip chip-lang' }, 'C')] : null,
+      l.twin ? [' ', h('a', { class: 'twin-link', href: `/lessons/${encodeURIComponent(l.twin)}`, dataset: { i18n: l.language === 'c' ? 'c.twinPython' : 'c.twinC' } },
+        t(l.language === 'c' ? 'c.twinPython' : 'c.twinC'))] : null),
     h('h1', { id: 'lesson-title' }, both(l.title)),
     sum.en || sum.zh ? h('p', { class: 'lead' }, both(sum)) : null,
     hasObj ? h('section', { class: 'objectives', 'aria-labelledby': 'obj-title' },
