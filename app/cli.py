@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .i18n import Lang, translate
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .sandbox.compile import Language
@@ -138,8 +139,18 @@ def _print_human(ev: dict[str, Any]) -> None:
         for line in ev["output"].splitlines():
             print(f"{'':12} {line}")
     elif kind == "run.finished":
-        how = ev.get("reason") or json.dumps(ev.get("outcome") or {}, ensure_ascii=False)
-        print(f"{t:9.1f} ms   finished: {ev['status']} — {how}")
+        print(f"{t:9.1f} ms   finished: {ev['status']} — {outcome_text(ev)}")
+
+
+def outcome_text(finished: dict[str, Any]) -> str:
+    """How a run ended, in the English catalogue's words (the terminal has no language switch)."""
+    outcome = finished.get("outcome")
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("code"), str):
+        return str(finished.get("reason") or finished.get("status"))
+    params = {k: v for k, v in outcome.items() if k != "code"}
+    if isinstance(params.get("limit"), str):
+        params["name"] = translate(Lang.EN, f"limitName.{params['limit']}")
+    return translate(Lang.EN, f"outcome.{outcome['code']}", **params)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def test_hostile_c_program_is_contained(server: Server, name: str) -> None:
         assert fin["status"] == "limit", fin
         fired = of(events, "run.limit")
         assert fired and fired[0]["limit"] in limits, fired
-        assert fired[0]["message"]["en"] and fired[0]["message"]["zh"]
+        assert fired[0]["params"], fired  # the numbers the student's sentence names
     if text:
         assert text in output(events), output(events)[-500:]
 
