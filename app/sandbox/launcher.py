@@ -16,6 +16,7 @@ import atexit  # noqa: F401
 import codecs  # noqa: F401
 import collections  # noqa: F401
 import ctypes  # noqa: F401
+import enum
 import fcntl  # noqa: F401
 import json
 import multiprocessing  # noqa: F401
@@ -49,6 +50,11 @@ from . import cleanup, landlock, runner, seccomp, shim, spare, supervisor  # noq
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+class DiscoveryMode(enum.StrEnum):
+    PRELOAD = "preload"  # the native shim's hello, before main (every dynamically linked program)
+    SCAN = "scan"  # /proc scanned by uid every 10 ms
+
+
 def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
     """Runtime directory (one per launcher, in a shared parent): shim, bin with python/python3, runs, ctl."""
     shared = os.path.dirname(runtime)
@@ -72,7 +78,19 @@ def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
         os.symlink(sys.executable, link)
     sweep(runtime, pool)
     sweep_dead_instances(shared)
-    return {"shim_dir": shim_dir, "bin_dir": bin_dir}
+    from .native import build
+
+    native = build.install(os.path.join(shared, "native"), shim_dir)
+    return {"shim_dir": shim_dir, "bin_dir": bin_dir, "discovery": discovery_info(native)}
+
+
+def discovery_info(native: Any) -> dict[str, Any]:
+    """How new processes are found (for /healthz): the native shim's hello where it is preloaded, /proc
+    scans for what it cannot reach (static programs, a cleared environment)."""
+    modes = [DiscoveryMode.PRELOAD.value] if native.path else []
+    return {"modes": [*modes, DiscoveryMode.SCAN.value], "active": modes[0] if modes else DiscoveryMode.SCAN.value,
+            "native": native.path, "detail": native.detail}
+
 
 
 def sweep_dead_instances(shared: str) -> None:
