@@ -110,7 +110,10 @@ class ShimMixin:
         line = msg.get("line") if isinstance(msg.get("line"), dict) else None
         p = self.tracker.procs.get(pid)
         if line is None and isinstance(msg.get("pc"), int):
-            line = self.lines.line(self.native_exe.get(pid), msg["pc"])  # a C call: its file:line
+            exe = self.native_exe.get(pid)
+            if exe is None and kind == "hello" and isinstance(msg.get("ppid"), int):
+                exe = self.native_exe.get(msg["ppid"])  # a fork child runs its parent's program
+            line = msg["line"] = self.lines.line(exe, msg["pc"])  # a C call: its file:line
         if kind == "hello.output":
             streams = [x for x in msg.get("streams") or ("stdout", "stderr") if x in ("stdout", "stderr")]
             for stream, f in zip(streams, fds, strict=False):

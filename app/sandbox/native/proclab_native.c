@@ -158,10 +158,21 @@ static void m_end(msg_t *m) { m_s(m, "}"); m->b[m->n] = 0; }
 static void lock(void) { while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) sched_yield(); }
 static void unlock(void) { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
 
+/* The value after "key": in a reply (JSON with or without spaces), or NULL. */
+static const char *json_value(const char *buf, const char *key) {
+    const char *p = strstr(buf, key);
+    if (!p) return NULL;
+    p += strlen(key);
+    while (*p == ' ' || *p == ':') p++;
+    return p;
+}
+
 static void apply_control(const char *buf) {
-    if (strstr(buf, "\"mode\":\"step\"")) g_mode = MODE_STEP;
-    else if (strstr(buf, "\"mode\":\"slow\"")) g_mode = MODE_SLOW;
-    else if (strstr(buf, "\"mode\":\"normal\"") || strstr(buf, "\"mode\":\"paused\"")) g_mode = MODE_NORMAL;
+    const char *v = json_value(buf, "\"mode\"");
+    if (!v) return;
+    if (!strncmp(v, "\"step\"", 6)) g_mode = MODE_STEP;
+    else if (!strncmp(v, "\"slow\"", 6)) g_mode = MODE_SLOW;
+    else g_mode = MODE_NORMAL; /* normal, or paused (done with SIGSTOP by the supervisor) */
 }
 
 static void poll_mode(void) {
@@ -416,13 +427,15 @@ static void settle_output(msg_t *hello) {
     send_msg(hello, 0, NULL, 0);
     char reply[512];
     if (await_reply("\"own\"", reply, sizeof reply, 3000) == 0) {
-        const char *o = strstr(reply, "\"own\":[");
+        const char *o = json_value(reply, "\"own\"");
         int own[2] = {0, 0};
-        if (o) {
-            o += 7;
+        if (o && *o == '[') {
+            o++;
+            while (*o == ' ') o++;
             own[0] = !strncmp(o, "true", 4);
             const char *c = strchr(o, ',');
-            own[1] = c && !strncmp(c + 1, "true", 4);
+            while (c && *++c == ' ') {}
+            own[1] = c && !strncmp(c, "true", 4);
         }
         if (g_trace) own_output(own);
     }
