@@ -226,6 +226,7 @@ def test_c_calls_are_traced_with_their_source_line(server: Server) -> None:
     assert ex["code"] == 7 and re["by"] == prog and re["call"] == "waitpid"
     handler = [e for e in mine if e["type"] == "signal.handler"]
     assert handler and handler[0]["signal"] == "SIGUSR1" and handler[0]["line"] == at("signal(SIGUSR1")
+    assert handler[0]["handler"] == "on_usr1"  # a static function: named from the debug info
     assert any(e["type"] == "signal.handled" and e["signal"] == "SIGUSR1" for e in mine)
     kills = [e for e in of(events, "signal.sent") if e["from"] == prog and e["signal"] == "SIGKILL"]
     assert kills and kills[0]["to"] == children[2]["pid"] and kills[0]["line"] == at("kill(k, SIGKILL)")

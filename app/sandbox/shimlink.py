@@ -114,6 +114,8 @@ class ShimMixin:
             if exe is None and kind == "hello" and isinstance(msg.get("ppid"), int):
                 exe = self.native_exe.get(msg["ppid"])  # a fork child runs its parent's program
             line = msg["line"] = self.lines.line(exe, msg["pc"])  # a C call: its file:line
+        if kind == "signal.handler" and isinstance(msg.get("hpc"), int):
+            msg["handler"] = self.lines.function(self.native_exe.get(pid), msg["hpc"]) or msg.get("handler")
         if kind == "hello.output":
             streams = [x for x in msg.get("streams") or ("stdout", "stderr") if x in ("stdout", "stderr")]
             for stream, f in zip(streams, fds, strict=False):

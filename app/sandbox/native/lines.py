@@ -25,15 +25,22 @@ class LineResolver:
         self.uid, self.gid = uid, gid
         self.tool = shutil.which("addr2line")
         self.procs: dict[str, subprocess.Popen[bytes] | None] = {}
-        self.cache: dict[tuple[str, int], Line | None] = {}
+        self.cache: dict[tuple[str, int], tuple[str | None, Line | None]] = {}
         self.helper_pids: set[int] = set()  # never a run process, even with the run's uid
 
     def line(self, exe: str | None, pc: int) -> Line | None:
-        if not exe or pc < 0 or self.tool is None:
-            return None
+        return self._lookup(exe, pc)[1]
+
+    def function(self, exe: str | None, pc: int) -> str | None:
+        """The name of the function at pc (a signal handler, a thread's start routine)."""
+        return self._lookup(exe, pc)[0]
+
+    def _lookup(self, exe: str | None, pc: int) -> tuple[str | None, Line | None]:
+        if not exe or pc < 0 or self.tool is None or not exe.startswith(self.run_dir):
+            return None, None
         key = (exe, pc)
         if key not in self.cache:
-            self.cache[key] = self._ask(exe, pc) if exe.startswith(self.run_dir) else None
+            self.cache[key] = self._ask(exe, pc)
         return self.cache[key]
 
     def _limits(self) -> None:
@@ -45,31 +52,34 @@ class LineResolver:
         if self.uid is not None and os.geteuid() == 0:
             as_user = {"user": self.uid, "group": self.gid if self.gid is not None else self.uid, "extra_groups": []}
         try:
-            p = subprocess.Popen([str(self.tool), "-e", exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            p = subprocess.Popen([str(self.tool), "-f", "-e", exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, bufsize=0, preexec_fn=self._limits, close_fds=True, **as_user)
         except (OSError, subprocess.SubprocessError):
             return None
         self.helper_pids.add(p.pid)
         return p
 
-    def _ask(self, exe: str, pc: int) -> Line | None:
+    def _ask(self, exe: str, pc: int) -> tuple[str | None, Line | None]:
         if exe not in self.procs:
             self.procs[exe] = self._start(exe)
         p = self.procs[exe]
         if p is None or p.stdin is None or p.stdout is None:
-            return None
+            return None, None
         try:
             p.stdin.write(f"{pc:#x}\n".encode())
             p.stdin.flush()
-            ready, _, _ = select.select([p.stdout], [], [], self.TIMEOUT_S)
-            if not ready:
-                raise OSError("addr2line did not answer")
-            text = p.stdout.readline().decode("utf-8", "replace").strip()
+            answer = []
+            for _ in range(2):  # the function's name, then file:line
+                ready, _, _ = select.select([p.stdout], [], [], self.TIMEOUT_S)
+                if not ready:
+                    raise OSError("addr2line did not answer")
+                answer.append(p.stdout.readline().decode("utf-8", "replace").strip())
         except OSError:
             self.procs[exe] = None
             p.kill()
-            return None
-        return self.parse(text)
+            return None, None
+        func = answer[0] if answer[0] and answer[0] != "??" else None
+        return func, self.parse(answer[1])
 
     def parse(self, text: str) -> Line | None:
         """`/run/dir/main.c:12 (discriminator 1)` → {"file": "main.c", "line": 12}; `??:0` → None."""

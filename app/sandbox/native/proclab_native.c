@@ -778,6 +778,7 @@ static void handler_report(int sig, void (*h)(int), void *ra) {
     char name[80];
     handler_name(h, name, sizeof name);
     msg_t m; m_begin(&m, "signal.handler"); m_signal(&m, sig); m_kstr(&m, "handler", name); m_pc(&m, ra);
+    if (from_main((void *)h)) { m_key(&m, "hpc"); m_int(&m, (long long)((uintptr_t)h - g_base)); }
     m_end(&m);
     t_busy = 1; send_msg(&m, 1, NULL, 0); t_busy = 0;
     errno = saved;
