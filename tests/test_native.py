@@ -338,3 +338,32 @@ def test_healthz_says_how_processes_are_found(server: Server) -> None:
     h = server.http.get("/healthz").json()
     d = h["discovery"]
     assert d["active"] == "preload" and "scan" in d["modes"] and d["native"].endswith("proclab_native.so")
+
+
+def test_the_shim_changes_no_fd_number_and_no_errno_a_c_program_sees(server: Server) -> None:
+    src = r"""#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    int p[2];
+    pipe(p);
+    int devnull = open("/dev/null", O_RDONLY);
+    int lowest = dup(0);
+    errno = EDOM;
+    write(p[1], "x", 1);
+    char c;
+    read(p[0], &c, 1);
+    close(lowest);
+    int kept = errno == EDOM;
+    errno = 0;
+    open("fifo_that_does_not_exist", O_RDONLY);
+    int enoent = errno == ENOENT;
+    ssize_t bad = read(-1, &c, 1);
+    printf("fds %d %d %d %d errno kept %d enoent %d ebadf %d\n", p[0], p[1], devnull, lowest, kept, enoent,
+           bad == -1 && errno == EBADF);
+    return 0;
+}
+"""
+    events = run_c(server, src)
+    assert "fds 3 4 5 6 errno kept 1 enoent 1 ebadf 1\n" in output(events), output(events)

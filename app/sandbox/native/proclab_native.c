@@ -155,7 +155,14 @@ static void m_end(msg_t *m) { m_s(m, "}"); m->b[m->n] = 0; }
 
 /* ------------------------------------------------------------ the socket */
 
-static void lock(void) { while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) sched_yield(); }
+/* Another thread may hold the socket for a long time (a paced call waits for the user's step): yield a
+ * little, then sleep, rather than burn the run's CPU time. */
+static void lock(void) {
+    for (int i = 0; __atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE); i++) {
+        if (i < 64) sched_yield();
+        else { struct timespec ts = {0, 1000000}; nanosleep(&ts, NULL); }
+    }
+}
 static void unlock(void) { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
 
 /* The value after "key": in a reply (JSON with or without spaces), or NULL. */
@@ -212,6 +219,8 @@ static void send_msg(msg_t *m, int paced, const int *fds, int nfds) {
     if (!g_on || g_fd < 0 || g_pid != (pid_t)syscall(SYS_getpid)) return;
     struct stat st;
     if (fstat(g_fd, &st) < 0 || st.st_ino != g_sock_ino || !S_ISSOCK(st.st_mode)) { g_on = 0; return; }
+    int busy = t_busy;
+    t_busy = 1; /* a signal handler's report while we hold the socket would wait for us forever: it skips */
     lock();
     poll_mode();
     int sync = paced && g_mode != MODE_NORMAL;
@@ -235,6 +244,7 @@ static void send_msg(msg_t *m, int paced, const int *fds, int nfds) {
     do r = sendmsg(g_fd, &h, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
     if (r >= 0 && sync) await_reply("\"go\"", NULL, 0, -1);
     unlock();
+    t_busy = busy;
 }
 
 /* Connect to the supervisor and keep the socket on a high fd, below the fd limit. */
@@ -292,7 +302,14 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
 /* ------------------------------------------------------------ fds */
 
 /* 0 none, 1 pipe, 2 fifo, 3 socket (ProcLab's own output pipes are none). */
+static int fd_kind_(int fd, ino_t *ino);
 static int fd_kind(int fd, ino_t *ino) {
+    int saved = errno; /* looking must not change what the program's own call reports */
+    int k = fd_kind_(fd, ino);
+    errno = saved;
+    return k;
+}
+static int fd_kind_(int fd, ino_t *ino) {
     struct stat st;
     if (fstat(fd, &st) < 0) return 0;
     *ino = st.st_ino;
@@ -914,7 +931,9 @@ EXPORT int mkfifo(const char *path, mode_t mode) {
 
 static int open_impl(const char *path, int flags, mode_t mode, void *ra) {
     struct stat st;
-    int fifo = ENTER(ra) && stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+    int before = errno;
+    int fifo = ENTER(ra) && path && stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+    errno = before;
     const char *dir = (flags & O_ACCMODE) == O_RDONLY ? "read" : (flags & O_ACCMODE) == O_WRONLY ? "write" : "both";
     if (fifo) {
         int saved = errno;
