@@ -134,6 +134,20 @@ subprocess.run(["env", "X=1", "timeout", "5", "true"])
     assert not any(a[:1] == ["python"] for a in argvs), argvs  # never a rebuilt argv
     child = next(e["pid"] for e in of(events, "proc.exec") if e["argv"][:2] == ["python3", "-c"])
     assert any(e["pid"] == child and "child says hi" in e["text"] for e in of(events, "io.output"))
+    # Told once: by the native shim's hello, not again by the Python shim's.
+    assert len([e for e in of(events, "proc.exec") if e["pid"] == child]) == 1
+    assert len([e for e in of(events, "proc.spawn") if e["pid"] == child]) == 1
+
+
+def test_a_python_exec_of_python_is_one_exec_with_its_line(server: Server) -> None:
+    src = "import os, sys\nprint('before', flush=True)\nos.execv(sys.executable, ['python3', 'child.py', 'x'])\n"
+    events = server.run({"files": {"main.py": src, "child.py": "import sys\nprint('child', sys.argv[1:])\n"}})
+    assert_introduced(events)
+    root = of(events, "run.started")[0]["root_pid"]
+    execs = [e for e in of(events, "proc.exec") if e["pid"] == root]
+    assert len(execs) == 1 and execs[0]["argv"] == ["python3", "child.py", "x"], execs
+    assert execs[0]["line"] == {"file": "main.py", "line": 3}
+    assert "child ['x']" in output(events)
 
 
 def test_a_shell_kill_is_a_signal_from_the_shell(server: Server) -> None:
