@@ -269,6 +269,9 @@ export const STRINGS = {
     'signin.token': 'Instructor token',
     'signin.wrong': 'That token is not right.',
     'signin.submit': 'Sign in',
+    // native: how a process was started (proc.spawn `how`), for the codes the native shim adds
+    'how.spawn': 'started from C code (system(), posix_spawn, subprocess) and seen at its exec',
+    'how.vfork': 'started by vfork(): the parent waits until the child calls exec or exits',
   },
   zh: {
     'app.name': 'ProcLab',
@@ -531,6 +534,9 @@ export const STRINGS = {
     'signin.token': '教师令牌',
     'signin.wrong': '令牌不正确。',
     'signin.submit': '登录',
+    // native: how a process was started (proc.spawn `how`), for the codes the native shim adds
+    'how.spawn': '由 C 代码启动（system()、posix_spawn、subprocess），在它执行 exec 时被看到',
+    'how.vfork': '由 vfork() 创建：父进程一直等到子进程调用 exec 或退出',
   },
 };
 
