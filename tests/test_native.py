@@ -4,6 +4,7 @@ real kernel, real programs: the native shim is preloaded into them by the sandbo
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -381,3 +382,21 @@ int main(void) {
 """
     events = run_c(server, src)
     assert "fds 3 4 5 6 errno kept 1 enoent 1 ebadf 1\n" in output(events), output(events)
+
+
+def test_the_native_shim_is_built_once_per_source_and_never_preloaded_when_the_loader_refuses_it(
+        tmp_path: Path) -> None:
+    from app.sandbox.native import build
+
+    cache, shim = tmp_path / "cache", tmp_path / "shim"
+    shim.mkdir()
+    first = build.install(str(cache), str(shim))
+    assert first.path == str(shim / build.LIB_NAME) and not first.cached, first
+    again = build.install(str(cache), str(shim))
+    assert again.cached and again.path == first.path
+    # A library ld.so cannot map (here: not an ELF file) would put its complaint in every program's stderr.
+    (cached,) = cache.iterdir()
+    cached.write_bytes(b"not a shared object")
+    broken = build.install(str(cache), str(shim))
+    assert broken.path is None and "cannot be preloaded" in broken.detail
+    assert not (shim / build.LIB_NAME).exists()

@@ -49,6 +49,18 @@ def compile_to(dest: str, cc: str = "gcc") -> None:
             os.unlink(tmp)
 
 
+def load_problem(lib: str) -> str | None:
+    """Why the dynamic loader would refuse lib (e.g. a noexec mount), or None. A refused LD_PRELOAD is not
+    fatal, but ld.so would print its complaint into every program's stderr: better not to preload at all."""
+    true = shutil.which("true") or "/bin/true"
+    try:
+        r = subprocess.run([true], env={"LD_PRELOAD": lib, "PATH": "/usr/bin:/bin"}, capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"could not test it: {e}"
+    return (r.stderr.strip()[:400] or f"exit status {r.returncode}") if r.stderr or r.returncode else None
+
+
 def install(cache_dir: str, shim_dir: str) -> Built:
     """The shim library in shim_dir, compiled into cache_dir unless a build of this source is there."""
     cc = shutil.which("gcc") or shutil.which("cc")
@@ -64,6 +76,12 @@ def install(cache_dir: str, shim_dir: str) -> Built:
         tmp = dest + ".tmp"
         shutil.copyfile(cached, tmp)
         os.chmod(tmp, 0o644)
+        problem = load_problem(tmp)
+        if problem:
+            os.unlink(tmp)
+            if os.path.exists(dest):
+                os.unlink(dest)
+            return Built(None, f"native shim not used: {problem}")
         os.replace(tmp, dest)
         return Built(dest, "cached build" if hit else f"built with {cc}", cached=hit)
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
