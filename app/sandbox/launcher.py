@@ -55,7 +55,7 @@ class DiscoveryMode(enum.StrEnum):
     SCAN = "scan"  # /proc scanned by uid every 10 ms
 
 
-def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
+def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, Any]:
     """Runtime directory (one per launcher, in a shared parent): shim, bin with python/python3, runs, ctl."""
     shared = os.path.dirname(runtime)
     for d in (shared, runtime):

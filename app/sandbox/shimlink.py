@@ -134,7 +134,8 @@ class ShimMixin:
             return
         if kind == "hello":
             how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
-            ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+            raw_ppid = msg.get("ppid")
+            ppid = raw_ppid if isinstance(raw_ppid, int) else 0
             argv = [str(a) for a in msg.get("argv", [])][:32]
             if p is None:
                 p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
@@ -201,7 +202,8 @@ class ShimMixin:
     def _native_hello(self, conn: socket.socket, pid: int, msg: dict[str, Any], line: Any) -> None:
         """A program's first word, from the native shim's constructor before its main: who it is (true argv),
         who its parent is, and whether it needs output pipes of its own. Answered at once: it waits."""
-        ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+        raw_ppid = msg.get("ppid")
+        ppid = raw_ppid if isinstance(raw_ppid, int) else 0
         p = self.tracker.procs.get(pid)
         if msg.get("how") == "fork":
             if ppid in self.native_exe:
@@ -228,8 +230,11 @@ class ShimMixin:
         if p is not None and isinstance(msg.get("sock_ino"), int):
             p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
         owners = self._output_owners()
-        out = msg.get("out") if isinstance(msg.get("out"), list) else []
+        raw_out = msg.get("out")
+        out: list[Any] = raw_out if isinstance(raw_out, list) else []
         own = [isinstance(i, int) and i in owners and owners[i] != pid for i in out[:2]]
+        if p is not None and not any(own) and msg.get("python") is not True:
+            p.io_ready = True  # no pipes of its own to wait for (a pipeline's member): its fds are the lesson's
         try:
             conn.send(json.dumps({"own": own + [False] * (2 - len(own))}, separators=(",", ":")).encode())
         except OSError:
