@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     warm_spares: int = 4
     max_queue: int = 200
     disconnect_grace_s: float = 10.0
-    disable_layers: str = ""  # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run)
+    # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run); native: no preloaded native shim
+    disable_layers: str = ""
     nice: int = 10
     instructor_token: str = ""
     # The address students use (e.g. http://10.0.0.5:8000) for room links and QR codes; by default the

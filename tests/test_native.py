@@ -300,9 +300,10 @@ int main(void) {
 def test_slow_pacing_spaces_traced_c_calls(server: Server) -> None:
     src = r"""#include <unistd.h>
 int main(void) {
-    int a[2], b[2], c[2];
+    int p[2];
+    pipe(p);
     usleep(700000); /* the test switches to slow pacing meanwhile */
-    pipe(a); pipe(b); pipe(c);
+    write(p[1], "a", 1); write(p[1], "b", 1); write(p[1], "c", 1);
     return 0;
 }
 """
@@ -319,11 +320,10 @@ int main(void) {
         time.sleep(0.01)
     assert c.post(f"/api/runs/{run_id}/pace", json={"mode": "slow", "delay_ms": 250}).status_code == 200
     events = server.wait(run_id)
-    chans = [e for e in of(events, "ipc.channel") if e["line"] and e["line"]["file"] == "prog.c"]
-    if len(chans) < 3:
-        pytest.fail(f"pipes not traced: {chans}")
-    gaps = [(b["t"] - a["t"]) / 1e6 for a, b in zip(chans, chans[1:], strict=False)]
-    assert all(g >= 150 for g in gaps), gaps  # unpaced, three pipe() calls in a row take microseconds
+    writes = [e for e in of(events, "ipc.transfer") if e["line"] == {"file": "prog.c", "line": line_of(src, "write(")}]
+    assert [w["preview"] for w in writes] == ["a", "b", "c"], writes
+    gaps = [(b["t"] - a["t"]) / 1e6 for a, b in zip(writes, writes[1:], strict=False)]
+    assert all(g >= 150 for g in gaps), gaps  # unpaced, three write() calls in a row take microseconds
 
 
 def test_a_static_program_still_has_every_process_introduced(server: Server) -> None:
@@ -400,3 +400,19 @@ def test_the_native_shim_is_built_once_per_source_and_never_preloaded_when_the_l
     broken = build.install(str(cache), str(shim))
     assert broken.path is None and "cannot be preloaded" in broken.detail
     assert not (shim / build.LIB_NAME).exists()
+
+
+def test_without_the_native_shim_processes_are_still_found_by_proc_scans(tmp_path: Path) -> None:
+    from conftest import start_server, stop_server
+
+    plain = start_server(tmp_path, {"PROCLAB_DISABLE_LAYERS": "native"})
+    try:
+        d = plain.http.get("/healthz").json()["discovery"]
+        assert d["active"] == "scan" and d["native"] is None and "native" in d["detail"]
+        events = plain.run({"files": {"main.py": "import os\nos.system('sleep 0.3')\nprint('done')\n"}})
+        assert_introduced(events)
+        assert "done" in output(events)
+        names = {e["name"] for e in of(events, "proc.spawn") if e["how"] == "observed"}
+        assert {"sleep"} & names or {"sh"} & names, of(events, "proc.spawn")
+    finally:
+        stop_server(plain)

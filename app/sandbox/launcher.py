@@ -55,7 +55,7 @@ class DiscoveryMode(enum.StrEnum):
     SCAN = "scan"  # /proc scanned by uid every 10 ms
 
 
-def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, Any]:
+def prepare_runtime(runtime: str, pool: list[int], native: bool = True) -> dict[str, Any]:
     """Runtime directory (one per launcher, in a shared parent): shim, bin with python/python3, runs, ctl."""
     shared = os.path.dirname(runtime)
     for d in (shared, runtime):
@@ -80,8 +80,14 @@ def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, Any]:
     sweep_dead_instances(shared)
     from .native import build
 
-    native = build.install(os.path.join(shared, "native"), shim_dir)
-    return {"shim_dir": shim_dir, "bin_dir": bin_dir, "discovery": discovery_info(native)}
+    lib = os.path.join(shim_dir, build.LIB_NAME)
+    if native:
+        built = build.install(os.path.join(shared, "native"), shim_dir)
+    else:
+        if os.path.exists(lib):
+            os.unlink(lib)  # the runs' environment preloads it only if it is there
+        built = build.Built(None, "turned off by PROCLAB_DISABLE_LAYERS (native)")
+    return {"shim_dir": shim_dir, "bin_dir": bin_dir, "discovery": discovery_info(built)}
 
 
 def discovery_info(native: Any) -> dict[str, Any]:
@@ -379,7 +385,7 @@ def main(ctl_fd: int) -> None:
     pool: list[int] = list(first.get("uid_pool", []))
     disabled = set(first.get("disable", []))
     started = time.monotonic()
-    paths = prepare_runtime(runtime, pool)
+    paths = prepare_runtime(runtime, pool, native="native" not in disabled)
     try:
         layers = _probe(pool, disabled)
     except Exception as e:  # a broken probe must not take the server down: report it
