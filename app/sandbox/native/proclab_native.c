@@ -412,7 +412,7 @@ static void own_output(const int own[2]) {
         if (!own[i]) continue;
         int p[2];
         if (syscall(SYS_pipe2, p, O_CLOEXEC) < 0) continue;
-        syscall(SYS_dup2, p[1], i + 1);
+        syscall(SYS_dup3, p[1], i + 1, 0); /* dup2 without the syscall aarch64 lacks */
         syscall(SYS_close, p[1]);
         struct stat st;
         if (fstat(i + 1, &st) == 0) g_out_ino[i] = st.st_ino;
@@ -505,7 +505,7 @@ __attribute__((constructor)) static void proclab_init(void) {
     /* The true argv: what the kernel was given, never rebuilt. */
     static char cmd[4096];
     ssize_t n = 0;
-    int fd = (int)syscall(SYS_open, "/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) { n = (ssize_t)syscall(SYS_read, fd, cmd, sizeof cmd - 1); syscall(SYS_close, fd); }
     if (n < 0) n = 0;
     msg_t m; m_begin(&m, "hello"); m_kstr(&m, "how", "exec"); m_key(&m, "native"); m_s(&m, "true");
