@@ -34,6 +34,8 @@ class Layer(StrEnum):
     LANDLOCK = "landlock"
     NAMESPACES = "namespaces"
     CGROUP = "cgroup"
+    # Not a containment layer: the preloaded native shim that reports processes started from C.
+    NATIVE = "native"
 
 
 class LogLevel(StrEnum):
@@ -71,7 +73,8 @@ class Settings(BaseSettings):
     warm_spares: int = Field(default=4, ge=0, le=4096)
     max_queue: int = Field(default=200, ge=0)
     disconnect_grace_s: float = Field(default=10.0, ge=0, allow_inf_nan=False)
-    # Comma list of layers to turn off, e.g. seccomp,landlock,namespaces,cgroup (as in a plain docker run).
+    # Comma list of layers to turn off, e.g. seccomp,landlock,namespaces,cgroup (as in a plain docker run);
+    # native: no preloaded native shim (processes started from C are then found by /proc scans only).
     disable_layers: Annotated[frozenset[Layer], NoDecode] = frozenset()
     nice: int = Field(default=10, ge=0, le=19)  # of the runs' processes; the web process stays at 0
     instructor_token: str = ""

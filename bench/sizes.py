@@ -13,6 +13,7 @@ class Sizes:
     fid_cycles_20: int = 30  # 3. cycles of 20 ms phases
     fid_cycles_5: int = 60  # 3. cycles of 5 ms phases
     spinners: int = 4  # 3. processes pinned to one CPU
+    short_lived: int = 30  # 3. processes per lifetime started from C
     spin_s: float = 1.5
     cost_procs: int = 10  # 3. processes in the sampler-cost run
     cost_s: float = 3.0
@@ -29,6 +30,6 @@ class Sizes:
 
     @classmethod
     def tiny(cls) -> Sizes:
-        return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2,
+        return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2, short_lived=3,
                    spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
                    mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2)

@@ -16,6 +16,7 @@ import atexit  # noqa: F401
 import codecs  # noqa: F401
 import collections  # noqa: F401
 import ctypes  # noqa: F401
+import enum
 import fcntl  # noqa: F401
 import json
 import multiprocessing  # noqa: F401
@@ -49,7 +50,12 @@ from . import cleanup, landlock, runner, seccomp, shim, spare, supervisor  # noq
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
+class DiscoveryMode(enum.StrEnum):
+    PRELOAD = "preload"  # the native shim's hello, before main (every dynamically linked program)
+    SCAN = "scan"  # /proc scanned by uid every 10 ms
+
+
+def prepare_runtime(runtime: str, pool: list[int], native: bool = True) -> dict[str, Any]:
     """Runtime directory (one per launcher, in a shared parent): shim, bin with python/python3, runs, ctl."""
     shared = os.path.dirname(runtime)
     for d in (shared, runtime):
@@ -72,7 +78,25 @@ def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
         os.symlink(sys.executable, link)
     sweep(runtime, pool)
     sweep_dead_instances(shared)
-    return {"shim_dir": shim_dir, "bin_dir": bin_dir}
+    from .native import build
+
+    lib = os.path.join(shim_dir, build.LIB_NAME)
+    if native:
+        built = build.install(os.path.join(shared, "native"), shim_dir)
+    else:
+        if os.path.exists(lib):
+            os.unlink(lib)  # the runs' environment preloads it only if it is there
+        built = build.Built(None, "turned off by PROCLAB_DISABLE_LAYERS (native)")
+    return {"shim_dir": shim_dir, "bin_dir": bin_dir, "discovery": discovery_info(built)}
+
+
+def discovery_info(native: Any) -> dict[str, Any]:
+    """How new processes are found (for /healthz): the native shim's hello where it is preloaded, /proc
+    scans for what it cannot reach (static programs, a cleared environment)."""
+    modes = [DiscoveryMode.PRELOAD.value] if native.path else []
+    return {"modes": [*modes, DiscoveryMode.SCAN.value], "active": modes[0] if modes else DiscoveryMode.SCAN.value,
+            "native": native.path, "detail": native.detail}
+
 
 
 def sweep_dead_instances(shared: str) -> None:
@@ -361,7 +385,7 @@ def main(ctl_fd: int) -> None:
     pool: list[int] = list(first.get("uid_pool", []))
     disabled = set(first.get("disable", []))
     started = time.monotonic()
-    paths = prepare_runtime(runtime, pool)
+    paths = prepare_runtime(runtime, pool, native="native" not in disabled)
     try:
         layers = _probe(pool, disabled)
     except Exception as e:  # a broken probe must not take the server down: report it

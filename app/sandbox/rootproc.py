@@ -264,7 +264,9 @@ def restrict(setup: RootSetup) -> None:
 
 
 def scenario_env(setup: RootSetup) -> dict[str, str]:
+    native = os.path.join(setup.shim_dir, "proclab_native.so")  # built by the launcher (sandbox/native)
     return {
+        **({"LD_PRELOAD": native} if os.path.exists(native) else {}),
         "PATH": f"{setup.bin_dir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": setup.run_dir,
         "LANG": "C.UTF-8",

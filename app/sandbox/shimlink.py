@@ -15,6 +15,7 @@ import struct
 import time
 from typing import Any
 
+from .native.lines import LineResolver
 from .tracker import Tracker
 
 # Shim message types that pass straight through as events (after checks).
@@ -37,6 +38,12 @@ class ShimMixin:
     limit_hits: dict[str, str]
     root_pid: int
     run_dir: str
+    pipes: dict[int, tuple[int, str, Any]]
+    lines: LineResolver
+    native_exe: dict[int, str]  # pid -> its program, as the native shim said (for source lines)
+    native_execd: set[int]  # the native shim reported this image's exec: the Python shim's hello must not
+    exec_confirmed: set[int]  # an exec emitted from /proc before the new image's native hello came
+    fork_begin: dict[int, tuple[str, Any]]  # parent pid -> (fork | vfork, line) of its call in progress
 
     def emit(self, ev: dict[str, Any], t: int | None = None) -> None: ...
     def add_pipe(self, fd: int, pid: int, stream: str) -> None: ...
@@ -102,21 +109,33 @@ class ShimMixin:
         t = msg.get("t") if isinstance(msg.get("t"), int) else None
         line = msg.get("line") if isinstance(msg.get("line"), dict) else None
         p = self.tracker.procs.get(pid)
+        if line is None and isinstance(msg.get("pc"), int):
+            exe = self.native_exe.get(pid)
+            if exe is None and kind == "hello" and isinstance(msg.get("ppid"), int):
+                exe = self.native_exe.get(msg["ppid"])  # a fork child runs its parent's program
+            line = msg["line"] = self.lines.line(exe, msg["pc"])  # a C call: its file:line
+        if kind == "signal.handler" and isinstance(msg.get("hpc"), int):
+            msg["handler"] = self.lines.function(self.native_exe.get(pid), msg["hpc"]) or msg.get("handler")
         if kind == "hello.output":
-            for stream, f in zip(("stdout", "stderr"), fds, strict=False):
+            streams = [x for x in msg.get("streams") or ("stdout", "stderr") if x in ("stdout", "stderr")]
+            for stream, f in zip(streams, fds, strict=False):
                 self.add_pipe(f, pid, stream)
                 if p is not None:
                     p.hidden_inodes.add(f"pipe:[{os.fstat(f).st_ino}]")
             if p is not None:
                 p.io_ready = True  # its fds can be shown now that its own plumbing is known
-            for f in fds[2:]:
+            for f in fds[len(streams):]:
                 os.close(f)
             return
         for f in fds:
             os.close(f)
+        if kind == "hello" and msg.get("native") is True:
+            self._native_hello(conn, pid, msg, line)
+            return
         if kind == "hello":
             how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
-            ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+            raw_ppid = msg.get("ppid")
+            ppid = raw_ppid if isinstance(raw_ppid, int) else 0
             argv = [str(a) for a in msg.get("argv", [])][:32]
             if p is None:
                 p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
@@ -124,6 +143,8 @@ class ShimMixin:
                 if how == "python":
                     # Started by exec from C (subprocess, multiprocessing spawn): the exec is part of its story.
                     self.emit({"type": "proc.exec", "pid": pid, "argv": ["python", *argv], "line": None})
+            elif how == "python" and pid in self.native_execd:
+                self.native_execd.discard(pid)  # its exec, with the true argv, came with the native hello
             elif how == "python" and pid != self.root_pid:
                 # A known process became a new Python: exec'd from Python (pending) or from C.
                 pend = self.pending_exec.pop(pid, None)
@@ -140,11 +161,18 @@ class ShimMixin:
             p = self.tracker.add(pid, 0, "observed")
         if kind == "proc.fork":
             child = msg.get("child")
+            self.fork_begin.pop(pid, None)
             if isinstance(child, int) and child > 0:
                 self.tracker.add(child, pid, "fork", line)
+                if pid in self.native_exe:
+                    self.native_exe.setdefault(child, self.native_exe[pid])
+        elif kind == "proc.fork.begin":
+            self.fork_begin[pid] = ("vfork" if msg.get("call") == "vfork" else "fork", line)
+            if line:
+                self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind == "proc.exec":
             argv = [str(a) for a in msg.get("argv", [])][:64]
-            self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe")}
+            self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe") or self.native_exe.get(pid)}
         elif kind == "proc.exec.failed":
             self.pending_exec.pop(pid, None)
         elif kind == "proc.wait":
@@ -160,11 +188,65 @@ class ShimMixin:
         elif kind == "thread.start":
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
+            code = msg.get("code")
+            if kind == "proc.exiting" and isinstance(code, int) and not isinstance(code, bool) and p is not None:
+                p.exit_hint = (code & 0xFF) << 8  # the status if it vanishes before anyone sees it a zombie
             if line:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:
             self._pass(kind, pid, msg, t, line)
         self._release(conn, msg)
+
+    def _native_hello(self, conn: socket.socket, pid: int, msg: dict[str, Any], line: Any) -> None:
+        """A program's first word, from the native shim's constructor before its main: who it is (true argv),
+        who its parent is, and whether it needs output pipes of its own. Answered at once: it waits."""
+        raw_ppid = msg.get("ppid")
+        ppid = raw_ppid if isinstance(raw_ppid, int) else 0
+        p = self.tracker.procs.get(pid)
+        if msg.get("how") == "fork":
+            if ppid in self.native_exe:
+                self.native_exe.setdefault(pid, self.native_exe[ppid])
+            if p is None:
+                self.fork_begin.pop(ppid, None)
+                p = self.tracker.add(pid, ppid, "fork", line)
+        else:
+            exe = str(msg.get("exe", ""))[:1024]
+            self.native_exe[pid] = exe
+            if p is None:
+                # Started from C without a traced fork (system(), posix_spawn, a vfork): seen at its exec.
+                call, fline = self.fork_begin.pop(ppid, ("spawn", None))
+                p = self.tracker.add(pid, ppid, "vfork" if call == "vfork" else "spawn", fline)
+            pend = self.pending_exec.pop(pid, None)
+            if pid in self.exec_confirmed:
+                self.exec_confirmed.discard(pid)  # already told from /proc (its argv was the caller's)
+            else:
+                argv = [str(a)[:256] for a in msg.get("argv", []) if isinstance(a, str)][:64]
+                self.emit({"type": "proc.exec", "pid": pid, "argv": argv or (pend or {}).get("argv") or [exe],
+                           "line": (pend or {}).get("line")})
+            if msg.get("python") is True:
+                self.native_execd.add(pid)
+        if p is not None and isinstance(msg.get("sock_ino"), int):
+            p.hidden_inodes.add(f"socket:[{msg['sock_ino']}]")
+        owners = self._output_owners()
+        raw_out = msg.get("out")
+        out: list[Any] = raw_out if isinstance(raw_out, list) else []
+        own = [isinstance(i, int) and i in owners and owners[i] != pid for i in out[:2]]
+        if p is not None and not any(own) and msg.get("python") is not True:
+            p.io_ready = True  # no pipes of its own to wait for (a pipeline's member): its fds are the lesson's
+        try:
+            conn.send(json.dumps({"own": own + [False] * (2 - len(own))}, separators=(",", ":")).encode())
+        except OSError:
+            pass
+
+    def _output_owners(self) -> dict[int, int]:
+        """Inode of each ProcLab output pipe -> the pid its output is credited to."""
+        owners: dict[int, int] = {}
+        for fd, (owner, _stream, _dec) in self.pipes.items():
+            try:
+                owners[os.fstat(fd).st_ino] = owner
+            except OSError:
+                pass
+        return owners
 
     def _channel(self, msg: dict[str, Any], kind: str) -> str:
         """The channel id (pipe#1, queue#2 …) for a shim report, creating it on first sight.
@@ -216,6 +298,9 @@ class ShimMixin:
             v = msg.get(key)
             return v if isinstance(v, int) and not isinstance(v, bool) else None
 
+        ino = msg.get("ino")
+        if kind.startswith("ipc.") and isinstance(ino, int) and f"pipe:[{ino}]" in self.tracker.hidden:
+            return  # the run's stdin or a sandbox pipe: plumbing, not a channel of the lesson
         if kind == "signal.sent":
             to = i("to")
             if to is None:

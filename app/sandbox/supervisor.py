@@ -24,6 +24,7 @@ from typing import Any
 
 from . import cleanup, compile, procfs, rootproc
 from .limits import Limits
+from .native.lines import LineResolver
 from .output import OutputMixin
 from .rootproc import prctl
 from .shimlink import ShimMixin
@@ -169,15 +170,69 @@ class Supervisor(OutputMixin, ShimMixin):
         self.cg_cpu = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
         self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
+        self.lines = LineResolver(self.run_dir, self.uid, self.gid)
+        self.native_exe: dict[int, str] = {}
+        self.native_execd: set[int] = set()
+        self.exec_confirmed: set[int] = set()
+        self.fork_begin: dict[int, tuple[str, Any]] = {}
+        self.own_pid = os.getpid()
 
     # ------------------------------------------------------------ events
 
+    # Event fields that name a process: each must have had its proc.spawn before (see introduce()).
+    _PID_FIELDS = ("pid", "ppid", "from", "to", "by", "result", "old_ppid", "new_ppid")
+    # ... and those that may name one already gone (its parent, its reaper, the child a wait returned).
+    _MAY_BE_GONE = ("ppid", "by", "result", "old_ppid", "new_ppid")
+
     def emit(self, ev: dict[str, Any], t: int | None = None) -> None:
+        if not ev["type"].startswith("run.") and not self.introduce(ev):
+            return
         ev = {"v": 1, "seq": self.seq, "t": max(0, (t if t is not None else time.monotonic_ns()) - self.t0), **ev}
         self.seq += 1
         if ev["type"] == "proc.state":
             self.stat_events += 1
         self.out.append(json.dumps(ev, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+
+    def introduce(self, ev: dict[str, Any]) -> bool:
+        """No event names a pid without a proc.spawn before it: a run process not yet known (found by
+        nobody so far) is spawned first; an event naming a pid that is no process of the run is dropped."""
+        for key in self._PID_FIELDS:
+            v = ev.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or (key == "pid" and ev["type"] == "proc.spawn"):
+                continue
+            pid = abs(v)
+            if pid in (0, self.own_pid) or pid in self.tracker.procs:
+                continue
+            if not self._adopt(pid, key in self._MAY_BE_GONE, ev.get("pid") if key == "result" else None):
+                if key in self._MAY_BE_GONE:
+                    ev[key] = None if key == "by" else 0  # unknown, rather than a pid never introduced
+                else:
+                    return False
+        return True
+
+    def _adopt(self, pid: int, may_be_gone: bool, parent: Any = None, depth: int = 0) -> bool:
+        """Spawn pid as observed if it is (or, when may_be_gone, was) a process of this run."""
+        if pid in self.lines.helper_pids or depth > 16:
+            return False
+        stat_text = procfs.read_text(f"/proc/{pid}/stat", 1024)
+        if stat_text:
+            ppid = procfs.parse_stat(stat_text.encode()).ppid
+            try:
+                ours = os.stat(f"/proc/{pid}").st_uid == self.uid if self.uid is not None else (
+                    ppid in self.tracker.procs or ppid == self.own_pid)
+            except OSError:
+                ours = False
+            if not ours:
+                return False
+            if ppid not in self.tracker.procs and ppid not in (0, self.own_pid):
+                self._adopt(ppid, True, None, depth + 1)
+        elif may_be_gone and isinstance(parent, int) and parent in self.tracker.procs:
+            ppid = parent  # a child its parent just reaped: it was the parent's
+        else:
+            return False
+        self.candidates.pop(pid, None)
+        self.tracker.add(pid, ppid if ppid in self.tracker.procs or ppid == self.own_pid else 0, "observed")
+        return True
 
     def flush(self) -> None:
         if not self.out:
@@ -448,6 +503,9 @@ class Supervisor(OutputMixin, ShimMixin):
                 continue
             if pid == 0:
                 return
+            if pid in self.lines.helper_pids:
+                self.lines.helper_pids.discard(pid)
+                continue
             if pid == self.root_pid:
                 self.root_status = status
                 self.root_gone_at = time.monotonic_ns()
@@ -456,6 +514,8 @@ class Supervisor(OutputMixin, ShimMixin):
             self.tracker.reaped(pid, os.getpid(), "wait" if pid == self.root_pid else "init", status)
 
     CANDIDATE_NS = 20_000_000
+    # A child of a traced fork/vfork still in progress says hello itself (at its fork or exec): wait longer.
+    VFORK_NS = 500_000_000
     MAX_EVENTS = 200_000  # a run that floods the shim socket is cut off like one that floods its output
 
     def discover(self) -> None:
@@ -468,7 +528,7 @@ class Supervisor(OutputMixin, ShimMixin):
         for pid, (seen, ppid) in list(self.candidates.items()):
             if pid in self.tracker.procs:
                 del self.candidates[pid]
-            elif now - seen > self.CANDIDATE_NS:
+            elif now - seen > (self.VFORK_NS if ppid in self.fork_begin else self.CANDIDATE_NS):
                 del self.candidates[pid]
                 if os.path.exists(f"/proc/{pid}"):
                     self.tracker.add(pid, ppid, "observed")
@@ -481,7 +541,7 @@ class Supervisor(OutputMixin, ShimMixin):
         current = set(pids)
         self.foreign &= current
         for pid in pids:
-            if pid in known or pid in self.foreign or pid in self.candidates:
+            if pid in known or pid in self.foreign or pid in self.candidates or pid in self.lines.helper_pids:
                 continue
             if self.uid is not None:
                 try:
@@ -515,6 +575,7 @@ class Supervisor(OutputMixin, ShimMixin):
             if exe is not None and exe == pend.get("exe"):
                 continue
             self.pending_exec.pop(pid, None)
+            self.exec_confirmed.add(pid)  # the new image's native hello, if any, must not report it again
             self.emit({"type": "proc.exec", "pid": pid, "argv": pend["argv"], "line": pend.get("line")})
 
     # ------------------------------------------------------------ limits
@@ -668,6 +729,7 @@ class Supervisor(OutputMixin, ShimMixin):
 
     def teardown(self) -> list[str]:
         """SIGCONT+SIGTERM, a short grace, then SIGKILL until nothing of the run is left; then remove files."""
+        self.lines.close()
         for conn, _ in self.pending_go:
             self._go(conn)
         self.pending_go.clear()

@@ -119,6 +119,7 @@ class Proc:
     hold_exe: str | None = None  # or until it runs this program (a C root: its exec ends the set-up)
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
+    exit_hint: int | None = None  # wait status it told the shim on its way out (exit(), _exit, main's return)
 
 
 def _exe(pid: int) -> str | None:
@@ -497,7 +498,7 @@ class Tracker:
     def settle(self, now_ns: int, force: bool = False) -> None:
         for p in list(self.procs.values()):
             if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
-                self.reaped(p.pid, p.ppid if p.ppid else None, None, None)
+                self.reaped(p.pid, p.ppid if p.ppid else None, None, p.exit_hint)
 
     def _close(self, p: Proc) -> None:
         if p.files:

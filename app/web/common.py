@@ -141,6 +141,7 @@ class Web:
             "launcher": {"alive": self.state.launcher.alive(), "pid": info.get("pid"), "python": info.get("python"),
                          "version": info.get("version"), "startup_ms": info.get("startup_ms")},
             "layers": probe, "active": active_layers(info, as_root) if info else [],
+            "discovery": info.get("discovery"),
             "warnings": warnings, "root": as_root,
             "runs": {"running": m.running if m else 0, "queued": len(m.queue) if m else 0,
                      "slots": self.settings.max_concurrent_runs},
