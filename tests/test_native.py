@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
-from conftest import SCHEMA, Server, of, output
+from conftest import SCHEMA, Server, http_client, of, output
 
 PID_FIELDS = ("pid", "ppid", "from", "to", "by", "result", "old_ppid", "new_ppid")
 
@@ -310,7 +309,7 @@ int main(void) {
     main_py = "import os\nos.system('./prog')\n"
     body = {"files": {"main.py": "import subprocess\nsubprocess.run(['gcc', '-g', '-o', 'prog', 'prog.c'], check=True)\n"
                       + main_py, "prog.c": src}}
-    c = httpx.Client(base_url=server.base, timeout=30)
+    c = http_client(server.base, timeout=30)
     c.get("/healthz")  # the client cookie: controls are for the run's own browser
     run_id = c.post("/api/runs", json=body).json()["id"]
     deadline = time.monotonic() + 60
