@@ -177,7 +177,9 @@ class _Compile:
         if pid == 0:
             try:
                 _enter_sandbox(self.sup.cg, setup, null, out_w)
-                env = dict(os.environ)
+                # gcc is not the student's program: no shim reports its processes (the supervisor is not
+                # listening to the shims while it compiles, and cc1/as/ld are not part of the lesson).
+                env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PROCLAB_SHIM")}
                 env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
                 os.execve(cmd[0], cmd, env)
             except BaseException as e:
