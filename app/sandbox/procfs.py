@@ -196,6 +196,18 @@ def fd_flags(pid: int, fd: int) -> int | None:
     return None
 
 
+def ignored_signals(pid: int) -> int | None:
+    """The set of signals pid ignores (SIG_IGN), as the bit mask of /proc/PID/status's SigIgn line."""
+    text = read_text(f"/proc/{pid}/status", 8192)
+    for line in (text or "").splitlines():
+        if line.startswith("SigIgn:"):
+            try:
+                return int(line.split()[1], 16)
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
 def list_tids(pid: int) -> list[int]:
     try:
         return [int(t) for t in os.listdir(f"/proc/{pid}/task")]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import socket
 import struct
 import time
 from typing import Any
 
+from . import procfs
 from .native.lines import LineResolver
 from .tracker import Tracker
 
@@ -306,6 +308,7 @@ class ShimMixin:
             if to is None:
                 return
             self.emit({"type": kind, "from": pid, "to": to, "signal": s("signal", 16), "line": line}, t=t)
+            self._ignored(to, s("signal", 16), t)
         elif kind == "signal.handler":
             self.emit({"type": kind, "pid": pid, "signal": s("signal", 16), "handler": s("handler", 80),
                        "line": line}, t=t)
@@ -347,6 +350,20 @@ class ShimMixin:
             if isinstance(value, str):
                 value = value[:64]
             self.emit({"type": kind, "channel": cid, "pid": pid, "op": op, "value": value, "line": line}, t=t)
+
+    def _ignored(self, to: int, name: str, t: int | None) -> None:
+        """A signal sent to a run process that ignores it (SIG_IGN) is discarded by the kernel: no code runs in
+        the target, so no shim can say so. The target's SigIgn mask, read now, does (it could change its
+        disposition in the microseconds between the kill and this read; lessons do not race that)."""
+        try:
+            num = int(signal.Signals[name])
+        except KeyError:
+            return
+        if to <= 0 or to not in self.tracker.procs:
+            return
+        mask = procfs.ignored_signals(to)
+        if mask is not None and mask >> (num - 1) & 1:
+            self.emit({"type": "signal.handled", "pid": to, "signal": name, "action": "ignore"}, t=t)
 
     def _send_mode(self, conn: socket.socket) -> None:
         try:
