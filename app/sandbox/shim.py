@@ -108,15 +108,34 @@ def _connect() -> None:
             os.close(old.detach())  # the parent's connection: close our copy only, never shut it down
         except OSError:
             pass
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
         s.connect(path)
     except OSError:
         s.close()
         return
-    os.set_inheritable(s.fileno(), False)
-    _sock = s
+    _sock = _move_high(s)
     _sock_pid = os.getpid()
+
+
+def _move_high(s: socket.socket) -> socket.socket:
+    """Move the shim's socket to the highest free fd below RLIMIT_NOFILE, so the program's own
+    fds are numbered as on a plain Linux: the first os.pipe() is (3, 4), the first socket 3."""
+    import fcntl
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    top = min(soft if soft != resource.RLIM_INFINITY else 1024, 1024) - 1
+    for fd in range(top, max(top - 64, s.fileno()), -1):
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+            continue  # taken (by the program): never clobber one of its fds
+        except OSError:
+            pass
+        os.dup2(s.fileno(), fd, inheritable=False)
+        s.close()
+        return socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fd)
+    return s
 
 
 def _sock_ino() -> int | None:
@@ -748,6 +767,58 @@ def _patch_multiprocessing() -> None:
     mctx.BaseContext.Value, mctx.BaseContext.Array = ctx_value, ctx_array  # type: ignore[method-assign]
 
 
+# ---------------------------------------------------------------- tracebacks
+
+_OWN_DIR = os.path.dirname(os.path.abspath(_SHIM_FILE)) + os.sep
+
+
+def _own_frame(f: object) -> bool:
+    """A frame of ProcLab's (this shim, sitecustomize, the runner), never of the program."""
+    fn = f.f_code.co_filename  # type: ignore[attr-defined]
+    return fn.startswith(_OWN_DIR) or fn == "<frozen runpy>"
+
+
+def _hide_own_frames() -> None:
+    """Tracebacks and stacks show only the program's frames, as under a plain `python3 main.py`:
+    a wrapped os.wait() or os.read() must not add a frame of the shim's (3.11's traceback walkers)."""
+    import traceback
+
+    def filtered(walk):  # type: ignore[no-untyped-def]
+        def walker(*args, **kwargs):  # type: ignore[no-untyped-def]
+            for item in walk(*args, **kwargs):
+                if not _own_frame(item[0]):
+                    yield item
+        return walker
+
+    for name in ("walk_tb", "walk_stack", "_walk_tb_with_full_positions"):
+        if hasattr(traceback, name):
+            _orig[f"traceback.{name}"] = getattr(traceback, name)
+            setattr(traceback, name, filtered(getattr(traceback, name)))
+
+    def excepthook(tp, value, tb):  # type: ignore[no-untyped-def]
+        # The interpreter's own printer is C code that would show every frame.
+        try:
+            sys.stderr.write("".join(traceback.format_exception(tp, value, tb)))
+            sys.stderr.flush()
+        except Exception:
+            sys.__excepthook__(tp, value, tb)
+
+    def thread_excepthook(args):  # type: ignore[no-untyped-def]
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else threading.get_ident()
+        try:
+            sys.stderr.write(f"Exception in thread {name}:\n")
+            sys.stderr.write("".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                                args.exc_traceback)))
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
 # ---------------------------------------------------------------- activation
 
 
@@ -779,6 +850,7 @@ def install_hooks() -> None:
     _patch_socket()
     _patch_threading()
     _patch_multiprocessing()
+    _hide_own_frames()
     _hooked = True
 
 

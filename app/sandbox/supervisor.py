@@ -307,7 +307,8 @@ class Supervisor(OutputMixin, ShimMixin):
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
         self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
                    "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
-                   "uid": self.uid, "warm": warm is not None}, t=self.t0)
+                   "uid": self.uid, "warm": warm is not None,
+                   "nice": rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg)}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
         if self.mode != "normal":
@@ -326,7 +327,7 @@ class Supervisor(OutputMixin, ShimMixin):
             uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
             ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
             shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
-            nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
+            nice=rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg), cgroup=self.cg is not None)
 
     @staticmethod
     def _placeholder_alive(pid: int) -> bool:
