@@ -298,11 +298,6 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stdin_w = stdin_w
         self.add_pipe(out_r, pid, "stdout")
         self.add_pipe(err_r, pid, "stderr")
-        stdin_text = self.spec.get("stdin")
-        if stdin_text:
-            self.write_stdin(stdin_text, echo=False)
-        if self.spec.get("stdin_eof", bool(stdin_text)):
-            self.close_stdin()
         layers = [x for x in self.spec.get("layers", [])
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
         self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
@@ -311,6 +306,11 @@ class Supervisor(OutputMixin, ShimMixin):
                    "nice": rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg)}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
+        stdin_text = self.spec.get("stdin")
+        if stdin_text:
+            self.write_stdin(stdin_text)  # given up front: in the recording as io.input, like typed input
+        if self.spec.get("stdin_eof", bool(stdin_text)):
+            self.close_stdin()
         if self.mode != "normal":
             self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
         if (self.spec.get("pace") or {}).get("mode") == "paused":
