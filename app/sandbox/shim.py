@@ -466,9 +466,15 @@ def _w_pipe(orig, name: str):  # type: ignore[no-untyped-def]
         r, w = orig(*args)
         try:
             ino = os.fstat(r).st_ino
-            _event({"type": "ipc.channel", "kind": "pipe", "ino": ino, "fds": [r, w], "call": name}, strict=True)
         except OSError:
-            pass
+            return r, w
+        if _active and not getattr(_in_shim, "busy", False) and _where(strict=True) is None:
+            # A library's own pipe (a Process's sentinel, a Pool's SimpleQueue): not the lesson's, so
+            # the /proc fd scan must not show it either. A Queue's or Pipe's is made quietly (their
+            # channel stands for it) and is not hidden.
+            _send({"type": "ipc.hide", "names": [f"pipe:[{ino}]"]})
+            return r, w
+        _event({"type": "ipc.channel", "kind": "pipe", "ino": ino, "fds": [r, w], "call": name}, strict=True)
         return r, w
 
     return pipe
@@ -531,12 +537,15 @@ def _w_mkfifo(orig):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- sockets
 
 
-def _sock_channel(s: socket.socket) -> dict[str, object]:
+def _sock_channel(s: socket.socket, address: object = None) -> dict[str, object]:
     try:
         ino = os.fstat(s.fileno()).st_ino
     except OSError:
         ino = None
-    return {"kind": "socket", "ino": ino, "fd": s.fileno()}
+    ch: dict[str, object] = {"kind": "socket", "ino": ino, "fd": s.fileno()}
+    if s.family == socket.AF_UNIX and isinstance(address, str | bytes) and address:
+        ch["path"] = os.fsdecode(address)  # as the program named it ("./sock")
+    return ch
 
 
 def _patch_socket() -> None:
@@ -550,9 +559,18 @@ def _patch_socket() -> None:
     def w_connect(orig):  # type: ignore[no-untyped-def]
         def connect(self, address):  # type: ignore[no-untyped-def]
             r = orig(self, address)
-            _event({"type": "ipc.op", "op": "connect", "value": str(address), **_sock_channel(self)}, strict=True)
+            _event({"type": "ipc.op", "op": "connect", "value": os.fsdecode(address)
+                    if isinstance(address, str | bytes) else str(address), **_sock_channel(self, address)}, strict=True)
             return r
         return connect
+
+    def w_bind(orig):  # type: ignore[no-untyped-def]
+        def bind(self, address):  # type: ignore[no-untyped-def]
+            r = orig(self, address)
+            _event({"type": "ipc.op", "op": "bind", "value": os.fsdecode(address) if isinstance(address, str | bytes)
+                    else str(address), **_sock_channel(self, address)}, strict=True)
+            return r
+        return bind
 
     def w_accept(orig):  # type: ignore[no-untyped-def]
         def accept(self):  # type: ignore[no-untyped-def]
@@ -581,6 +599,7 @@ def _patch_socket() -> None:
         return recv
 
     wrap_method("connect", w_connect)
+    wrap_method("bind", w_bind)
     wrap_method("accept", w_accept)
     for name in ("send", "sendall", "sendto"):
         wrap_method(name, lambda o, n=name: w_send(o, n))
@@ -628,7 +647,8 @@ def _patch_multiprocessing() -> None:
     q_init, q_put, q_get = mq.Queue.__init__, mq.Queue.put, mq.Queue.get
 
     def queue_init(self, *a, **k):  # type: ignore[no-untyped-def]
-        q_init(self, *a, **k)
+        with _quiet():
+            q_init(self, *a, **k)
         _event({"type": "ipc.channel", "kind": "queue", "obj": queue_id(self)})  # any caller: a queue is always news
 
     def qput(self, obj, *a, **k):  # type: ignore[no-untyped-def]
@@ -678,7 +698,8 @@ def _patch_multiprocessing() -> None:
 
     def mp_pipe(duplex=True):  # type: ignore[no-untyped-def]
         # One channel for the student, though a duplex Pipe is two kernel sockets (a socketpair).
-        a, b = orig_pipe(duplex)
+        with _quiet():
+            a, b = orig_pipe(duplex)
         _event({"type": "ipc.channel", "kind": "mp_pipe", "inos": [ino_of(a), ino_of(b)], "duplex": duplex})
         return a, b
 
@@ -765,6 +786,12 @@ def _patch_multiprocessing() -> None:
         return msc.Array(typecode_or_type, size_or_initializer, lock=lock, ctx=self.get_context())
 
     mctx.BaseContext.Value, mctx.BaseContext.Array = ctx_value, ctx_array  # type: ignore[method-assign]
+    # `from multiprocessing import Value, Array, Pipe` (the notes' form) binds the default context's
+    # methods when multiprocessing is imported, before the shim: bind the patched ones again.
+    import multiprocessing
+
+    for name in ("Value", "Array", "Pipe"):
+        setattr(multiprocessing, name, getattr(mctx._default_context, name))
 
 
 # ---------------------------------------------------------------- tracebacks

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import socket
 import struct
@@ -20,6 +21,7 @@ from .tracker import Tracker
 # Shim message types that pass straight through as events (after checks).
 _PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
                  "ipc.channel"}
+_PIPE_NAME = re.compile(r"pipe:\[\d+\]")
 
 
 class ShimMixin:
@@ -157,6 +159,10 @@ class ShimMixin:
             what = msg.get("what")
             if what in ("processes", "memory"):
                 self.limit_hits[what] = str(msg.get("detail", ""))[:200]
+        elif kind == "ipc.hide":  # a library's internal pipe: never shown as the lesson's IPC
+            names = msg.get("names")
+            if isinstance(names, list):
+                self.tracker.hidden.update(n for n in names[:8] if isinstance(n, str) and _PIPE_NAME.fullmatch(n))
         elif kind == "thread.start":
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
@@ -178,6 +184,7 @@ class ShimMixin:
         ch = self.tracker.channels
         ino, obj = msg.get("ino"), msg.get("obj")
         ckind = kind
+        shown: str | None = None
         if kind == "mp_pipe":
             inos = [i for i in (msg.get("inos") or [ino]) if isinstance(i, int)]
             key = next((ch.alias[n] for i in inos for n in (f"pipe:[{i}]", f"socket:[{i}]") if n in ch.alias),
@@ -189,10 +196,13 @@ class ShimMixin:
             key = f"pipe:[{ino}]"
         elif kind == "socket" and isinstance(ino, int):
             key = f"socket:[{ino}]"
+            if isinstance(msg.get("path"), str):
+                shown = str(msg["path"])[:108]  # an AF_UNIX socket's path, as the program named it
         elif kind == "fifo":
             name = msg.get("name")
             if name:
-                key = os.path.join(self.run_dir, str(name)) if not str(name).startswith("/") else str(name)
+                key = os.path.normpath(os.path.join(self.run_dir, str(name)))
+                shown = str(name)  # as the program named it (`fifo_file`, `./fifo`), not the sandbox path
                 if isinstance(ino, int):
                     ch.alias[f"fifo-ino:{ino}"] = key  # a FIFO's fds link to its path; reads name the inode
             else:
@@ -206,8 +216,8 @@ class ShimMixin:
             key = str(obj if obj is not None else f"{kind}:{ino}")
         cid, created = ch.ensure(key, ckind)
         if created:
-            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid], "name": key,
-                       "line": msg.get("line")})
+            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid],
+                       "name": shown or self.tracker.shown(key), "line": msg.get("line")})
         return cid
 
     def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:

@@ -161,7 +161,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stat_events = 0
         self.max_rss = 0
         self.inbuf = b""
-        self.tracker = Tracker(os.getpid(), self.emit)
+        self.tracker = Tracker(os.getpid(), self.emit, run_dir=self.run_dir)
         self.pid_ns = os.getpid() == 1
         self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.cg: Any = None

@@ -139,8 +139,10 @@ def decode_status(status: int) -> tuple[int | None, str | None, bool]:
 class Tracker:
     """All processes of one run and what is known of them."""
 
-    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = ()) -> None:
+    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = (),
+                 run_dir: str = "") -> None:
         self.init_pid = init_pid
+        self.run_dir = run_dir.rstrip("/")
         self.emit = emit
         self.procs: dict[int, Proc] = {}
         self.channels = Channels()
@@ -318,6 +320,12 @@ class Tracker:
             return {"code": "syscall", "text": f"in {name}()", "syscall": name}
         return {"code": "sleep", "text": "sleeping", "wchan": wchan} if wchan else None
 
+    def shown(self, path: str) -> str:
+        """A path as the program sees it: relative to the run's directory (its cwd), not a sandbox path."""
+        if self.run_dir and path.startswith(self.run_dir + "/"):
+            return path[len(self.run_dir) + 1:]
+        return path
+
     def _channel_for_fd(self, pid: int, fd: int) -> tuple[str | None, str | None]:
         target = procfs.fd_target(pid, fd)
         if target is None:
@@ -351,7 +359,7 @@ class Tracker:
             if target and target.startswith("/"):
                 base = os.path.basename(target)
                 return {"code": "fifo_read", "text": f"reading FIFO '{base}' (fd {fd})", "syscall": name,
-                        "fd": fd, "channel": cid, "name": target}
+                        "fd": fd, "channel": cid, "name": self.shown(target)}
             return {"code": "read", "text": f"reading fd {fd}", "syscall": name, "fd": fd}
         if name in ("write", "writev", "pwrite64", "sendto", "sendmsg"):
             cid, target = self._channel_for_fd(pid, fd)
