@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import stat
 from dataclasses import dataclass
 
 # Syscall numbers that explain why a process is blocked (from /proc/PID/syscall).
@@ -142,6 +143,14 @@ def blocked_syscall(base: str) -> tuple[str | None, list[int]]:
         except ValueError:
             args.append(0)
     return SYSCALLS.get(nr, f"syscall {nr}"), args
+
+
+def is_fifo(pid: int, fd: int) -> bool:
+    """Is the fd a FIFO (a read on a regular file never sleeps, so a path there is a reused fd)?"""
+    try:
+        return stat.S_ISFIFO(os.stat(f"/proc/{pid}/fd/{fd}").st_mode)
+    except OSError:
+        return False
 
 
 def fd_target(pid: int, fd: int) -> str | None:

@@ -166,6 +166,9 @@ class ShimMixin:
         elif kind == "thread.start":
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
+            code = msg.get("code")
+            if kind == "proc.exiting" and isinstance(code, int) and not isinstance(code, bool):
+                self.tracker.exiting(pid, code & 0xFF)
             if line:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:

@@ -115,6 +115,7 @@ class Proc:
     last_fd_scan: int = 0
     last_thread_scan: int = 0
     vanished_at: int | None = None  # gone from /proc, waiting briefly for a traced wait() to say who reaped it
+    exiting_code: int | None = None  # what it passed to _exit(), per the shim: the status when no zombie shows it
     hold: bool = False  # still in sandbox set-up (the root before its hello): its states are not the lesson's
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
@@ -306,10 +307,21 @@ class Tracker:
 
     def explain(self, pid: int, base: str, letter: str) -> dict[str, Any] | None:
         name, args = procfs.blocked_syscall(base)
-        if name is not None:
+        for _ in range(3):
+            if name is None:
+                break
             why = self._explain_syscall(pid, name, args)
-            if why:
+            if not why or "fd" not in why:
+                if why:
+                    return why
+                break
+            # /proc/PID/syscall and /proc/PID/fd are two reads: if the call ended in between, the fd
+            # may already name another file (a .pyc opened by an import). Believe it only if the
+            # process is still in the same call afterwards.
+            again = procfs.blocked_syscall(base)
+            if again == (name, args):
                 return why
+            name, args = again
         wchan = procfs.read_text(f"{base}/wchan", 128) or ""
         for part, code, text in _WCHAN:
             if part in wchan:
@@ -356,7 +368,7 @@ class Tracker:
                 label = cid.replace("#", " #") if cid else "a socket"
                 return {"code": "socket_read", "text": f"waiting for data on {label} (fd {fd})",
                         "syscall": name, "fd": fd, "channel": cid, "name": target}
-            if target and target.startswith("/"):
+            if target and target.startswith("/") and procfs.is_fifo(pid, fd):
                 base = os.path.basename(target)
                 return {"code": "fifo_read", "text": f"reading FIFO '{base}' (fd {fd})", "syscall": name,
                         "fd": fd, "channel": cid, "name": self.shown(target)}
@@ -467,6 +479,10 @@ class Tracker:
             return
         if not p.exit_reported:
             self.exited(pid, status)
+        if by == self.init_pid and p.ppid and p.ppid != self.init_pid:
+            # A zombie whose parent died is adopted by init before init reaps it, faster than a sample.
+            self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": by})
+            p.ppid = by
         for fd, (cid, end) in p.ends.items():
             self.emit({"type": "ipc.end", "channel": cid, "pid": pid, "fd": fd, "end": end, "action": "close"})
         p.ends = {}
@@ -489,10 +505,20 @@ class Tracker:
         p.vanished_at = time.monotonic_ns()
         p.alive = False
 
+    def exiting(self, pid: int, code: int) -> None:
+        """The shim saw the process call _exit(code)."""
+        p = self.procs.get(pid)
+        if p is not None:
+            p.exiting_code = code
+
     def settle(self, now_ns: int, force: bool = False) -> None:
         for p in list(self.procs.values()):
             if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
-                self.reaped(p.pid, p.ppid if p.ppid else None, None, None)
+                # Gone without a zombie anyone saw (SIGCHLD ignored: the kernel reaps it at once). Its
+                # own _exit(code) is the status then (only a signal in the instant between its report and
+                # the syscall would make it wrong).
+                status = p.exiting_code << 8 if p.exiting_code is not None and not p.exit_reported else None
+                self.reaped(p.pid, p.ppid if p.ppid else None, None, status)
 
     def _close(self, p: Proc) -> None:
         if p.files:

@@ -7,5 +7,6 @@ def main():
         os.execl("/bin/ls", "ls", "-al")
         # os.execlp("ls", "ls", "-al")  # 执行Path环境变量可以搜索到的命令
         print("exec函数族会替换代码,我是不会被执行的,除非上面的出问题了")
-    print("-" * 10)  # 父进程执行一次,子进程不会执行if __name__ == '__main__':
+    print("-" * 10)  # 父进程执行一次,子进程不会执行
+if __name__ == '__main__':
     main()

@@ -19,5 +19,6 @@ def main():
         # 给子进程收尸
         wpid, status = os.wait()
         print("父进程收尸:子进程PID=%d,PPID=%d" % (wpid, status))
-    print("进程遗言:PID=%d,PPID=%d" % (os.getpid(), os.getppid()))  # 剩下的代码段if __name__ == '__main__':
+    print("进程遗言:PID=%d,PPID=%d" % (os.getpid(), os.getppid()))  # 剩下的代码段
+if __name__ == '__main__':
     main()
