@@ -625,6 +625,124 @@ def _patch_threading() -> None:
     threading.Thread.start = start  # type: ignore[method-assign]
 
 
+def _patch_threading_sync() -> None:
+    """threading.Lock, RLock, Semaphore, BoundedSemaphore, Event and Condition as channels, with the
+    operations of their multiprocessing twins (only calls the scenario makes itself are reported).
+    Modules that bound the originals before the shim (queue, logging …) keep them: not the lesson's."""
+    raw_lock, raw_rlock = threading.Lock, threading.RLock
+
+    def begin(kind: str, oid: str, op: str) -> None:
+        _event({"type": "ipc.op.begin", "kind": kind, "obj": oid, "op": op}, strict=True)
+
+    def done(kind: str, oid: str, op: str, value: object = None) -> None:
+        _event({"type": "ipc.op", "kind": kind, "obj": oid, "op": op, "value": value}, strict=True)
+
+    class _Traced:
+        """A threading.Lock or RLock that reports acquire and release (delegates everything else)."""
+
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+            self._oid = f"thread-lock:{id(self)}"
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            begin("lock", self._oid, "acquire")
+            with _quiet():
+                r = self._inner.acquire(blocking, timeout)  # type: ignore[attr-defined]
+            done("lock", self._oid, "acquire", r)
+            return bool(r)
+
+        def release(self) -> None:
+            self._inner.release()  # type: ignore[attr-defined]
+            done("lock", self._oid, "release")
+
+        __enter__ = acquire
+
+        def __exit__(self, *exc: object) -> None:
+            self.release()
+
+        def __getattr__(self, name: str) -> object:  # locked(), _is_owned(), _at_fork_reinit() …
+            return getattr(self._inner, name)
+
+        def __repr__(self) -> str:
+            return repr(self._inner)
+
+    def lock_factory(*a: object, **k: object) -> object:
+        return _Traced(raw_lock(*a, **k)) if _where(strict=True) else raw_lock(*a, **k)
+
+    def rlock_factory(*a: object, **k: object) -> object:
+        return _Traced(raw_rlock(*a, **k)) if _where(strict=True) else raw_rlock(*a, **k)
+
+    def sem_class(base: type) -> type:
+        class Sem(base):  # type: ignore[misc, valid-type]
+            def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+                oid = f"thread-semaphore:{id(self)}"
+                begin("semaphore", oid, "acquire")
+                with _quiet():
+                    r = super().acquire(blocking, timeout)
+                done("semaphore", oid, "acquire", r)
+                return bool(r)
+
+            __enter__ = acquire
+
+            def release(self, n: int = 1) -> None:
+                with _quiet():
+                    super().release(n)
+                done("semaphore", f"thread-semaphore:{id(self)}", "release")
+
+            def __exit__(self, *exc: object) -> None:
+                self.release()  # defined here, so the `with` line is the caller (threading's is not the lesson)
+
+        Sem.__name__ = Sem.__qualname__ = base.__name__
+        Sem.__module__ = "threading"
+        return Sem
+
+    class Event(threading.Event):
+        def set(self) -> None:
+            with _quiet():
+                super().set()
+            done("event", f"thread-event:{id(self)}", "set")
+
+        def clear(self) -> None:
+            with _quiet():
+                super().clear()
+            done("event", f"thread-event:{id(self)}", "clear")
+
+        def wait(self, timeout: float | None = None) -> bool:
+            oid = f"thread-event:{id(self)}"
+            begin("event", oid, "wait")
+            with _quiet():
+                r = super().wait(timeout)
+            done("event", oid, "wait", r)
+            return r
+
+    class Condition(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            oid = f"thread-condition:{id(self)}"
+            begin("condition", oid, "wait")
+            with _quiet():
+                r = super().wait(timeout)
+            done("condition", oid, "wait", r)
+            return r
+
+        def notify(self, n: int = 1) -> None:
+            with _quiet():
+                super().notify(n)
+            done("condition", f"thread-condition:{id(self)}", "notify", n)
+
+        def notify_all(self) -> None:
+            with _quiet():
+                super().notify_all()
+            done("condition", f"thread-condition:{id(self)}", "notify_all")
+
+    Event.__module__ = Condition.__module__ = "threading"
+    threading.Lock = lock_factory  # type: ignore[assignment, misc]
+    threading.RLock = rlock_factory  # type: ignore[assignment]
+    threading.Semaphore = sem_class(threading.Semaphore)  # type: ignore[misc]
+    threading.BoundedSemaphore = sem_class(threading.BoundedSemaphore)  # type: ignore[misc]
+    threading.Event = Event  # type: ignore[misc]
+    threading.Condition = Condition  # type: ignore[misc]
+
+
 def _patch_multiprocessing() -> None:
     """Trace the multiprocessing objects the lessons use (only calls made by the scenario itself)."""
     try:
@@ -876,6 +994,7 @@ def install_hooks() -> None:
     _wrap(os, "mkfifo", _w_mkfifo)
     _patch_socket()
     _patch_threading()
+    _patch_threading_sync()
     _patch_multiprocessing()
     _hide_own_frames()
     _hooked = True

@@ -21,6 +21,7 @@ from .tracker import Tracker
 # Shim message types that pass straight through as events (after checks).
 _PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
                  "ipc.channel"}
+_WAITABLE = ("semaphore", "lock", "event", "condition", "queue")  # ops a futex wait can be about
 _PIPE_NAME = re.compile(r"pipe:\[\d+\]")
 
 
@@ -165,6 +166,11 @@ class ShimMixin:
                 self.tracker.hidden.update(n for n in names[:8] if isinstance(n, str) and _PIPE_NAME.fullmatch(n))
         elif kind == "thread.start":
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
+        elif kind == "ipc.op.begin" and msg.get("kind") in _WAITABLE:
+            # What a futex wait that follows is about: "waiting on semaphore #1", not a bare futex.
+            self.tracker.pending_op[pid] = (str(msg["kind"]), self._channel(msg, str(msg["kind"])))
+            if line:
+                self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
             code = msg.get("code")
             if kind == "proc.exiting" and isinstance(code, int) and not isinstance(code, bool):
@@ -172,6 +178,8 @@ class ShimMixin:
             if line:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:
+            if kind == "ipc.op":
+                self.tracker.pending_op.pop(pid, None)
             self._pass(kind, pid, msg, t, line)
         if line and kind not in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
             pass
@@ -267,8 +275,8 @@ class ShimMixin:
                 self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
                            "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
                 return
-            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
-                          "fifo"):
+            if ck not in ("queue", "semaphore", "lock", "event", "condition", "socket", "value", "array", "mp_pipe",
+                          "pipe", "fifo"):
                 return
             cid = self._channel(msg, str(ck))
             value = msg.get("value")

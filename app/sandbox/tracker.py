@@ -53,6 +53,27 @@ _WCHAN = (
 )
 
 
+# A futex wait while the shim has seen an operation begin: what the wait is for.
+_FUTEX_FOR = {
+    "semaphore": ("semaphore", "waiting on semaphore #{n}"),
+    "lock": ("lock", "waiting for lock #{n}"),
+    "event": ("event", "waiting for event #{n} to be set"),
+    "condition": ("condition", "waiting on condition #{n}"),
+    "queue": ("queue_get", "waiting on queue #{n}"),
+}
+
+
+def _newest_child(pid: int) -> int | None:
+    """The newest child of pid (a vfork child being started), from /proc/PID/task/*/children."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            kids += [int(k) for k in (procfs.read_text(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    except OSError:
+        return None
+    return max(kids) if kids else None
+
+
 @dataclass
 class Channels:
     """Numbers channels per kind in order of appearance: pipe#1, fifo#1, queue#1 ..."""
@@ -144,6 +165,7 @@ class Tracker:
                  run_dir: str = "") -> None:
         self.init_pid = init_pid
         self.run_dir = run_dir.rstrip("/")
+        self.pending_op: dict[int, tuple[str, str]] = {}  # pid -> (kind, channel) of an op the shim saw begin
         self.emit = emit
         self.procs: dict[int, Proc] = {}
         self.channels = Channels()
@@ -390,7 +412,17 @@ class Tracker:
         if name in ("nanosleep", "clock_nanosleep"):
             return {"code": "sleep", "text": "sleeping", "syscall": name}
         if name == "futex":
+            pending = self.pending_op.get(pid)
+            if pending is not None:
+                kind, cid = pending
+                code, text = _FUTEX_FOR[kind]
+                return {"code": code, "text": text.format(n=cid.split("#")[-1]), "syscall": name, "channel": cid}
             return {"code": "futex", "text": "waiting on a lock or queue (futex)", "syscall": name}
+        if name in ("vfork", "clone", "clone3"):
+            # The parent of a vfork child (subprocess, os.posix_spawn) sleeps until the child execs.
+            kid = _newest_child(pid)
+            return {"code": "child_start", "text": f"starting child {kid}" if kid else "starting a child",
+                    "syscall": name, "pid": kid}
         if name in ("select", "pselect6"):
             return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name}
         if name in ("poll", "ppoll"):

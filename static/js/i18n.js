@@ -269,6 +269,15 @@ export const STRINGS = {
     'signin.token': 'Instructor token',
     'signin.wrong': 'That token is not right.',
     'signin.submit': 'Sign in',
+    // truth (issue 13): why codes and a channel kind added by the sandbox, and the nice note
+    'kind.condition': 'condition',
+    'why.semaphore': 'waiting on {channel}',
+    'why.lock': 'waiting for {channel}',
+    'why.event': 'waiting for {channel} to be set',
+    'why.condition': 'waiting on {channel}',
+    'why.queue_get': 'waiting on {channel}',
+    'why.child_start': 'starting child {pid}',
+    'run.niced': 'On this server runs start at nice {nice}: it cannot give them a lower CPU weight, so os.nice(0) prints {nice} here.',
   },
   zh: {
     'app.name': 'ProcLab',
@@ -531,6 +540,15 @@ export const STRINGS = {
     'signin.token': '教师令牌',
     'signin.wrong': '令牌不正确。',
     'signin.submit': '登录',
+    // truth (issue 13)
+    'kind.condition': '条件变量',
+    'why.semaphore': '等待{channel}',
+    'why.lock': '等待{channel}',
+    'why.event': '等待{channel}被设置',
+    'why.condition': '等待{channel}',
+    'why.queue_get': '等待{channel}',
+    'why.child_start': '正在启动子进程 {pid}',
+    'run.niced': '这台服务器上的运行以 nice {nice} 开始：它无法降低运行的 CPU 权重，所以这里 os.nice(0) 打印 {nice}。',
   },
 };
 
