@@ -330,9 +330,9 @@ def harness(note: Note) -> tuple[dict[str, str], str]:
     for p in note.partners:
         files[p] = (NOTES / p).read_text(encoding="utf-8")
     names = [note.file, *note.partners]
-    files["main.py"] = ("import subprocess\nimport time\nprocs = []\nfor name in %r:\n"
+    files["main.py"] = (f"import subprocess\nimport time\nprocs = []\nfor name in {names!r}:\n"
                         "    procs.append(subprocess.Popen(['python3', name]))\n    time.sleep(0.3)\n"
-                        "for p in procs:\n    p.wait()\n" % (names,))
+                        "for p in procs:\n    p.wait()\n")
     return files, "main.py"
 
 
