@@ -534,6 +534,93 @@ def _w_mkfifo(orig):  # type: ignore[no-untyped-def]
     return mkfifo
 
 
+# ---------------------------------------------------------------- files
+
+
+def _patch_open() -> None:
+    """Files the program shares through the file system (the notes' 文件通信: one process writes a
+    file, another reads it) are `file` channels with transfers. Only open() calls the scenario makes
+    itself, on files in its directory or /tmp, other than .py files; everything else is untouched."""
+    import builtins
+    import io
+
+    orig_open = builtins.open
+    _orig["builtins.open"] = orig_open
+
+    def report(raw: io.FileIO, direction: str, data: bytes | memoryview) -> None:
+        ino = getattr(raw, "_proclab_ino", None)
+        _event({"type": "ipc.transfer", "kind": "file", "ino": ino, "fd": raw.fileno(), "direction": direction,
+                "bytes": len(data), "preview": _preview(data)}, strict=True)
+
+    class TracedFileIO(io.FileIO):
+        # Buffered readers and writers call these from C, so the caller's frame is the program's line.
+        def readinto(self, b):  # type: ignore[no-untyped-def, override]
+            n = super().readinto(b)
+            if n:
+                report(self, "read", memoryview(b)[:n])
+            return n
+
+        def readall(self) -> bytes:
+            data = super().readall()
+            if data:
+                report(self, "read", data)
+            return data
+
+        def write(self, b):  # type: ignore[no-untyped-def, override]
+            n = super().write(b)
+            if n:
+                report(self, "write", memoryview(b)[:n])
+            return n
+
+    def traced_path(file: object) -> str | None:
+        if not _active or getattr(_in_shim, "busy", False) or not isinstance(file, str | bytes | os.PathLike):
+            return None
+        path = os.path.realpath(os.fsdecode(file))  # type: ignore[arg-type]
+        if path.endswith((".py", ".pyc")) or not (path.startswith(_run_dir) or path.startswith("/tmp/")):
+            return None
+        return path if _where(strict=True) is not None else None
+
+    def traced_open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,  # type: ignore[no-untyped-def]
+                    closefd=True, opener=None):
+        kinds = set(mode)
+        simple = (isinstance(mode, str) and kinds <= set("rwxabt+") and len(mode) == len(kinds)
+                  and len(kinds & set("rwxa")) == 1 and not ({"b", "t"} <= kinds))
+        if not simple or traced_path(file) is None:
+            return orig_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+        # io.open's own assembly (as in _pyio.open), with a raw file that reports what passes.
+        rawmode = "".join(c for c in "xrwa+" if c in kinds)
+        raw = TracedFileIO(file, rawmode, closefd, opener=opener)
+        try:
+            ino = os.fstat(raw.fileno()).st_ino
+            raw._proclab_ino = ino  # type: ignore[attr-defined]
+            _event({"type": "ipc.channel", "kind": "file", "ino": ino, "name": os.fsdecode(file)}, strict=True)
+            line_buffering = buffering == 1 and "b" not in kinds
+            if buffering in (1, -1):
+                buffering = io.DEFAULT_BUFFER_SIZE
+            if buffering == 0:
+                if "b" not in kinds:
+                    raise ValueError("can't have unbuffered text I/O")
+                return raw
+            if "+" in kinds:
+                buffer: io.BufferedIOBase = io.BufferedRandom(raw, buffering)
+            elif kinds & set("wxa"):
+                buffer = io.BufferedWriter(raw, buffering)
+            else:
+                buffer = io.BufferedReader(raw, buffering)
+            if "b" in kinds:
+                return buffer
+            text = io.TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
+            text.mode = mode  # type: ignore[misc]
+            return text
+        except BaseException:
+            raw.close()
+            raise
+
+    traced_open.__doc__ = orig_open.__doc__
+    builtins.open = traced_open  # type: ignore[assignment]
+    io.open = traced_open  # type: ignore[assignment]
+
+
 # ---------------------------------------------------------------- sockets
 
 
@@ -993,6 +1080,7 @@ def install_hooks() -> None:
     _wrap(os, "dup2", _w_dup2)
     _wrap(os, "mkfifo", _w_mkfifo)
     _patch_socket()
+    _patch_open()
     _patch_threading()
     _patch_threading_sync()
     _patch_multiprocessing()

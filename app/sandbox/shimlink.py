@@ -218,6 +218,9 @@ class ShimMixin:
                     ch.alias[f"fifo-ino:{ino}"] = key  # a FIFO's fds link to its path; reads name the inode
             else:
                 key = ch.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
+        elif kind == "file" and isinstance(ino, int):
+            key = f"file-ino:{ino}"  # one file, one channel, however each process spelled its name
+            shown = str(msg.get("name") or "")[:200] or None
         elif kind == "queue" and isinstance(obj, str) and obj.startswith("queue:"):
             key = obj
             ino_s = obj.split(":", 1)[1]
@@ -255,11 +258,11 @@ class ShimMixin:
                        "line": line}, t=t)
         elif kind == "ipc.channel":
             ck = s("kind", 16)
-            if ck in ("pipe", "fifo", "queue", "value", "array", "mp_pipe"):
+            if ck in ("pipe", "fifo", "file", "queue", "value", "array", "mp_pipe"):
                 self._channel(msg, ck)
         elif kind == "ipc.transfer":
             ck = s("kind", 16)
-            if ck not in ("pipe", "fifo", "socket", "mp_pipe"):
+            if ck not in ("pipe", "fifo", "socket", "mp_pipe", "file"):
                 return
             cid = self._channel(msg, ck)
             direction = s("direction", 8)
