@@ -179,10 +179,18 @@ def c_file_ipc(ev: Events) -> None:
     assert {e["direction"] for e in t} == {"read", "write"} and len({e["pid"] for e in t}) == 2, t
 
 
-def c_queue(ev: Events) -> None:
+
+def c_queue_racy(ev: Events) -> None:
     forked(ev, 1)
     ops = [e for e in of(ev, "ipc.op") if e["channel"].startswith("queue#")]
-    assert {"put", "get"} <= {e["op"] for e in ops} and len({e["pid"] for e in ops}) == 2, ops
+    assert ("put", "父亲大人,我可以出去玩吗?") in {(e["op"], e["value"].strip("'")) for e in ops}, ops
+
+
+def c_fifo_fork_racy(ev: Events) -> None:
+    kid = forked(ev, 1)[0]
+    assert [e for e in of(ev, "ipc.channel") if e["kind"] == "fifo" and e["name"] == "fifo_test"]
+    writes = [e for e in transfers(ev, "fifo") if e["direction"] == "write" and e["pid"] == kid]
+    assert writes and writes[0]["preview"].startswith("子进程说"), transfers(ev, "fifo")
 
 
 def c_ps_grep(ev: Events) -> None:
@@ -214,12 +222,6 @@ def c_rw_fifo_pair(ev: Events) -> None:
     assert [e for e in of(ev, "ipc.channel") if e["kind"] == "fifo" and e["name"] == "fifo_temp"]
     carried(ev, "fifo", "小潘,撸串去不?")
 
-
-def c_fifo_fork(ev: Events) -> None:
-    kid = forked(ev, 1)[0]
-    assert [e for e in of(ev, "ipc.channel") if e["kind"] == "fifo" and e["name"] == "fifo_test"]
-    carried(ev, "fifo", "子进程说:老爸,我想出去玩")
-    reaped_by(ev, kid, root(ev))
 
 
 def c_second_child(ev: Events) -> None:
@@ -266,42 +268,48 @@ def c_none(ev: Events) -> None:
 class Note:
     file: str
     claims: Callable[[Events], None]
-    wall_s: float = 15.0
-    ends: bool = True  # ends by itself (else the notes stop it; both sides are stopped after wall_s)
+    wall_s: float = 25.0  # a cap for the programs that end by themselves (a loaded machine is slow)
+    ends: bool | None = True  # ends by itself (False: the notes stop it, both sides are stopped after
+    # wall_s; None: it may or may not, on a plain Linux too: see `racy`)
     compare: Compare = Compare.LINES
     partners: tuple[str, ...] = ()  # run alongside, as the notes do in a second terminal
     kill_child_after: float | None = None  # the notes' `kill -9 PID` from another terminal
     needs: str = ""  # a strict xfail: needs this (another branch's work, or a fix not made yet)
+    racy: str = ""  # why the program's own output depends on timing (then only the events are checked)
     extra: list[tuple[str, str]] = field(default_factory=list)  # more normalising (regex, replacement)
 
 
 # The notes (孤儿进程) explain it: a child that prints after its parent has exited shows PPID 1. Which
 # comes first is the scheduler's choice, on a plain Linux too, so either is right for these lines.
-PARENT_OR_INIT = (r"(PPID[:=]\s*)[12]\b", r"\1<2 or 1>")
+PARENT_OR_INIT = (r"(PPID[:=]\s*|Parent pid: )[12]\b", r"\1<2 or 1>")
 NOTES_TABLE = [
     Note("preface_fork_basic.py", c_fork_basic, extra=[PARENT_OR_INIT]),
     Note("preface_fork_copy.py", c_fork_basic, extra=[PARENT_OR_INIT]),
     Note("preface_fork_memory.py", c_fork_basic, extra=[PARENT_OR_INIT]),
     Note("preface_orphan.py", c_orphan),
-    Note("preface_zombie.py", c_zombie, wall_s=3.5, ends=False, compare=Compare.DISTINCT),
+    Note("preface_zombie.py", c_zombie, wall_s=4, ends=False, compare=Compare.DISTINCT),
     Note("preface_wait.py", c_wait),
-    Note("preface_wait_kill9.py", c_kill9, wall_s=8, kill_child_after=2.5, compare=Compare.DISTINCT),
-    Note("preface_wait_all.py", c_wait_all, wall_s=5, ends=False, compare=Compare.DISTINCT),
+    Note("preface_wait_kill9.py", c_kill9, wall_s=15, kill_child_after=2.5, compare=Compare.DISTINCT),
+    Note("preface_wait_all.py", c_wait_all, wall_s=6, ends=False, compare=Compare.DISTINCT),
     Note("preface_waitpid_nohang.py", c_nohang),
     Note("preface_wait3.py", c_nohang, extra=[(r"resource\.struct_rusage\([^)]*\)", "<rusage>")]),
     Note("preface_execl_ls.py", c_exec_ls, compare=Compare.EVENTS),
     Note("preface_file_ipc.py", c_file_ipc),
-    Note("preface_queue.py", c_queue),
+    Note("preface_queue.py", c_queue_racy, wall_s=6, ends=None, compare=Compare.EVENTS,
+         racy="the child put()s and at once get()s from the same Queue(1): it may take its own message back "
+              "and both then wait forever; python3 does the same about half of the time"),
     Note("preface_pipe_ps_grep.py", c_ps_grep, compare=Compare.EVENTS),
     Note("preface_pipe_ps_grep_bash.py", c_ps_grep, compare=Compare.EVENTS),
     Note("preface_bytes_decode.py", c_none),
     Note("preface_pipe_two_way.py", c_pipe_two_way),
     Note("preface_pipe_nonblocking.py", c_pipe_nonblocking),
-    Note("preface_fifo_r_fifo.py", c_fifo_pair, wall_s=4.5, ends=False, compare=Compare.DISTINCT,
+    Note("preface_fifo_r_fifo.py", c_fifo_pair, wall_s=6, ends=False, compare=Compare.DISTINCT,
          partners=("preface_fifo_w_fifo.py",)),
-    Note("preface_fifo_rw_fifo1.py", c_rw_fifo_pair, wall_s=8, partners=("preface_fifo_rw_fifo2.py",)),
-    Note("preface_fifo_fork.py", c_fifo_fork),
-    Note("net_udp_broadcast_send.py", c_udp_send, wall_s=8),
+    Note("preface_fifo_rw_fifo1.py", c_rw_fifo_pair, partners=("preface_fifo_rw_fifo2.py",)),
+    Note("preface_fifo_fork.py", c_fifo_fork_racy, wall_s=6, ends=None, compare=Compare.EVENTS,
+         racy="parent and child read and write one O_RDWR FIFO: the child may read its own message back, "
+              "and the parent then waits forever; python3 does the same about half of the time"),
+    Note("net_udp_broadcast_send.py", c_udp_send),
     Note("net_udp_broadcast_recv.py", c_udp_recv, wall_s=2.5, ends=False, compare=Compare.DISTINCT),
     Note("mp_zombie_second_child.py", c_second_child),
     Note("mp_zombie_sigchld_ignore.py", c_sigchld_ignore),
@@ -498,8 +506,10 @@ def test_note(server: Server, note: Note, request: pytest.FixtureRequest) -> Non
     finished = of(ev, "run.finished")[0]
     if note.ends:
         assert finished["status"] == "ok", (finished, sandbox_output(ev)[-2000:])
-    else:
+    elif note.ends is False:
         assert finished["status"] == "limit", finished  # the wall limit stopped it, as Ctrl+C would
+    else:
+        assert finished["status"] in ("ok", "limit"), (finished, note.racy)
     every_pid_spawned(ev)
     got = normalise(sandbox_output(ev), note, numbers)
     want = normalise(plain, note, numbers)
