@@ -180,3 +180,22 @@ def test_stdin_given_up_front_is_recorded_as_input(server: Server) -> None:
     inp = next(i for i, e in enumerate(events) if e["type"] == "io.input")
     assert started < inp
     assert output(events) == "hello ada\n"
+
+
+def test_one_exec_is_reported_once(tmp_path: Path) -> None:
+    # os.execlp calls os.execvp, which calls os.execve: each is wrapped, and each report used to be a
+    # pending exec of its own, so a fast exec could be shown twice.
+    src = """import os
+kids = []
+for i in range(8):
+    pid = os.fork()
+    if pid == 0:
+        os.execlp("true", "true")
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+    events = run_source(src, tmp_path)
+    execs = [e["pid"] for e in of(events, "proc.exec")]
+    assert len(execs) == 8 and len(set(execs)) == 8, of(events, "proc.exec")
+    assert all(e["argv"] == ["true"] for e in of(events, "proc.exec"))

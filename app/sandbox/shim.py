@@ -377,7 +377,8 @@ def _w_exec(orig, name: str):  # type: ignore[no-untyped-def]
             except (OSError, ValueError):
                 pass
         try:
-            return orig(path, *args)
+            with _quiet():  # os.execlp calls os.execvp, which calls os.execve: one exec, reported once
+                return orig(path, *args)
         except OSError as e:
             _event({"type": "proc.exec.failed", "error": e.strerror})
             raise
