@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import jsonschema
+import pytest
 from conftest import SCHEMA, Server, of, output, run_source
 
 
@@ -199,3 +201,34 @@ for pid in kids:
     execs = [e["pid"] for e in of(events, "proc.exec")]
     assert len(execs) == 8 and len(set(execs)) == 8, of(events, "proc.exec")
     assert all(e["argv"] == ["true"] for e in of(events, "proc.exec"))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine to build the vfork program")
+def test_a_parent_in_vfork_is_starting_its_child(tmp_path: Path) -> None:
+    # What subprocess does (vfork, then exec in the child), with a child that takes a second
+    # before its exec: its parent is "starting child N", not in an uninterruptible disk wait.
+    src = '''import subprocess
+open("vf.c", "w").write(r"""
+#include <unistd.h>
+#include <sys/wait.h>
+int main(void) {
+    pid_t pid = vfork();
+    if (pid == 0) {
+        sleep(1);
+        execl("/bin/true", "true", (char *)0);
+        _exit(127);
+    }
+    waitpid(pid, 0, 0);
+    return 0;
+}
+""")
+subprocess.run(["cc", "-o", "vf", "vf.c"], check=True)
+subprocess.run(["./vf"], check=True)
+'''
+    events = run_source(src, tmp_path)
+    assert of(events, "run.finished")[0]["status"] == "ok"
+    starting = [w for w in whys(events) if w["code"] == "child_start"]
+    assert starting and starting[0]["syscall"] in ("vfork", "clone", "clone3"), whys(events)
+    kid = starting[0]["pid"]
+    assert starting[0]["text"] == f"starting child {kid}"
+    assert kid in {e["pid"] for e in of(events, "proc.spawn")}
