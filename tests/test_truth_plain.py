@@ -88,3 +88,14 @@ os.read(r, 10)
     assert files and all(f.endswith("main.py") for f in files), out
     root = of(events, "run.started")[0]["root_pid"]
     assert [e["signal"] for e in of(events, "proc.exit") if e["pid"] == root] == ["SIGINT"]
+
+
+def test_healthz_says_what_keeps_the_server_responsive(server) -> None:  # noqa: ANN001
+    cg = server.http.get("/healthz").json()["layers"].get("cgroup") or {}
+    events = server.run({"files": {"main.py": "import os\nprint(os.nice(0))\n"}, "main": "main.py"})
+    started = of(events, "run.started")[0]
+    if cg.get("ok") and cg.get("cpu_weight"):
+        assert "runs start at nice 0" in cg["detail"] and started["nice"] == 0, (cg, started)
+    else:
+        assert started["nice"] > 0  # no weight: the configured nice does the job, and the run says so
+    assert output(events) == f"{started['nice']}\n"
