@@ -18,7 +18,17 @@ namespace (pids then differ); and the order of lines between processes (lines ar
 multiset; the notes say the order of parent and child is up to the scheduler). A program stopped
 by time is compared by its distinct lines (how many times a loop printed depends on the moment it
 was stopped). Programs whose output is a listing of the machine (`ps`, `ls -al`) are not compared
-line by line: their events are checked instead (`Note.compare`).
+line by line: their events are checked instead (`Note.compare`). Two of the notes' programs race
+on a plain Linux too (`Note.racy`): only their events are checked.
+
+What was extracted (tests/notes/, one file per program, named after the note and section; the first
+line says where it is): every complete program of the notes, 31 files: 23 from 并发编程~先导篇上
+(seeds/001, whose code lost its line breaks: they are restored, nothing else changed), 3 from the
+day29-30 notes (seeds/002), 5 from the Linux/IO/网络/多任务 notes (seeds/003; its UDP broadcast
+example is two programs, sender and receiver). Not programs, so not extracted: help() output and
+REPL lines (`help(os.fork)`, `help(Queue)`, `sys.stdin.fileno()` in 001), fragments (`with lock:
+pass`, an asyncio sketch with syntax errors, a gevent fragment in 003; the child/parent snippets
+inside the prose of seeds/000); seeds/004 has no code.
 """
 
 from __future__ import annotations
