@@ -232,3 +232,24 @@ subprocess.run(["./vf"], check=True)
     kid = starting[0]["pid"]
     assert starting[0]["text"] == f"starting child {kid}"
     assert kid in {e["pid"] for e in of(events, "proc.spawn")}
+
+
+def test_a_unix_socket_seen_before_its_bind_gets_its_path(tmp_path: Path) -> None:
+    src = """import os, socket, time
+srv = socket.socket(socket.AF_UNIX)
+time.sleep(0.3)   # long enough for the /proc fd scan to find the socket before it has a path
+srv.bind("./sock")
+srv.listen()
+if os.fork() == 0:
+    c = socket.socket(socket.AF_UNIX)
+    c.connect("./sock")
+    c.sendall(b"x")
+    os._exit(0)
+conn, _ = srv.accept()
+print(conn.recv(5))
+os.wait()
+"""
+    events = run_source(src, tmp_path)
+    first = channels(events, "socket")[0]["channel"]
+    names = [c["name"] for c in channels(events, "socket") if c["channel"] == first]
+    assert names[-1] == "./sock", names

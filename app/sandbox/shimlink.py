@@ -229,9 +229,13 @@ class ShimMixin:
         else:
             key = str(obj if obj is not None else f"{kind}:{ino}")
         cid, created = ch.ensure(key, ckind)
-        if created:
+        if created or (shown and kind == "socket" and cid not in ch.named):
+            # A socket the fd scan found first gets its path once the shim sees it bound or connected:
+            # the same channel again, now with its name.
             self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid],
                        "name": shown or self.tracker.shown(key), "line": msg.get("line")})
+        if shown:
+            ch.named.add(cid)
         return cid
 
     def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:

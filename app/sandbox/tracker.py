@@ -82,6 +82,7 @@ class Channels:
     counts: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # kernel name of a queue's pipe -> queue#n
+    named: set[str] = field(default_factory=set)  # channels already shown with the program's own name
 
     def get(self, key: str) -> str | None:
         key = self.alias.get(key, key)
