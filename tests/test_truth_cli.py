@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 import time
@@ -90,3 +91,21 @@ def test_a_limit_ends_with_the_documented_status(tmp_path: Path) -> None:
     finished = events[-1]
     assert finished["status"] == "limit", finished
     assert code == EXIT_LIMIT
+
+
+def test_ctrl_c_reaches_the_program(tmp_path: Path) -> None:
+    main = tmp_path / "main.py"
+    main.write_text("import time\nprint('ready')\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "run", str(main), "--json"], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1]["type"] == "io.output" and events[-1]["text"] == "ready\n":
+            break
+    proc.send_signal(signal.SIGINT)  # what Ctrl+C in the terminal does to the command
+    out, _ = proc.communicate(timeout=60)
+    events += [json.loads(line) for line in out.splitlines()]
+    assert "KeyboardInterrupt" in text(events)
+    assert proc.returncode == 128 + signal.SIGINT
