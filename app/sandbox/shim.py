@@ -574,6 +574,10 @@ def _patch_open() -> None:
                 report(self, "write", memoryview(b)[:n])
             return n
 
+    # What type() and repr() say of an unbuffered binary file: the plain class's name.
+    TracedFileIO.__name__ = TracedFileIO.__qualname__ = "FileIO"
+    TracedFileIO.__module__ = "_io"
+
     def traced_path(file: object) -> str | None:
         if not _active or getattr(_in_shim, "busy", False) or not isinstance(file, str | bytes | os.PathLike):
             return None
