@@ -181,12 +181,16 @@ def c_exec_ls(ev: Events) -> None:
     assert x["pid"] == kid and x["argv"] == ["ls", "-al"], x
 
 
-def c_file_ipc(ev: Events) -> None:
-    forked(ev, 1)
+def c_file_ipc_racy(ev: Events) -> None:
+    kid = forked(ev, 1)[0]
     files = [e for e in of(ev, "ipc.channel") if e["kind"] == "file"]
-    assert files, "the notes' 文件通信: a file channel"
+    assert [f["name"] for f in files] == [str(kid)], "the notes' 文件通信: one file channel, named as the program named it"
     t = transfers(ev, "file")
-    assert {e["direction"] for e in t} == {"read", "write"} and len({e["pid"] for e in t}) == 2, t
+    assert any(e["direction"] == "write" and e["pid"] == root(ev) for e in t), t
+    assert any(e["direction"] == "read" and e["pid"] == root(ev) for e in t), t  # the parent reads it back
+    out = "".join(e["text"] for e in of(ev, "io.output") if e["pid"] == kid)
+    if "FileNotFoundError" not in out:  # the child was not too early: it read, then appended
+        assert {(e["pid"], e["direction"]) for e in t} >= {(kid, "read"), (kid, "write")}, t
 
 
 
@@ -296,7 +300,7 @@ NOTES_TABLE = [
     Note("preface_fork_basic.py", c_fork_basic, extra=[PARENT_OR_INIT]),
     Note("preface_fork_copy.py", c_fork_basic, extra=[PARENT_OR_INIT]),
     Note("preface_fork_memory.py", c_fork_basic, extra=[PARENT_OR_INIT]),
-    Note("preface_orphan.py", c_orphan),
+    Note("preface_orphan.py", c_orphan, extra=[PARENT_OR_INIT]),
     Note("preface_zombie.py", c_zombie, wall_s=4, ends=False, compare=Compare.DISTINCT),
     Note("preface_wait.py", c_wait),
     Note("preface_wait_kill9.py", c_kill9, wall_s=15, kill_child_after=2.5, compare=Compare.DISTINCT),
@@ -304,7 +308,9 @@ NOTES_TABLE = [
     Note("preface_waitpid_nohang.py", c_nohang),
     Note("preface_wait3.py", c_nohang, extra=[(r"resource\.struct_rusage\([^)]*\)", "<rusage>")]),
     Note("preface_execl_ls.py", c_exec_ls, compare=Compare.EVENTS),
-    Note("preface_file_ipc.py", c_file_ipc),
+    Note("preface_file_ipc.py", c_file_ipc_racy, ends=None, compare=Compare.EVENTS,
+         racy="the child opens the file named after its pid right after fork, while the parent may not have "
+              "created it yet: python3 then shows a FileNotFoundError too"),
     Note("preface_queue.py", c_queue_racy, wall_s=6, ends=None, compare=Compare.EVENTS,
          racy="the child put()s and at once get()s from the same Queue(1): it may take its own message back "
               "and both then wait forever; python3 does the same about half of the time"),

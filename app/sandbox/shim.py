@@ -231,6 +231,8 @@ def _event(msg: dict[str, object], fds: list[int] | None = None, strict: bool = 
     line = _where(strict)
     if strict and line is None:
         return
+    if msg.get("type") in ("ipc.op.begin", "ipc.op"):
+        msg["tid"] = threading.get_native_id()  # which thread waits: a process's threads wait apart
     _in_shim.busy = True
     try:
         _poll_mode()
@@ -863,6 +865,8 @@ def _patch_multiprocessing() -> None:
         _event({"type": "ipc.channel", "kind": "queue", "obj": queue_id(self)})  # any caller: a queue is always news
 
     def qput(self, obj, *a, **k):  # type: ignore[no-untyped-def]
+        # put() blocks while a bounded queue is full: its futex wait is then "waiting on queue #n".
+        _event({"type": "ipc.op.begin", "kind": "queue", "obj": queue_id(self), "op": "put"}, strict=True)
         with _quiet():
             r = q_put(self, obj, *a, **k)
         _event({"type": "ipc.op", "kind": "queue", "obj": queue_id(self), "op": "put",

@@ -168,7 +168,8 @@ class ShimMixin:
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
         elif kind == "ipc.op.begin" and msg.get("kind") in _WAITABLE:
             # What a futex wait that follows is about: "waiting on semaphore #1", not a bare futex.
-            self.tracker.pending_op[pid] = (str(msg["kind"]), self._channel(msg, str(msg["kind"])))
+            tid = msg["tid"] if isinstance(msg.get("tid"), int) else pid
+            self.tracker.pending_op[(pid, tid)] = (str(msg["kind"]), self._channel(msg, str(msg["kind"])))
             if line:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
@@ -179,7 +180,7 @@ class ShimMixin:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:
             if kind == "ipc.op":
-                self.tracker.pending_op.pop(pid, None)
+                self.tracker.pending_op.pop((pid, msg["tid"] if isinstance(msg.get("tid"), int) else pid), None)
             self._pass(kind, pid, msg, t, line)
         if line and kind not in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
             pass

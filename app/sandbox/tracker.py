@@ -166,7 +166,8 @@ class Tracker:
                  run_dir: str = "") -> None:
         self.init_pid = init_pid
         self.run_dir = run_dir.rstrip("/")
-        self.pending_op: dict[int, tuple[str, str]] = {}  # pid -> (kind, channel) of an op the shim saw begin
+        # (pid, tid) -> (kind, channel) of an operation the shim saw begin in that thread, not yet done
+        self.pending_op: dict[tuple[int, int], tuple[str, str]] = {}
         self.emit = emit
         self.procs: dict[int, Proc] = {}
         self.channels = Channels()
@@ -319,7 +320,7 @@ class Tracker:
                 continue
             else:
                 state = State.BLOCKED
-                why = self.explain(p.pid, t.files.base if t.files else "", st.state)
+                why = self.explain(p.pid, t.files.base if t.files else "", st.state, t.tid)
                 reason = why["text"] if why else None
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
@@ -328,12 +329,12 @@ class Tracker:
 
     # ------------------------------------------------------------ why blocked
 
-    def explain(self, pid: int, base: str, letter: str) -> dict[str, Any] | None:
+    def explain(self, pid: int, base: str, letter: str, tid: int | None = None) -> dict[str, Any] | None:
         name, args = procfs.blocked_syscall(base)
         for _ in range(3):
             if name is None:
                 break
-            why = self._explain_syscall(pid, name, args)
+            why = self._explain_syscall(pid, name, args, tid or pid)
             if not why or "fd" not in why:
                 if why:
                     return why
@@ -373,7 +374,7 @@ class Tracker:
             return self.channels.get(target), target
         return None, target
 
-    def _explain_syscall(self, pid: int, name: str, args: list[int]) -> dict[str, Any] | None:
+    def _explain_syscall(self, pid: int, name: str, args: list[int], tid: int = 0) -> dict[str, Any] | None:
         fd = args[0] if args else -1
         if name in ("read", "readv", "pread64", "recvfrom", "recvmsg", "recvmmsg"):
             cid, target = self._channel_for_fd(pid, fd)
@@ -413,7 +414,7 @@ class Tracker:
         if name in ("nanosleep", "clock_nanosleep"):
             return {"code": "sleep", "text": "sleeping", "syscall": name}
         if name == "futex":
-            pending = self.pending_op.get(pid)
+            pending = self.pending_op.get((pid, tid or pid))
             if pending is not None:
                 kind, cid = pending
                 code, text = _FUTEX_FOR[kind]
