@@ -59,7 +59,7 @@ _FUTEX_FOR = {
     "lock": ("lock", "waiting for lock #{n}"),
     "event": ("event", "waiting for event #{n} to be set"),
     "condition": ("condition", "waiting on condition #{n}"),
-    "queue": ("queue_get", "waiting on queue #{n}"),
+    "queue": ("queue", "waiting on queue #{n}"),  # a get() on an empty or a put() on a full queue
 }
 
 
