@@ -229,9 +229,11 @@ subprocess.run(["./vf"], check=True)
     assert of(events, "run.finished")[0]["status"] == "ok"
     starting = [w for w in whys(events) if w["code"] == "child_start"]
     assert starting and starting[0]["syscall"] in ("vfork", "clone", "clone3"), whys(events)
-    kid = starting[0]["pid"]
-    assert starting[0]["text"] == f"starting child {kid}"
-    assert kid in {e["pid"] for e in of(events, "proc.spawn")}
+    assert all(w["text"] == f"starting child {w['pid']}" for w in starting), starting
+    # The vf child lives a second, so it is known; cc's own short-lived helpers may not be (processes
+    # started from C are the native branch's part).
+    spawned = {e["pid"] for e in of(events, "proc.spawn")}
+    assert any(w["pid"] in spawned for w in starting), (starting, spawned)
 
 
 def test_a_unix_socket_seen_before_its_bind_gets_its_path(tmp_path: Path) -> None:
