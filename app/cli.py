@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import os
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,13 +51,56 @@ def make_launcher(settings: Settings, concurrency: int = 1) -> Launcher:
     return launcher
 
 
-def stream_run(launcher: Launcher, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Start a run and yield its events until run.finished."""
+# Exit statuses of `python -m app run` (docs/architecture.md, "Command line"): the program's own
+# status when it ran to its end, 128+N when a signal N ended it (as a shell reports it), and these
+# when the run did not end by itself.
+EXIT_LIMIT = 124  # a limit ended the run (as timeout(1) reports its time limit)
+EXIT_STOPPED = 130  # stopped (Ctrl+C twice at the command line)
+EXIT_PROCLAB = 125  # ProcLab could not run it (bad target, no sandbox, start failure)
+
+
+def _send(sock: socket.socket, cmd: dict[str, Any]) -> None:
+    try:
+        sock.sendall(json.dumps(cmd).encode() + b"\n")
+    except OSError:
+        pass  # the run is over
+
+
+def _forward_stdin(sock: socket.socket, fd: int) -> None:
+    """The CLI's own stdin (a terminal, a pipe, /dev/null) becomes the run's, as for `python3 FILE`:
+    each chunk as it is typed or piped, then end-of-file, so input() gets EOFError at once."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        text = decoder.decode(data, final=not data)
+        if text:
+            _send(sock, {"cmd": "input", "text": text})
+        if not data:
+            _send(sock, {"cmd": "eof"})
+            return
+
+
+def stream_run(launcher: Launcher, spec: dict[str, Any], stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
+    """Start a run and yield its events until run.finished. With stdin_fd, that fd feeds the run's stdin;
+    Ctrl+C is passed on to the run (a second one stops it)."""
     sock = launcher.open_run(spec)
     buf = b""
+    interrupts = 0
+    if stdin_fd is not None:
+        threading.Thread(target=_forward_stdin, args=(sock, stdin_fd), daemon=True).start()
     try:
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except KeyboardInterrupt:
+                interrupts += 1
+                _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
+                continue
             if not chunk:
                 return
             buf += chunk
@@ -65,6 +113,27 @@ def stream_run(launcher: Launcher, spec: dict[str, Any]) -> Iterator[dict[str, A
                         return
     finally:
         sock.close()
+
+
+def exit_status(finished: dict[str, Any], root_exit: dict[str, Any] | None) -> int:
+    """What the shell sees when `python -m app run` ends (see EXIT_*)."""
+    outcome = finished.get("outcome") or {}
+    status = finished.get("status")
+    if outcome.get("code") == "limit" or status == "limit":
+        return EXIT_LIMIT
+    if outcome.get("code") == "stopped" or status == "stopped":
+        return EXIT_STOPPED
+    if status == "error" and finished.get("code") is None and root_exit is None:
+        return EXIT_PROCLAB
+    if isinstance(finished.get("code"), int):
+        return int(finished["code"])
+    sig = outcome.get("signal") or (root_exit or {}).get("signal")
+    if isinstance(sig, str) and sig.startswith("SIG"):
+        try:
+            return 128 + int(signal.Signals[sig])
+        except KeyError:
+            pass
+    return EXIT_PROCLAB if status == "error" else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -80,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             files, main = files_for_path(p)
         except (OSError, UnicodeDecodeError) as e:
             print(f"proclab: {e}", file=sys.stderr)
-            return 2
+            return EXIT_PROCLAB
     else:
         from .lessons import LessonStore
 
@@ -90,33 +159,49 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"proclab: no lesson {target!r}; known: {', '.join(sorted(store.lessons))}", file=sys.stderr)
             for err in store.errors:
                 print(f"proclab: {err}", file=sys.stderr)
-            return 2
+            return EXIT_PROCLAB
         files, main, lesson_id, limits, stdin = lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin
         stdio = lesson.stdio
     try:
         launcher = make_launcher(settings)
     except LauncherError as e:
         print(f"proclab: {e}", file=sys.stderr)
-        return 2
+        return EXIT_PROCLAB
+    root_exit: dict[str, Any] | None = None
     try:
         spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin, stdio=stdio)
+        # A lesson's own stdin is given up front (and ends); otherwise the run reads ours.
+        stdin_fd = None if stdin else _stdin_fd()
+        if stdin_fd is not None:
+            spec["stdin_eof"] = False
         last: dict[str, Any] = {}
-        for ev in stream_run(launcher, spec):
+        root_pid = None
+        for ev in stream_run(launcher, spec, stdin_fd):
             last = ev
+            if ev["type"] == "run.started":
+                root_pid = ev.get("root_pid")
+            elif ev["type"] == "proc.exit" and ev.get("pid") == root_pid:
+                root_exit = ev
             if args.json:
                 print(json.dumps(ev, ensure_ascii=False), flush=True)
             else:
                 _print_human(ev)
     except LauncherError as e:
         print(f"proclab: {e}", file=sys.stderr)
-        return 2
+        return EXIT_PROCLAB
     finally:
         launcher.stop()
     if last.get("type") != "run.finished":
         print("proclab: the run ended without a run.finished event", file=sys.stderr)
-        return 2
-    if last["status"] == "error" and last.get("duration_ms", 0) == 0:
-        return 2
+        return EXIT_PROCLAB
+    return exit_status(last, root_exit)
+
+
+def _stdin_fd() -> int | None:
+    try:
+        os.fstat(0)
+    except OSError:
+        return None  # no stdin at all (closed): the run gets end-of-file at once
     return 0
 
 
@@ -125,7 +210,7 @@ def _print_human(ev: dict[str, Any]) -> None:
     kind = ev["type"]
     if kind == "io.output":
         for line in ev["text"].splitlines():
-            print(f"{t:9.1f} ms [{ev['pid']}] {line}")
+            print(f"{t:9.1f} ms [{ev['pid']}] {line}", flush=True)
     elif kind == "proc.state":
         reason = f" ({ev['reason']})" if ev.get("reason") else ""
         print(f"{t:9.1f} ms   pid {ev['pid']}: {ev['prev']} -> {ev['state']} [{ev['stat']}]{reason}")
@@ -180,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(fn=cmd_serve)
     r = sub.add_parser("run", help="run a lesson or a .py or .c file in the sandbox")
     r.add_argument("target", help="lesson id or path to a .py or .c file")
+    r.epilog = (f"Exit status: the program's own; 128+N when signal N ended it; {EXIT_LIMIT} when a limit "
+                f"ended the run, {EXIT_STOPPED} when it was stopped, {EXIT_PROCLAB} when ProcLab could not run it.")
     r.add_argument("--json", action="store_true", help="print one JSON event per line")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("check", help="run lessons and check their expectations on the real kernel")

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import cleanup, landlock, runner, seccomp, shim, spare, supervisor  # noqa: F401
+from . import cleanup, landlock, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -152,7 +152,8 @@ def _probe(pool: list[int], disabled: set[str]) -> dict[str, Any]:
     return result
 
 
-def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -> None:
+def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket,
+                   uid: int | None = None, scratch: str = "") -> None:
     """Enter new pid/mount/net/ipc/uts namespaces and run body() as PID 1 of them.
 
     This process stays outside the new pid namespace (unshare affects children only): it
@@ -180,6 +181,7 @@ def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -
             ns.mount_proc("/proc")
         except OSError as e:
             supervisor.NS_ERROR = f"mounting /proc: {e}"
+        _plain_init(uid, scratch)
         body()
         os._exit(0)
     drop.close()
@@ -192,6 +194,20 @@ def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -
         except ChildProcessError:
             break
     os._exit(0)
+
+
+def _plain_init(uid: int | None, scratch: str) -> None:
+    """What a run sees of its PID 1 and of its uid: `ps` shows PID 1 as `init` (not the launcher's
+    command line and the server's checkout), and the uid is called `student` (namespaces.name_run_user)."""
+    from . import namespaces as ns
+
+    rootproc._set_cmdline(["init"])
+    rootproc._set_comm(b"init")
+    if uid is not None and scratch:
+        try:
+            ns.name_run_user(uid, uid, scratch)
+        except (OSError, RuntimeError):
+            pass  # the uid stays a number, as in the tiers without namespaces
 
 
 @dataclass
@@ -249,7 +265,8 @@ class Launcher:
                 self._in_child(keep=theirs)
                 ours.close()
                 if key[0]:
-                    _in_namespaces(int(cfg.get("tmp_mb", 64)), lambda: spare.main(theirs, uid, cfg), theirs)
+                    _in_namespaces(int(cfg.get("tmp_mb", 64)), lambda: spare.main(theirs, uid, cfg), theirs,
+                                   uid, self.runtime)
                 spare.main(theirs, uid, cfg)
             finally:
                 os._exit(1)
@@ -310,7 +327,8 @@ class Launcher:
             sock = socket.socket(fileno=fd)
             try:
                 if req.get("namespaces"):
-                    _in_namespaces(int(req.get("tmp_mb", 64)), lambda: supervisor.main(sock), sock)
+                    _in_namespaces(int(req.get("tmp_mb", 64)), lambda: supervisor.main(sock), sock,
+                                   uid if isinstance(uid, int) else None, self.runtime)
                 supervisor.main(sock)
             finally:
                 os._exit(1)

@@ -64,6 +64,13 @@ def _set_cmdline(argv: list[str]) -> None:
         pass
 
 
+def run_nice(configured: int, cg: Any) -> int:
+    """The nice a run's processes start at: 0, as on a plain Linux, when the runs' cgroup carries a
+    low CPU weight (cgroup.RunCgroup.cpu_weight) that keeps the server responsive; otherwise the
+    configured nice (PROCLAB_NICE) does that job, and run.started says so (`nice`)."""
+    return 0 if cg is not None and getattr(cg, "cpu_weight", None) else configured
+
+
 @dataclass
 class RootSetup:
     """Everything the scenario's first process needs to know about its run (no file contents)."""

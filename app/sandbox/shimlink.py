@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -23,6 +24,8 @@ from .tracker import Tracker
 # Shim message types that pass straight through as events (after checks).
 _PASS_THROUGH = {"signal.sent", "signal.handler", "signal.handled", "proc.wait", "ipc.op", "ipc.transfer",
                  "ipc.channel"}
+_WAITABLE = ("semaphore", "lock", "event", "condition", "queue")  # ops a futex wait can be about
+_PIPE_NAME = re.compile(r"pipe:\[\d+\]")
 
 
 class ShimMixin:
@@ -187,15 +190,27 @@ class ShimMixin:
             what = msg.get("what")
             if what in ("processes", "memory"):
                 self.limit_hits[what] = str(msg.get("detail", ""))[:200]
+        elif kind == "ipc.hide":  # a library's internal pipe: never shown as the lesson's IPC
+            names = msg.get("names")
+            if isinstance(names, list):
+                self.tracker.hidden.update(n for n in names[:8] if isinstance(n, str) and _PIPE_NAME.fullmatch(n))
         elif kind == "thread.start":
             pass  # threads are read from /proc/PID/task; the hook only triggers a prompt scan
+        elif kind == "ipc.op.begin" and msg.get("kind") in _WAITABLE:
+            # What a futex wait that follows is about: "waiting on semaphore #1", not a bare futex.
+            tid = msg["tid"] if isinstance(msg.get("tid"), int) else pid
+            self.tracker.pending_op[(pid, tid)] = (str(msg["kind"]), self._channel(msg, str(msg["kind"])))
+            if line:
+                self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in ("proc.wait.begin", "ipc.read.begin", "ipc.op.begin", "proc.exiting"):
             code = msg.get("code")
-            if kind == "proc.exiting" and isinstance(code, int) and not isinstance(code, bool) and p is not None:
-                p.exit_hint = (code & 0xFF) << 8  # the status if it vanishes before anyone sees it a zombie
+            if kind == "proc.exiting" and isinstance(code, int) and not isinstance(code, bool):
+                self.tracker.exiting(pid, code & 0xFF)
             if line:
                 self.emit({"type": "proc.line", "pid": pid, "line": line}, t=t)
         elif kind in _PASS_THROUGH:
+            if kind == "ipc.op":
+                self.tracker.pending_op.pop((pid, msg["tid"] if isinstance(msg.get("tid"), int) else pid), None)
             self._pass(kind, pid, msg, t, line)
         self._release(conn, msg)
 
@@ -260,6 +275,7 @@ class ShimMixin:
         ch = self.tracker.channels
         ino, obj = msg.get("ino"), msg.get("obj")
         ckind = kind
+        shown: str | None = None
         if kind == "mp_pipe":
             inos = [i for i in (msg.get("inos") or [ino]) if isinstance(i, int)]
             key = next((ch.alias[n] for i in inos for n in (f"pipe:[{i}]", f"socket:[{i}]") if n in ch.alias),
@@ -271,14 +287,20 @@ class ShimMixin:
             key = f"pipe:[{ino}]"
         elif kind == "socket" and isinstance(ino, int):
             key = f"socket:[{ino}]"
+            if isinstance(msg.get("path"), str):
+                shown = str(msg["path"])[:108]  # an AF_UNIX socket's path, as the program named it
         elif kind == "fifo":
             name = msg.get("name")
             if name:
-                key = os.path.join(self.run_dir, str(name)) if not str(name).startswith("/") else str(name)
+                key = os.path.normpath(os.path.join(self.run_dir, str(name)))
+                shown = str(name)  # as the program named it (`fifo_file`, `./fifo`), not the sandbox path
                 if isinstance(ino, int):
                     ch.alias[f"fifo-ino:{ino}"] = key  # a FIFO's fds link to its path; reads name the inode
             else:
                 key = ch.alias.get(f"fifo-ino:{ino}", f"fifo-ino:{ino}")
+        elif kind == "file" and isinstance(ino, int):
+            key = f"file-ino:{ino}"  # one file, one channel, however each process spelled its name
+            shown = str(msg.get("name") or "")[:200] or None
         elif kind == "queue" and isinstance(obj, str) and obj.startswith("queue:"):
             key = obj
             ino_s = obj.split(":", 1)[1]
@@ -287,9 +309,13 @@ class ShimMixin:
         else:
             key = str(obj if obj is not None else f"{kind}:{ino}")
         cid, created = ch.ensure(key, ckind)
-        if created:
-            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid], "name": key,
-                       "line": msg.get("line")})
+        if created or (shown and kind == "socket" and cid not in ch.named):
+            # A socket the fd scan found first gets its path once the shim sees it bound or connected:
+            # the same channel again, now with its name.
+            self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid],
+                       "name": shown or self.tracker.shown(key), "line": msg.get("line")})
+        if shown:
+            ch.named.add(cid)
         return cid
 
     def _pass(self, kind: str, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
@@ -320,11 +346,11 @@ class ShimMixin:
                        "line": line}, t=t)
         elif kind == "ipc.channel":
             ck = s("kind", 16)
-            if ck in ("pipe", "fifo", "queue", "value", "array", "mp_pipe"):
+            if ck in ("pipe", "fifo", "file", "queue", "value", "array", "mp_pipe"):
                 self._channel(msg, ck)
         elif kind == "ipc.transfer":
             ck = s("kind", 16)
-            if ck not in ("pipe", "fifo", "socket", "mp_pipe"):
+            if ck not in ("pipe", "fifo", "socket", "mp_pipe", "file"):
                 return
             cid = self._channel(msg, ck)
             direction = s("direction", 8)
@@ -334,16 +360,16 @@ class ShimMixin:
                        "bytes": max(0, i("bytes") or 0), "preview": s("preview", 64), "line": line}, t=t)
         elif kind == "ipc.op":
             op = s("op", 16)
-            ck = msg.get("kind")
+            ck = str(msg.get("kind"))
             if op == "dup2":
-                cid = self._channel(msg, str(ck)) if ck in ("pipe", "fifo", "socket") else None
-                self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
+                dup_cid = self._channel(msg, ck) if ck in ("pipe", "fifo", "socket") else None
+                self.emit({"type": kind, "channel": dup_cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
                            "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
                 return
-            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
-                          "fifo"):
+            if ck not in ("queue", "semaphore", "lock", "event", "condition", "socket", "value", "array", "mp_pipe",
+                          "pipe", "fifo"):
                 return
-            cid = self._channel(msg, str(ck))
+            cid = self._channel(msg, ck)
             value = msg.get("value")
             if not isinstance(value, str | int | float | bool | type(None)):
                 value = str(value)[:64]

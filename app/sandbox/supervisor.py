@@ -160,7 +160,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stat_events = 0
         self.max_rss = 0
         self.inbuf = b""
-        self.tracker = Tracker(os.getpid(), self.emit)
+        self.tracker = Tracker(os.getpid(), self.emit, run_dir=self.run_dir)
         self.pid_ns = os.getpid() == 1
         self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.cg: Any = None
@@ -352,18 +352,19 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stdin_w = stdin_w
         self.add_pipe(out_r, pid, "stdout")
         self.add_pipe(err_r, pid, "stderr")
-        stdin_text = self.spec.get("stdin")
-        if stdin_text:
-            self.write_stdin(stdin_text, echo=False)
-        if self.spec.get("stdin_eof", bool(stdin_text)):
-            self.close_stdin()
         layers = [x for x in self.spec.get("layers", [])
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
         self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
                    "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
-                   "uid": self.uid, "warm": warm is not None}, t=self.t0)
+                   "uid": self.uid, "warm": warm is not None,
+                   "nice": rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg)}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
+        stdin_text = self.spec.get("stdin")
+        if stdin_text:
+            self.write_stdin(stdin_text)  # given up front: in the recording as io.input, like typed input
+        if self.spec.get("stdin_eof", bool(stdin_text)):
+            self.close_stdin()
         if self.mode != "normal":
             self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
         if (self.spec.get("pace") or {}).get("mode") == "paused":
@@ -382,7 +383,7 @@ class Supervisor(OutputMixin, ShimMixin):
             ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
             shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
             stdio=str(self.spec.get("stdio") or "terminal"),
-            nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
+            nice=rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg), cgroup=self.cg is not None)
 
     @staticmethod
     def _placeholder_alive(pid: int) -> bool:

@@ -53,6 +53,27 @@ _WCHAN = (
 )
 
 
+# A futex wait while the shim has seen an operation begin: what the wait is for.
+_FUTEX_FOR = {
+    "semaphore": ("semaphore", "waiting on semaphore #{n}"),
+    "lock": ("lock", "waiting for lock #{n}"),
+    "event": ("event", "waiting for event #{n} to be set"),
+    "condition": ("condition", "waiting on condition #{n}"),
+    "queue": ("queue", "waiting on queue #{n}"),  # a get() on an empty or a put() on a full queue
+}
+
+
+def _newest_child(pid: int) -> int | None:
+    """The newest child of pid (a vfork child being started), from /proc/PID/task/*/children."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            kids += [int(k) for k in (procfs.read_text(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    except OSError:
+        return None
+    return max(kids) if kids else None
+
+
 @dataclass
 class Channels:
     """Numbers channels per kind in order of appearance: pipe#1, fifo#1, queue#1 ..."""
@@ -61,6 +82,7 @@ class Channels:
     counts: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # kernel name of a queue's pipe -> queue#n
+    named: set[str] = field(default_factory=set)  # channels already shown with the program's own name
 
     def get(self, key: str) -> str | None:
         key = self.alias.get(key, key)
@@ -148,8 +170,12 @@ def decode_status(status: int) -> tuple[int | None, str | None, bool]:
 class Tracker:
     """All processes of one run and what is known of them."""
 
-    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = ()) -> None:
+    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = (),
+                 run_dir: str = "") -> None:
         self.init_pid = init_pid
+        self.run_dir = run_dir.rstrip("/")
+        # (pid, tid) -> (kind, channel) of an operation the shim saw begin in that thread, not yet done
+        self.pending_op: dict[tuple[int, int], tuple[str, str]] = {}
         self.emit = emit
         self.procs: dict[int, Proc] = {}
         self.channels = Channels()
@@ -305,7 +331,7 @@ class Tracker:
                 continue
             else:
                 state = State.BLOCKED
-                why = self.explain(p.pid, t.files.base if t.files else "", st.state)
+                why = self.explain(p.pid, t.files.base if t.files else "", st.state, t.tid)
                 reason = why["text"] if why else None
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
@@ -314,12 +340,23 @@ class Tracker:
 
     # ------------------------------------------------------------ why blocked
 
-    def explain(self, pid: int, base: str, letter: str) -> dict[str, Any] | None:
+    def explain(self, pid: int, base: str, letter: str, tid: int | None = None) -> dict[str, Any] | None:
         name, args = procfs.blocked_syscall(base)
-        if name is not None:
-            why = self._explain_syscall(pid, name, args)
-            if why:
+        for _ in range(3):
+            if name is None:
+                break
+            why = self._explain_syscall(pid, name, args, tid or pid)
+            if not why or "fd" not in why:
+                if why:
+                    return why
+                break
+            # /proc/PID/syscall and /proc/PID/fd are two reads: if the call ended in between, the fd
+            # may already name another file (a .pyc opened by an import). Believe it only if the
+            # process is still in the same call afterwards.
+            again = procfs.blocked_syscall(base)
+            if again == (name, args):
                 return why
+            name, args = again
         wchan = procfs.read_text(f"{base}/wchan", 128) or ""
         for part, code, text in _WCHAN:
             if part in wchan:
@@ -329,6 +366,12 @@ class Tracker:
         if name:
             return {"code": "syscall", "text": f"in {name}()", "syscall": name}
         return {"code": "sleep", "text": "sleeping", "wchan": wchan} if wchan else None
+
+    def shown(self, path: str) -> str:
+        """A path as the program sees it: relative to the run's directory (its cwd), not a sandbox path."""
+        if self.run_dir and path.startswith(self.run_dir + "/"):
+            return path[len(self.run_dir) + 1:]
+        return path
 
     def _channel_for_fd(self, pid: int, fd: int) -> tuple[str | None, str | None]:
         target = procfs.fd_target(pid, fd)
@@ -342,7 +385,7 @@ class Tracker:
             return self.channels.get(target), target
         return None, target
 
-    def _explain_syscall(self, pid: int, name: str, args: list[int]) -> dict[str, Any] | None:
+    def _explain_syscall(self, pid: int, name: str, args: list[int], tid: int = 0) -> dict[str, Any] | None:
         fd = args[0] if args else -1
         if name in ("read", "readv", "pread64", "recvfrom", "recvmsg", "recvmmsg"):
             cid, target = self._channel_for_fd(pid, fd)
@@ -360,10 +403,10 @@ class Tracker:
                 label = cid.replace("#", " #") if cid else "a socket"
                 return {"code": "socket_read", "text": f"waiting for data on {label} (fd {fd})",
                         "syscall": name, "fd": fd, "channel": cid, "name": target}
-            if target and target.startswith("/"):
+            if target and target.startswith("/") and procfs.is_fifo(pid, fd):
                 base = os.path.basename(target)
                 return {"code": "fifo_read", "text": f"reading FIFO '{base}' (fd {fd})", "syscall": name,
-                        "fd": fd, "channel": cid, "name": target}
+                        "fd": fd, "channel": cid, "name": self.shown(target)}
             return {"code": "read", "text": f"reading fd {fd}", "syscall": name, "fd": fd}
         if name in ("write", "writev", "pwrite64", "sendto", "sendmsg"):
             cid, target = self._channel_for_fd(pid, fd)
@@ -383,7 +426,17 @@ class Tracker:
         if name in ("nanosleep", "clock_nanosleep"):
             return {"code": "sleep", "text": "sleeping", "syscall": name}
         if name == "futex":
+            pending = self.pending_op.get((pid, tid or pid))
+            if pending is not None:
+                kind, cid = pending
+                code, text = _FUTEX_FOR[kind]
+                return {"code": code, "text": text.format(n=cid.split("#")[-1]), "syscall": name, "channel": cid}
             return {"code": "futex", "text": "waiting on a lock or queue (futex)", "syscall": name}
+        if name in ("vfork", "clone", "clone3"):
+            # The parent of a vfork child (subprocess, os.posix_spawn) sleeps until the child execs.
+            kid = _newest_child(pid)
+            return {"code": "child_start", "text": f"starting child {kid}" if kid else "starting a child",
+                    "syscall": name, "pid": kid}
         if name in ("select", "pselect6"):
             return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name, "nfds": fd}
         if name in ("poll", "ppoll"):
@@ -473,6 +526,10 @@ class Tracker:
             return
         if not p.exit_reported:
             self.exited(pid, status)
+        if by == self.init_pid and p.ppid and p.ppid != self.init_pid:
+            # A zombie whose parent died is adopted by init before init reaps it, faster than a sample.
+            self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": by})
+            p.ppid = by
         for fd, (cid, end) in p.ends.items():
             self.emit({"type": "ipc.end", "channel": cid, "pid": pid, "fd": fd, "end": end, "action": "close"})
         p.ends = {}
@@ -495,10 +552,19 @@ class Tracker:
         p.vanished_at = time.monotonic_ns()
         p.alive = False
 
+    def exiting(self, pid: int, code: int) -> None:
+        """A shim saw the process on its way out with exit code `code` (_exit, exit, main's return)."""
+        p = self.procs.get(pid)
+        if p is not None:
+            p.exit_hint = (code & 0xFF) << 8
+
     def settle(self, now_ns: int, force: bool = False) -> None:
         for p in list(self.procs.values()):
             if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
-                self.reaped(p.pid, p.ppid if p.ppid else None, None, p.exit_hint)
+                # Gone without a zombie anyone saw (SIGCHLD ignored, or reaped inside system()): the status it
+                # told a shim on its way out is the status then (only a signal in the instant between its report
+                # and the syscall would make it wrong).
+                self.reaped(p.pid, p.ppid if p.ppid else None, None, None if p.exit_reported else p.exit_hint)
 
     def _close(self, p: Proc) -> None:
         if p.files:
