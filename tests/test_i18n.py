@@ -24,6 +24,8 @@ def enum(event_type: str, *path: str) -> list[str]:
     node: Any = then_of(event_type)["properties"]
     for part in path:
         node = node[part]
+        if "$ref" in node:  # shared definitions ("#/$defs/why")
+            node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[-1]]
     return [v for v in node["enum"] if v is not None]
 
 

@@ -535,7 +535,7 @@ def _w_mkfifo(orig):  # type: ignore[no-untyped-def]
 
 
 def _patch_open() -> None:
-    """Files the program shares through the file system (the notes' 文件通信: one process writes a
+    """Files the program shares through the file system (the notes' file communication: one process writes a
     file, another reads it) are `file` channels with transfers. Only open() calls the scenario makes
     itself, on files in its directory or /tmp, other than .py files; everything else is untouched."""
     import builtins
