@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .settings import Settings, get_settings
@@ -40,33 +40,13 @@ def make_launcher(settings: Settings, concurrency: int = 1) -> Launcher:
     return launcher
 
 
-def stream_run(launcher: Launcher, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Start a run and yield its events until run.finished."""
-    sock = launcher.open_run(spec)
-    buf = b""
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                if line:
-                    ev = json.loads(line)
-                    yield ev
-                    if ev["type"] == "run.finished":
-                        return
-    finally:
-        sock.close()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     target = args.target
     lesson_id = None
     limits = None
     stdin = None
+    questions: list[dict[str, Any]] = []
     p = Path(target)
     if target.endswith(".py") or p.is_file():
         try:
@@ -85,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"proclab: {err}", file=sys.stderr)
             return 2
         files, main, lesson_id, limits, stdin = lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin
+        questions = lesson.questions
     try:
         launcher = make_launcher(settings)
     except LauncherError as e:
@@ -93,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = build_spec(settings, launcher, files, main, lesson_id, limits, stdin)
         last: dict[str, Any] = {}
-        for ev in stream_run(launcher, spec):
+        for ev in stream_run(launcher, spec, questions):
             last = ev
             if args.json:
                 print(json.dumps(ev, ensure_ascii=False), flush=True)

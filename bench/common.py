@@ -126,7 +126,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
-        self.env = {"PROCLAB_MAX_RUNS_PER_CLIENT": "1000", **(env or {})}
+        self.env = {"PROCLAB_MAX_RUNS_PER_CLIENT": "1000", "PROCLAB_MAX_RUNS_PER_IP": "1000", "PROCLAB_MAX_WS_PER_IP": "5000", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.tmp / "server.log"
         self.health: dict[str, Any] = {}

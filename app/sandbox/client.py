@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,26 @@ class Launcher:
             raise LauncherError(reply.get("error", "the launcher refused the run"))
         ours.sendall(self.spec_line(spec))
         return ours
+
+    def stream(self, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Start a run and yield the supervisor's messages until its exit report (blocking: CLI, check)."""
+        sock = self.open_run(spec)
+        buf = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    if line:
+                        ev = json.loads(line)
+                        yield ev
+                        if ev["type"] == "run.finished":
+                            return
+        finally:
+            sock.close()
 
     # ---------------------------------------------------------------- from an event loop (the web process)
     #

@@ -269,6 +269,12 @@ export const STRINGS = {
     'signin.token': 'Instructor token',
     'signin.wrong': 'That token is not right.',
     'signin.submit': 'Sign in',
+    // web
+    'signin.tooMany': 'Too many attempts from your address: wait a minute, then try again.',
+    'replay.share': 'Share link (anyone with it can watch this run):',
+    'outcome.sandbox_restarted': 'The sandbox restarted during the run, so the run was ended. Run it again.',
+    'outcome.interrupted': 'The server stopped during the run; what was recorded until then is kept.',
+    'recording.unsaved': 'This run could not be saved on the server ({problem}): it will not be in the recordings.',
   },
   zh: {
     'app.name': 'ProcLab',
@@ -531,6 +537,12 @@ export const STRINGS = {
     'signin.token': '教师令牌',
     'signin.wrong': '令牌不正确。',
     'signin.submit': '登录',
+    // web
+    'signin.tooMany': '来自你的地址的尝试次数过多：请等一分钟再试。',
+    'replay.share': '分享链接（拿到它的人都能查看这次运行）：',
+    'outcome.sandbox_restarted': '运行期间沙箱重新启动了，所以这次运行被结束。请再运行一次。',
+    'outcome.interrupted': '运行期间服务器停止了；在此之前录制的内容已保留。',
+    'recording.unsaved': '这次运行无法保存在服务器上（{problem}）：它不会出现在录制中。',
   },
 };
 
