@@ -11,7 +11,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -97,6 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PageHeaders, csp=CSP)
     app.add_middleware(Guards, max_body=settings.max_body_kb * 1024, max_import=settings.max_import_mb * 2**20,
                        public_url=settings.public_url)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, without echoing the input: NaN or a 2 MB string has no place in the answer.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.get("/healthz")
     async def healthz(web: WebDep) -> JSONResponse:
