@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,6 +214,7 @@ class Web:
                                                     "from one address")
             return False
         self.state.ws_per_ip[ip] = self.state.ws_per_ip.get(ip, 0) + 1
+        _bound_send_buffer(ws, self.settings.ws_send_buffer_kb * 1024)
         return True
 
     def ws_leave(self, ws: WebSocket) -> None:
@@ -222,6 +224,20 @@ class Web:
             self.state.ws_per_ip[ip] = n
         else:
             self.state.ws_per_ip.pop(ip, None)
+
+
+def _bound_send_buffer(ws: WebSocket, size: int) -> None:
+    """A fixed kernel send buffer for this connection. Autotuned, a client that stops reading makes the
+    kernel hold up to 4 MiB for it (tcp_wmem), which also hides the stall from the feed's bound. Reached
+    through uvicorn's protocol object (ASGI has no socket); without it the kernel default stays."""
+    proto = getattr(getattr(ws, "_send", None), "__self__", None)
+    transport = getattr(proto, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError:
+            pass
 
 
 def frame(texts: list[str]) -> str:
