@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     app.add_middleware(PageHeaders, csp=CSP)
     app.add_middleware(Guards, max_body=settings.max_body_kb * 1024, max_import=settings.max_import_mb * 2**20,
-                       public_url=settings.public_url)
+                       public_url=settings.public_url, ws_send_buffer=settings.ws_send_buffer_kb * 1024)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

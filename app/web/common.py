@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,7 +213,6 @@ class Web:
                                                     "from one address")
             return False
         self.state.ws_per_ip[ip] = self.state.ws_per_ip.get(ip, 0) + 1
-        _bound_send_buffer(ws, self.settings.ws_send_buffer_kb * 1024)
         return True
 
     def ws_leave(self, ws: WebSocket) -> None:
@@ -224,20 +222,6 @@ class Web:
             self.state.ws_per_ip[ip] = n
         else:
             self.state.ws_per_ip.pop(ip, None)
-
-
-def _bound_send_buffer(ws: WebSocket, size: int) -> None:
-    """A fixed kernel send buffer for this connection. Autotuned, a client that stops reading makes the
-    kernel hold up to 4 MiB for it (tcp_wmem), which also hides the stall from the feed's bound. Reached
-    through uvicorn's protocol object (ASGI has no socket); without it the kernel default stays."""
-    proto = getattr(getattr(ws, "_send", None), "__self__", None)
-    transport = getattr(proto, "transport", None)
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-        except OSError:
-            pass
 
 
 def frame(texts: list[str]) -> str:
@@ -263,7 +247,9 @@ async def stream_feed(ws: WebSocket, feed: Feed, resume_hint: str, close_at_end:
                     sending.cancel()
                 await _close(ws, WS_TOO_SLOW, f"too slow: more than {feed.limit} events waited; {resume_hint}")
                 return
-            texts = feed.take(1000)
+            # One frame may wait in uvicorn's buffer and the next for the socket to drain: small frames
+            # keep what a stalled client holds within its feed's bound.
+            texts = feed.take(min(1000, max(1, feed.limit // 2)))
             if texts:
                 sending = asyncio.ensure_future(ws.send_text(frame(texts)))
                 waker = loop.create_task(feed.overflow.wait())
@@ -293,7 +279,9 @@ async def stream_feed(ws: WebSocket, feed: Feed, resume_hint: str, close_at_end:
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
     try:
-        await asyncio.wait_for(ws.close(code=code, reason=reason[:120]), 2)
+        # The close frame waits behind what the client has not read; a client that never reads is cut
+        # off when the wait ends (the handler returns, uvicorn drops the connection).
+        await asyncio.wait_for(ws.close(code=code, reason=reason[:120]), 10)
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
         pass
 

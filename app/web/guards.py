@@ -3,12 +3,15 @@
 - cross-site requests that change state, and WebSocket upgrades from other sites, get 403: the
   Origin (or, without it, Sec-Fetch-Site) must name this server;
 - request bodies over the cap get 413 before the route reads them (Content-Length, or counted as
-  they arrive), so nothing of an oversized request is stored or started.
+  they arrive), so nothing of an oversized request is stored or started;
+- a WebSocket's kernel send buffer is fixed (`ws_send_buffer_kb`): autotuned, the kernel holds up to
+  4 MiB for a client that stopped reading, and hides the stall from its feed's bound (app/feeds.py).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,8 +24,10 @@ class TooLarge(BaseException):
 
 
 class Guards:
-    def __init__(self, app: ASGIApp, max_body: int, max_import: int, public_url: str = "") -> None:
+    def __init__(self, app: ASGIApp, max_body: int, max_import: int, public_url: str = "",
+                 ws_send_buffer: int = 0) -> None:
         self.app = app
+        self.ws_send_buffer = ws_send_buffer
         self.max_body = max_body
         self.max_import = max_import
         public = urlsplit(public_url) if public_url else None
@@ -40,6 +45,8 @@ class Guards:
                 return
             await _error(send, 403, "cross-site request refused: this server only accepts changes from its own pages")
             return
+        if scope["type"] == "websocket" and self.ws_send_buffer:
+            _bound_send_buffer(send, self.ws_send_buffer)
         if scope["type"] != "http" or method in SAFE:
             await self.app(scope, receive, send)
             return
@@ -85,6 +92,18 @@ class Guards:
         host = headers.get("host", "").lower()
         parts = urlsplit(origin)
         return bool(host) and parts.netloc == host and parts.scheme in ("http", "https")
+
+
+def _bound_send_buffer(send: Send, size: int) -> None:
+    """Reached through the server's own send (ASGI has no socket): uvicorn passes a bound method of its
+    protocol, which holds the transport. Another server keeps the kernel's default."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except (OSError, AttributeError):
+            pass
 
 
 async def _error(send: Send, status: int, detail: str) -> None:
