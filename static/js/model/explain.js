@@ -34,7 +34,14 @@ export function explainStop(r, tr, lang) {
     else add(tr('banner.killed', { signal: r.rootSignal }));
   }
   if (r.status === 'error' && kind === 'ok') kind = 'error';
-  const finMsg = msg(r.message, lang);
+  // web: endings only the web process knows of, and a recording that could not be saved
+  const oc = r.outcome && r.outcome.code;
+  if (oc === 'sandbox_restarted' || oc === 'interrupted') add(tr(`outcome.${oc}`));
+  if (r.recording && r.recording.saved === false) {
+    add(tr('recording.unsaved', { problem: r.recording.problem || '?' }));
+    if (kind === 'ok') kind = 'warn';
+  }
+  const finMsg = oc === 'sandbox_restarted' || oc === 'interrupted' ? '' : msg(r.message, lang);
   if (finMsg) add(finMsg);
   else if (r.finished && kind === 'ok') add(tr('banner.ok'));
   if (r.finished && r.code != null && r.code !== 0 && !r.rootSignal) {

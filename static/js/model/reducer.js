@@ -445,6 +445,8 @@ export function stopReason(state) {
     code: fin ? fin.code : null,
     reason: fin ? fin.reason : null,
     message: fin && fin.message ? fin.message : null,
+    outcome: fin && fin.outcome ? fin.outcome : null, // web
+    recording: fin && fin.recording ? fin.recording : null, // web
     limit,
     rootSignal,
     rootSignalFrom: killer,
