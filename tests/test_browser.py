@@ -289,7 +289,7 @@ def test_replay_page_scrubs(ui: Page) -> None:
     assert r.status_code == 201
     run_id = r.json()["id"]
     events = ui.server.wait(run_id, timeout=90)
-    page = ui.goto(f"/runs/{run_id}")
+    page = ui.goto(f"/runs/{run_id}?share={r.json()['share']}")  # someone else's run: its share link
     page.wait_for_function(f"window.proclab && window.proclab.ws.timeline.length === {len(events)}",
                            timeout=30_000)
     slider = page.locator(".tl-slider")
@@ -382,7 +382,8 @@ def test_websocket_drop_resumes_from_the_last_seq(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"), source)
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]  # every event once, in order
     assert len(urls) >= 2, urls
@@ -500,7 +501,8 @@ def test_events_arrive_over_http_when_websockets_are_blocked(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"))
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]
     assert len(process_nodes(page)) >= 2

@@ -37,6 +37,11 @@ class PageHeaders:
                 has_cookie = True  # a malformed one is replaced (client ids come only from well-formed ones)
                 break
         is_docs = scope.get("path") == "/docs"
+        token = None
+        if not has_cookie:
+            # The new id, also for this request: a client's first POST and its later reads are the same client.
+            token = secrets.token_urlsafe(12)
+            scope = {**scope, "headers": _with_cookie(scope.get("headers", []), f"{COOKIE}={token}")}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,11 +51,24 @@ class PageHeaders:
                     headers["Content-Security-Policy"] = DOCS_CSP if is_docs else self.csp
                     headers["Referrer-Policy"] = "same-origin"
                     headers["X-Frame-Options"] = "SAMEORIGIN"
-                if not has_cookie:
-                    headers.append("set-cookie", client_cookie())
+                if token is not None:
+                    headers.append("set-cookie", client_cookie(token))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_cookie(headers: list[tuple[bytes, bytes]], pair: str) -> list[tuple[bytes, bytes]]:
+    """The request's headers with one more cookie, in its one Cookie header (Starlette reads only the first)."""
+    out, added = [], False
+    for name, value in headers:
+        if name == b"cookie" and not added:
+            value = value + b"; " + pair.encode()  # last wins over a malformed one before it
+            added = True
+        out.append((name, value))
+    if not added:
+        out.append((b"cookie", pair.encode()))
+    return out
 
 
 def client_cookie(token: str | None = None) -> str:
