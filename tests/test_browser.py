@@ -715,7 +715,8 @@ def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Pa
         assert page.evaluate("document.activeElement.classList.contains('check-summary')")
         run_href = page.locator(".check-run a").get_attribute("href")
         assert re.fullmatch(r"/runs/[\w-]+", run_href)
-        assert ui.server.http.get("/api" + run_href).json()["status"] == "finished"
+        assert ui.server.http.get("/api" + run_href, headers={"Authorization": f"Bearer {ui.server.secret}"}
+                                  ).json()["status"] == "finished"
         ui.shot("author-checked")
         page.click("#lang-toggle")
         assert page.locator(".check-summary").inner_text().strip() == f"✓ 全部 {len(before['expect'])} 条预期都成立"
