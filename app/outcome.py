@@ -42,9 +42,10 @@ _REASON = {Outcome.SANDBOX_RESTARTED: "the sandbox restarted during the run",
            Outcome.STOPPED: "stopped while waiting in the queue"}
 
 
-def outcome_of_report(report: dict[str, Any]) -> dict[str, Any]:
-    """The outcome the report states, or the one its status and code imply (a supervisor that does not
-    send `outcome` yet)."""
+def outcome_of_report(report: dict[str, Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The outcome the report states, or the one its status, code and the run's events imply (a
+    supervisor that does not send `outcome` yet)."""
+    events = events or []
     given = report.get("outcome")
     if isinstance(given, dict) and given.get("code") in Outcome.__members__.values():
         return dict(given)
@@ -53,9 +54,13 @@ def outcome_of_report(report: dict[str, Any]) -> dict[str, Any]:
         # `exit_code`, not `code`: that key is the outcome's own (contracts.md wrote "params code").
         if code is not None:
             return {"code": Outcome.EXIT.value, "exit_code": code}
-        return {"code": Outcome.SIGNAL.value, "signal": report.get("signal")}
+        root = next((e.get("root_pid") for e in events if e.get("type") == "run.started"), None)
+        sig = next((e.get("signal") for e in reversed(events) if e.get("type") == "proc.exit"
+                    and e.get("pid") == root), None)
+        return {"code": Outcome.SIGNAL.value, "signal": report.get("signal") or sig}
     if status == "limit":
-        return {"code": Outcome.LIMIT.value, "limit": report.get("limit")}
+        fired = next((e.get("limit") for e in reversed(events) if e.get("type") == "run.limit"), None)
+        return {"code": Outcome.LIMIT.value, "limit": report.get("limit") or fired}
     if status == "stopped":
         return {"code": Outcome.STOPPED.value}
     if report.get("duration_ms", 0) == 0:
@@ -81,7 +86,7 @@ def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
     if "message" in base:  # until every client reads `outcome` (contracts.md): passed through, never made here
         ev["message"] = base["message"]
     if outcome is None:
-        ev["outcome"] = outcome_of_report(base)
+        ev["outcome"] = outcome_of_report(base, events)
     else:
         ev["status"] = _STATUS.get(outcome, ev["status"])
         ev["reason"] = detail or _REASON.get(outcome) or ev["reason"]

@@ -37,3 +37,10 @@ def test_web_run_finished_has_outcome_answers_and_recording(server: Server) -> N
     for e in events:
         jsonschema.validate(e, SCHEMA)
     assert len(of(events, "run.finished")) == 1
+
+
+def test_outcome_names_the_signal_and_the_limit(server: Server) -> None:
+    killed = server.run({"files": {"main.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}})
+    assert killed[-1]["outcome"] == {"code": "signal", "signal": "SIGKILL"}
+    limited = server.run({"files": {"main.py": "import time\ntime.sleep(10)\n"}, "limits": {"wall_s": 0.5}})
+    assert limited[-1]["outcome"] == {"code": "limit", "limit": "wall"}
