@@ -61,7 +61,7 @@ async def build_state(settings: Settings) -> State:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    web = Web(settings, Jinja2Templates(directory=str(ROOT / "templates")))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except StorageError as e:
             log.error("%s", e)
             raise
-        app.state.web = Web(state, templates)
+        web.attach(state)
         await state.manager.keep_warm()
         janitor = asyncio.get_running_loop().create_task(state.manager.janitor())
         try:
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/img/logo.svg")
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
+    app.state.web = web  # what the routers' WebDep returns
     app.add_middleware(PageHeaders, csp=CSP)
     app.add_middleware(Guards, max_body=settings.max_body_kb * 1024, max_import=settings.max_import_mb * 2**20,
                        public_url=settings.public_url, ws_send_buffer=settings.ws_send_buffer_kb * 1024)

@@ -97,12 +97,20 @@ class State:
 
 
 class Web:
-    """The routes' view of the server: its state and the helpers several routers need."""
+    """The routes' view of the server: its state and the helpers several routers need.
 
-    def __init__(self, state: State, templates: Jinja2Templates) -> None:
-        self.state = state
-        self.settings = state.settings
+    Made with the app (routers may hold it); its `state` is attached in the lifespan, complete,
+    before the first request.
+    """
+
+    state: State
+
+    def __init__(self, settings: Settings, templates: Jinja2Templates) -> None:
+        self.settings = settings
         self.templates = templates
+
+    def attach(self, state: State) -> None:
+        self.state = state
 
     def health(self) -> dict[str, Any]:
         launcher, manager = self.state.launcher, self.state.manager
