@@ -289,7 +289,7 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
     try:
         # The close frame waits behind what the client has not read; a client that never reads is cut
         # off when the wait ends (the handler returns, uvicorn drops the connection).
-        await asyncio.wait_for(ws.close(code=code, reason=reason[:120]), 10)
+        await asyncio.wait_for(ws.close(code=code, reason=reason[:120]), 20)
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
         pass
 
