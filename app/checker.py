@@ -5,19 +5,18 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .expectations import answers, check
+from .expectations import check
 from .lessons import Lesson, LessonStore
+from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .settings import Settings
 
 
 def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[dict[str, Any]]:
-    from .cli import stream_run
-
     spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
                       stdio=lesson.stdio)
-    return list(stream_run(launcher, spec))
+    return list(stream_run(launcher, spec, lesson.questions))
 
 
 def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> int:
@@ -52,7 +51,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
             for r in bad:
                 print(f"       expected {r['expect']}: not seen in the real run")
             if verbose:
-                for qid, value in answers(lesson.questions, events).items():
+                for qid, value in fin.get("answers", {}).items():
                     print(f"       question {qid}: {value!r}")
             if bad:
                 failed += 1

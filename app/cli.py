@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import os
 import signal
-import socket
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .i18n import Lang, translate
+from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .sandbox.compile import Language
@@ -59,62 +56,6 @@ EXIT_STOPPED = 130  # stopped (Ctrl+C twice at the command line)
 EXIT_PROCLAB = 125  # ProcLab could not run it (bad target, no sandbox, start failure)
 
 
-def _send(sock: socket.socket, cmd: dict[str, Any]) -> None:
-    try:
-        sock.sendall(json.dumps(cmd).encode() + b"\n")
-    except OSError:
-        pass  # the run is over
-
-
-def _forward_stdin(sock: socket.socket, fd: int) -> None:
-    """The CLI's own stdin (a terminal, a pipe, /dev/null) becomes the run's, as for `python3 FILE`:
-    each chunk as it is typed or piped, then end-of-file, so input() gets EOFError at once."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except InterruptedError:
-            continue
-        except OSError:
-            data = b""
-        text = decoder.decode(data, final=not data)
-        if text:
-            _send(sock, {"cmd": "input", "text": text})
-        if not data:
-            _send(sock, {"cmd": "eof"})
-            return
-
-
-def stream_run(launcher: Launcher, spec: dict[str, Any], stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
-    """Start a run and yield its events until run.finished. With stdin_fd, that fd feeds the run's stdin;
-    Ctrl+C is passed on to the run (a second one stops it)."""
-    sock = launcher.open_run(spec)
-    buf = b""
-    interrupts = 0
-    if stdin_fd is not None:
-        threading.Thread(target=_forward_stdin, args=(sock, stdin_fd), daemon=True).start()
-    try:
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except KeyboardInterrupt:
-                interrupts += 1
-                _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
-                continue
-            if not chunk:
-                return
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                if line:
-                    ev = json.loads(line)
-                    yield ev
-                    if ev["type"] == "run.finished":
-                        return
-    finally:
-        sock.close()
-
-
 def exit_status(finished: dict[str, Any], root_exit: dict[str, Any] | None) -> int:
     """What the shell sees when `python -m app run` ends (see EXIT_*)."""
     outcome = finished.get("outcome") or {}
@@ -143,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     limits = None
     stdin = None
     stdio = None
+    questions: list[dict[str, Any]] = []
     p = Path(target)
     if target.endswith((".py", ".c")) or p.is_file():
         try:
@@ -162,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_PROCLAB
         files, main, lesson_id, limits, stdin = lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin
         stdio = lesson.stdio
+        questions = lesson.questions
     try:
         launcher = make_launcher(settings)
     except LauncherError as e:
@@ -176,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             spec["stdin_eof"] = False
         last: dict[str, Any] = {}
         root_pid = None
-        for ev in stream_run(launcher, spec, stdin_fd):
+        for ev in stream_run(launcher, spec, questions, stdin_fd):
             last = ev
             if ev["type"] == "run.started":
                 root_pid = ev.get("root_pid")

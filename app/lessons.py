@@ -129,6 +129,30 @@ def _body(text: str, path: Path, first_line: int) -> dict[str, str]:
     return {lang: "\n".join(lines).strip() + "\n" for lang, lines in sections.items()}
 
 
+MAX_YAML_NODES = 10_000
+
+
+def _expanded_size(root: yaml.Node | None) -> int:
+    """How many values the YAML document becomes once every alias is expanded (each node counted
+    once per place it appears, computed per distinct node so the count itself stays cheap)."""
+    memo: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in memo:
+            return memo[id(node)]
+        memo[id(node)] = MAX_YAML_NODES + 1  # a recursive alias counts as too big
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        memo[id(node)] = n = min(n, MAX_YAML_NODES + 1)
+        return n
+
+    return size(root) if root is not None else 0
+
+
 def load_lesson(folder: Path) -> Lesson:
     path = folder / "lesson.md"
     try:
@@ -140,6 +164,10 @@ def load_lesson(folder: Path) -> Lesson:
     fm, body_text, body_line = _split_front_matter(text, path)
     try:
         node = yaml.compose(fm, Loader=yaml.SafeLoader)
+        expanded = _expanded_size(node)
+        if expanded > MAX_YAML_NODES:  # aliases of aliases: 392 bytes grew into a 175 MiB page
+            raise LessonError(path, 2, f"front matter expands to more than {MAX_YAML_NODES} values "
+                              "(YAML anchors and aliases); write the values out instead")
         data = yaml.safe_load(fm)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

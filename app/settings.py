@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     max_fds: int = Field(default=256, ge=16)  # the interpreter itself needs a few
     max_leftover_s: PositiveLimit = 5.0
     log_level: LogLevel = LogLevel.INFO
+    # What one address, one connection and one request may use (issue 15; docs/architecture.md).
+    max_runs_per_ip: int = 12  # runs going at once from one IP address, whatever its cookies say
+    max_ws_per_ip: int = 256  # open WebSockets per IP address (a classroom behind one NAT needs many)
+    max_body_kb: int = 1024  # request bodies (files, stdin, saves): 413 above, before anything is read further
+    max_import_mb: int = 64  # body of POST /api/runs/import (a recording)
+    ws_send_buffer_kb: int = 256  # kernel send buffer per WebSocket (fixed, so a stalled client costs at most this)
+    ws_buffer_events: int = 5000  # events waiting for one slow WebSocket; above, it is closed (resume with after=)
+    signin_per_minute: int = 10  # sign-in attempts per IP address per minute; then 429 with Retry-After
+    session_hours: float = 12.0  # an instructor's sign-in lasts this long (sign-out ends it at once)
 
     @property
     def max_limits(self) -> Limits:

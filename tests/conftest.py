@@ -71,11 +71,13 @@ class Server:
         return self.wait(r.json()["id"], timeout)
 
     def wait(self, run_id: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Wait for any run (as the instructor: runs of other clients are not this client's to read)."""
         deadline = time.monotonic() + timeout
+        auth = {"Authorization": f"Bearer {self.secret}"}
         while time.monotonic() < deadline:
-            info = self.http.get(f"/api/runs/{run_id}").json()
+            info = self.http.get(f"/api/runs/{run_id}", headers=auth).json()
             if info["status"] == "finished":
-                return self.http.get(f"/api/runs/{run_id}/events").json()
+                return self.http.get(f"/api/runs/{run_id}/events", headers=auth).json()
             time.sleep(0.05)
         raise AssertionError(f"run {run_id} did not finish in {timeout} s")
 
@@ -141,6 +143,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def base_url(server: Server) -> str:
     return server.base
+
+
+def cookie_header(c: httpx.Client) -> dict[str, str]:
+    """The client's cookies as a header, for a WebSocket that is that browser's (the run's owner)."""
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}
 
 
 def of(events: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:

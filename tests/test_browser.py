@@ -289,7 +289,7 @@ def test_replay_page_scrubs(ui: Page) -> None:
     assert r.status_code == 201
     run_id = r.json()["id"]
     events = ui.server.wait(run_id, timeout=90)
-    page = ui.goto(f"/runs/{run_id}")
+    page = ui.goto(f"/runs/{run_id}?share={r.json()['share']}")  # someone else's run: its share link
     page.wait_for_function(f"window.proclab && window.proclab.ws.timeline.length === {len(events)}",
                            timeout=30_000)
     slider = page.locator(".tl-slider")
@@ -382,7 +382,8 @@ def test_websocket_drop_resumes_from_the_last_seq(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"), source)
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]  # every event once, in order
     assert len(urls) >= 2, urls
@@ -500,7 +501,8 @@ def test_events_arrive_over_http_when_websockets_are_blocked(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"))
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]
     assert len(process_nodes(page)) >= 2
@@ -713,7 +715,8 @@ def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Pa
         assert page.evaluate("document.activeElement.classList.contains('check-summary')")
         run_href = page.locator(".check-run a").get_attribute("href")
         assert re.fullmatch(r"/runs/[\w-]+", run_href)
-        assert ui.server.http.get("/api" + run_href).json()["status"] == "finished"
+        assert ui.server.http.get("/api" + run_href, headers={"Authorization": f"Bearer {ui.server.secret}"}
+                                  ).json()["status"] == "finished"
         ui.shot("author-checked")
         page.click("#lang-toggle")
         assert page.locator(".check-summary").inner_text().strip() == f"✓ 全部 {len(before['expect'])} 条预期都成立"

@@ -128,9 +128,11 @@ def test_recording_survives_a_restart_and_round_trips_through_ndjson(tmp_path: P
         run_id = runs[0]["id"]
         exported = s.http.get(f"/api/runs/{run_id}/export")
         assert exported.status_code == 200
+        cookies = dict(s.http.cookies)  # the same browser comes back
     finally:
         stop_server(s)
     s = start_server(tmp_path)  # same data dir: a new process, the same SQLite file
+    s.http.cookies.update(cookies)
     try:
         again = s.http.get(f"/api/runs/{run_id}/events").json()
         assert again == events
@@ -141,7 +143,7 @@ def test_recording_survives_a_restart_and_round_trips_through_ndjson(tmp_path: P
         assert imported.status_code == 201, imported.text
         new_id = imported.json()["id"]
         assert new_id != run_id
-        assert s.http.get(f"/api/runs/{new_id}/events").json() == events
+        assert s.http.get(f"/api/runs/{new_id}/events", headers=auth(s)).json() == events
         bad = s.http.post("/api/runs/import", content=b'{"nope": 1}\n', headers=auth(s))
         assert bad.status_code == 422 and "line 1" in bad.text
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
-from conftest import Server, http_client, of, start_server, stop_server
+from conftest import Server, cookie_header, http_client, of, start_server, stop_server
 
 SLEEP = "import time\ntime.sleep(%s)\nprint('done')\n"
 
@@ -58,7 +58,7 @@ def test_run_of_a_browser_that_left_is_stopped_after_the_grace(small: Server) ->
     url = small.base.replace("http", "ws") + f"/ws/runs/{run_id}"
 
     async def watch_briefly() -> None:
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=cookie_header(c)) as ws:
             await asyncio.wait_for(ws.recv(), 10)
 
     asyncio.run(watch_briefly())

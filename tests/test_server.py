@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import websockets
-from conftest import SCHEMA, Server, of, output, survivors
+from conftest import SCHEMA, Server, cookie_header, of, output, survivors
 
 
 def test_healthz_reports_layers(server: Server) -> None:
@@ -121,7 +121,7 @@ def test_websocket_streams_all_events_from_start(server: Server) -> None:
 
     async def collect() -> list[dict]:
         got: list[dict] = []
-        async with websockets.connect(ws_url) as ws:
+        async with websockets.connect(ws_url, additional_headers=cookie_header(server.http)) as ws:
             async for frame in ws:
                 data = json.loads(frame)
                 got.extend(data if isinstance(data, list) else [data])
@@ -133,7 +133,7 @@ def test_websocket_streams_all_events_from_start(server: Server) -> None:
     # Resuming after a seq gives the rest, without a gap or a duplicate.
     async def resume() -> list[dict]:
         got: list[dict] = []
-        async with websockets.connect(ws_url + "?after=3") as ws:
+        async with websockets.connect(ws_url + "?after=3", additional_headers=cookie_header(server.http)) as ws:
             async for frame in ws:
                 data = json.loads(frame)
                 got.extend(data if isinstance(data, list) else [data])

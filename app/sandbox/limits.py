@@ -6,6 +6,7 @@ interpreter that may not have the web dependencies.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -51,8 +52,8 @@ class Limits:
         for key, value in overrides.items():
             if key not in known:
                 raise ValueError(f"unknown limit {key!r}; expected one of {', '.join(sorted(known))}")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"limit {key!r} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"limit {key!r} must be a finite positive number, got {value!r}")
             default = getattr(self, key)
             changes[key] = int(value) if isinstance(default, int) else float(value)
         return replace(self, **changes).clamp(maximum)

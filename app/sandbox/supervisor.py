@@ -130,7 +130,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.shim_path = os.path.join(self.ctl_dir, "shim.sock")
         self.phase = Phase.PREPARING
         self.t0 = time.monotonic_ns()
-        self.seq = 0
+        self.seq = int(spec.get("seq_base", 0))  # after the web process's own events (run.queued)
         self.out: list[bytes] = []
         self.sel = selectors.DefaultSelector()
         self.pipes: dict[int, tuple[int, str, Any]] = {}  # fd -> (pid, stream, decoder)

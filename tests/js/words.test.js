@@ -43,7 +43,8 @@ test('an unknown code from a newer sandbox says its code, never the English text
 });
 
 test('every why code of the schema has a sentence that fills all its placeholders', () => {
-  const codes = thenOf('proc.state').properties.why.properties.code.enum;
+  const why = thenOf('proc.state').properties.why;
+  const codes = (why.$ref ? schema.$defs[why.$ref.split('/').pop()] : why).properties.code.enum;
   const sample = { text: 'x', syscall: 'read', fd: 3, channel: 'pipe#1', name: '/tmp/f', path: '/tmp/f', pid: 7, peer: 'reader', nfds: 4, count: 2 };
   for (const code of codes) {
     for (const lang of ['en', 'zh']) {
@@ -77,7 +78,7 @@ test('how a run ended, from outcome, in both languages', () => {
   assert.equal(describeOutcome(fin({ code: 'signal', signal: 'SIGTERM' }), zh), '程序被信号 SIGTERM 终止。');
   assert.equal(describeOutcome(fin({ code: 'stopped' }), zh), '运行在结束之前被停止了。');
   assert.equal(describeOutcome(fin({ code: 'start_failed', detail: 'OSError: x' }), zh), '运行无法启动：OSError: x');
-  assert.equal(describeOutcome(fin({ code: 'interrupted' }), zh), '运行期间服务器停止了，运行因此中断。');
+  assert.equal(describeOutcome(fin({ code: 'interrupted' }), zh), '运行期间服务器停止了；在此之前录制的内容已保留。');
   assert.equal(describeOutcome(fin({ code: 'limit', limit: 'memory' }), zh), '达到了限制（内存用得太多）。');
   const limitEv = { limit: 'memory', params: { memory_mb: 32 } };
   assert.equal(describeOutcome(fin({ code: 'limit', limit: 'memory' }), zh, 'zh', limitEv), '运行使用的内存超过了 32 MiB 的上限，因此被停止。');

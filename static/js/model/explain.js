@@ -31,6 +31,11 @@ export function explainStop(r, tr, lang) {
     else add(tr('banner.killed', { signal: r.rootSignal }));
   }
   if (r.status === 'error' && kind === 'ok') kind = 'error';
+  // A recording that could not be saved (disk full …): the run itself went on.
+  if (r.recording && r.recording.saved === false) {
+    add(tr('recording.unsaved', { problem: r.recording.problem || '?' }));
+    if (kind === 'ok') kind = 'warn';
+  }
   const finMsg = r.finished
     ? describeOutcome({ outcome: r.outcome, message: r.message, code: r.code, reason: r.reason }, tr, lang, r.limit)
     : null;

@@ -428,6 +428,7 @@ export function stopReason(state) {
     reason: fin ? fin.reason : null,
     outcome: fin && fin.outcome ? fin.outcome : null,
     message: fin && fin.message ? fin.message : null, // recordings made before outcome
+    recording: fin && fin.recording ? fin.recording : null,
     limit,
     rootSignal,
     rootSignalFrom: killer,
