@@ -234,7 +234,12 @@ class ShimMixin:
                 call, fline = self.fork_begin.pop(ppid, ("spawn", None))
                 p = self.tracker.add(pid, ppid, "vfork" if call == "vfork" else "spawn", fline)
             pend = self.pending_exec.pop(pid, None)
-            if pid in self.exec_confirmed:
+            if p is not None and pid == self.root_pid and p.hold_exe is not None:
+                # A C root becoming the student's program: the end of its set-up, not an exec of the lesson
+                # (the student typed ./main; nothing in it called exec).
+                p.hold = False
+                p.hold_exe = None
+            elif pid in self.exec_confirmed:
                 self.exec_confirmed.discard(pid)  # already told from /proc (its argv was the caller's)
             else:
                 argv = [str(a)[:256] for a in msg.get("argv", []) if isinstance(a, str)][:64]
