@@ -1,4 +1,4 @@
-"""The web process: builds the FastAPI app (lifespan, middleware, /docs, /healthz) and serves it.
+"""The web process: builds the FastAPI app (lifespan, middleware, /docs) and serves it.
 
 Routes live in app/web/, one module per area; they share the server state through `Web`.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -23,7 +23,8 @@ from .runspec import floor_missing
 from .sandbox.client import Launcher, LauncherError
 from .settings import ROOT, Settings, get_settings
 from .storage import Storage
-from .web import lessons_api, pages, rooms_api, runs_api
+from .version import version
+from .web import health, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
 from .web.headers import PageHeaders
 
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 
-    app = FastAPI(title="ProcLab", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="ProcLab", version=version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Lessons on Linux processes and IPC, run on the real kernel.")
 
     @app.get("/docs", include_in_schema=False)
@@ -85,12 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
     web = Web(state, templates)
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        h = web.health()
-        return JSONResponse(h, status_code=200)
-
+    app.include_router(health.router(web))
     for module in (lessons_api, runs_api, rooms_api, pages):
         module.register(app, web)
     app.state.proclab = state
