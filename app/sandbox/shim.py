@@ -31,6 +31,7 @@ import stat
 import sys
 import threading
 import time
+import types
 
 _ENV_SOCK = "PROCLAB_SHIM"
 # The shim's own plumbing uses the unpatched calls, so it never reports itself.
@@ -66,7 +67,7 @@ def _where(strict: bool = False) -> dict[str, object] | None:
     strict: only when the scenario's code called it directly (not a library on its
     behalf), so that e.g. multiprocessing's internal reads do not drown the lesson.
     """
-    f = sys._getframe(1)
+    f: types.FrameType | None = sys._getframe(1)
     while f is not None and f.f_code.co_filename == _SHIM_FILE:
         f = f.f_back
     if f is None:
@@ -669,7 +670,7 @@ def _patch_multiprocessing() -> None:
     _ctx.BaseContext.Pipe = lambda self, duplex=True: mp_pipe(duplex)  # type: ignore[method-assign]
 
     kinds = {"Semaphore": "semaphore", "BoundedSemaphore": "semaphore", "Lock": "lock", "RLock": "lock"}
-    make_methods = ms.SemLock._make_methods
+    make_methods = ms.SemLock._make_methods  # type: ignore[attr-defined]  # private, absent from typeshed
 
     def _make_methods(self):  # type: ignore[no-untyped-def]
         # SemLock binds acquire/release per instance, so they are wrapped here, not on the class.
@@ -693,7 +694,7 @@ def _patch_multiprocessing() -> None:
 
         self.acquire, self.release = acquire, release
 
-    ms.SemLock._make_methods = _make_methods  # type: ignore[method-assign]
+    ms.SemLock._make_methods = _make_methods  # type: ignore[attr-defined]
     ms.SemLock.__enter__ = lambda self: self.acquire()  # type: ignore[method-assign]
     ms.SemLock.__exit__ = lambda self, *a: self.release()  # type: ignore[method-assign]
 

@@ -116,7 +116,8 @@ class ShimMixin:
             os.close(f)
         if kind == "hello":
             how = msg.get("how") if msg.get("how") in ("fork", "python", "root") else "python"
-            ppid = msg.get("ppid") if isinstance(msg.get("ppid"), int) else 0
+            raw_ppid = msg.get("ppid")
+            ppid = raw_ppid if isinstance(raw_ppid, int) else 0
             argv = [str(a) for a in msg.get("argv", [])][:32]
             if p is None:
                 p = self.tracker.add(pid, ppid, "fork" if how == "fork" else ("root" if how == "root" else "python"),
@@ -248,16 +249,16 @@ class ShimMixin:
                        "bytes": max(0, i("bytes") or 0), "preview": s("preview", 64), "line": line}, t=t)
         elif kind == "ipc.op":
             op = s("op", 16)
-            ck = msg.get("kind")
+            op_kind = msg.get("kind")
             if op == "dup2":
-                cid = self._channel(msg, str(ck)) if ck in ("pipe", "fifo", "socket") else None
-                self.emit({"type": kind, "channel": cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
+                dup_cid = self._channel(msg, str(op_kind)) if op_kind in ("pipe", "fifo", "socket") else None
+                self.emit({"type": kind, "channel": dup_cid or f"fd {i('fd')}", "pid": pid, "op": "dup2",
                            "value": {"fd": i("fd"), "fd2": i("fd2")}, "line": line}, t=t)
                 return
-            if ck not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
-                          "fifo"):
+            if op_kind not in ("queue", "semaphore", "lock", "event", "socket", "value", "array", "mp_pipe", "pipe",
+                               "fifo"):
                 return
-            cid = self._channel(msg, str(ck))
+            cid = self._channel(msg, str(op_kind))
             value = msg.get("value")
             if not isinstance(value, str | int | float | bool | type(None)):
                 value = str(value)[:64]

@@ -34,10 +34,10 @@ def register(app: FastAPI, web: Web) -> None:
 
         if not web.settings.instructor_token or not hmac.compare_digest(token.encode(),
                                                                      web.settings.instructor_token.encode()):
-            resp = web.page(request, "signin.html", enabled=bool(web.settings.instructor_token),
-                        error="That token is not right." if web.settings.instructor_token else None)
-            resp.status_code = 401
-            return resp
+            page = web.page(request, "signin.html", enabled=bool(web.settings.instructor_token),
+                            error="That token is not right." if web.settings.instructor_token else None)
+            page.status_code = 401
+            return page
         resp = Response(status_code=303, headers={"Location": "/"})
         resp.set_cookie(auth.COOKIE, auth.cookie_value(web.settings.instructor_token), httponly=True, samesite="lax",
                         max_age=30 * 86400)

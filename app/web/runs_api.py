@@ -112,7 +112,7 @@ def register(app: FastAPI, web: Web) -> None:
         if run is not None and run.status != RunStatus.FINISHED:
             raise HTTPException(409, "the run is still going; export it when it has finished")
         events = run.events if run is not None else await asyncio.to_thread(web.state.storage.get_events, run_id, -1)
-        header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
+        header: dict[str, Any] = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
                                                   ("id", "lesson", "status", "created", "finished", "result",
                                                    "files", "answers")}}
         if run is not None:
