@@ -65,4 +65,4 @@ bench: install-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache test-artifacts build dist
+	rm -rf $(VENV) data .pytest_cache .mypy_cache test-artifacts build dist *.egg-info
