@@ -6,7 +6,8 @@
 # (tests/test_container.py makes one when no registry is reachable). Only `python3` on PATH is used.
 ARG BASE=python:3.11-slim
 
-# The package is built and installed into /opt/proclab with the tested versions (constraints.txt).
+# The package is built and installed into /opt/proclab with the tested versions (constraints.txt); the venv's
+# pip and setuptools are removed after: the server uses neither.
 FROM ${BASE} AS build
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md LICENSE ./
@@ -16,7 +17,7 @@ COPY static static
 COPY templates templates
 RUN python3 -m venv /opt/proclab \
  && /opt/proclab/bin/pip install --no-cache-dir --quiet -c constraints.txt . \
- && /opt/proclab/bin/pip uninstall --quiet -y pip
+ && /opt/proclab/bin/pip uninstall --quiet -y setuptools pip
 
 FROM ${BASE}
 # tini is PID 1: it reaps orphans and forwards signals. procps gives lessons `ps`; gcc and libc6-dev build

@@ -43,6 +43,7 @@ ALL_LAYERS = {"process", "identity", "rlimits", "supervision", "seccomp", "landl
 # servers with the same uids would sweep each other's run cgroups (docs/deploy.md).
 UID_BASE = 64000
 TIMINGS: dict[str, float] = {}
+LABEL = "org.proclab.tests=1"  # on the images these tests build, so that they prune only their own
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -161,10 +162,16 @@ def image() -> str:
     cmd = readme_commands().build
     extra = ["--network=host"] + ([] if base == DEFAULT_BASE else ["--build-arg", f"BASE={base}"])
     extra += ["--no-cache"] if FRESH else []
+    extra += ["--label", LABEL]
     t0 = time.monotonic()
-    r = subprocess.run([*cmd[:2], *extra, *cmd[2:]], cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    # The build stage gets a tag of its own so that its cache survives the prune below, which removes
+    # what earlier builds of these tests left untagged (older images, older build stages).
+    for target in (["--target", "build", "-t", "proclab-build"], []):
+        argv = [*cmd[:2], *extra, *target, *cmd[2:]]
+        r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     TIMINGS["image build"] = time.monotonic() - t0
+    docker("image", "prune", "-f", "--filter", f"label={LABEL}")
     return "proclab"
 
 
@@ -259,7 +266,7 @@ def start(image: str, cmd: list[str], kind: str) -> Container:
     before = run_cgroups()
     name = f"proclab-test-{kind}-{os.getpid()}"
     port = free_port()
-    docker("rm", "-f", name, check=False)
+    docker("rm", "-f", "-v", name, check=False)
     docker(*adapt(cmd, name, port)[1:])
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -272,7 +279,7 @@ def start(image: str, cmd: list[str], kind: str) -> Container:
         state = docker("inspect", "--format", "{{.State.Status}}", name, check=False).stdout.strip()
         if state not in ("created", "running") or time.monotonic() > deadline:
             logs = docker("logs", name, check=False)
-            docker("rm", "-f", name, check=False)
+            docker("rm", "-f", "-v", name, check=False)
             raise AssertionError(f"the container did not get ready ({state}): {logs.stdout[-3000:]}{logs.stderr[-3000:]}")
         time.sleep(0.2)
     return Container(name, base, httpx.Client(base_url=base, timeout=30), before)
@@ -306,7 +313,7 @@ def plain(image: str) -> Iterator[Container]:
     c = start(image, readme_commands().plain, "plain")
     TIMINGS["plain: start to ready"] = time.monotonic() - t0
     yield c
-    docker("rm", "-f", c.name, check=False)
+    docker("rm", "-f", "-v", c.name, check=False)
 
 
 def test_plain_run_is_ready_and_every_healthz_sentence_holds(plain: Container) -> None:
@@ -378,7 +385,7 @@ def test_full_isolation_command_gives_all_eight_layers(image: str) -> None:
         assert set(started["layers"]) == ALL_LAYERS, started
         stop_and_check_nothing_left(c)
     finally:
-        docker("rm", "-f", c.name, check=False)
+        docker("rm", "-f", "-v", c.name, check=False)
 
 
 def test_report_timings() -> None:
