@@ -21,7 +21,7 @@ from typing import Any
 # The package this module belongs to (`app` in a checkout, `proclab` once installed), loaded by the launcher
 # from its own folder under its own name: no sys.path entry, so nothing else beside it (site-packages) is seen.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-PACKAGE = __name__.split(".")[0]
+PACKAGE_NAME = __name__.split(".")[0]
 BOOT = ("import sys, importlib.util as u; fd, where, name = sys.argv[1:4]; "
         "s = u.spec_from_file_location(name, where + '/__init__.py', submodule_search_locations=[where]); "
         "sys.modules[name] = m = u.module_from_spec(s); s.loader.exec_module(m); "
@@ -138,7 +138,7 @@ class Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         self.proc = subprocess.Popen(
-            [python, "-I", "-c", BOOT, str(theirs.fileno()), str(PACKAGE_DIR), PACKAGE],
+            [python, "-I", "-c", BOOT, str(theirs.fileno()), str(PACKAGE_DIR), PACKAGE_NAME],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd="/", close_fds=True)
         theirs.close()
         self.ctl = ours
