@@ -287,6 +287,7 @@ def start(image: str, cmd: list[str], kind: str) -> Container:
 
 def stop_and_check_nothing_left(c: Container) -> None:
     """docker stop (the README's --rm removes it): no container, no process, no volume, no run cgroup left."""
+    c.http.close()  # warnings are errors: no socket left open
     init = int(docker("inspect", "--format", "{{.State.Pid}}", c.name).stdout)
     procs = descendants(init)
     assert procs, "no processes seen in the container"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, http_client
 
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 BUNDLED = ("lessons", "static", "templates")
@@ -115,9 +115,10 @@ def installed_server(venv: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     data = tmp_path / "data"
     port = free_port()
     log = tmp_path / "server.log"
+    logf = log.open("wb")
     proc = subprocess.Popen([str(venv / "bin" / "proclab"), "serve", "--port", str(port)], cwd=elsewhere,
                             env=clean_env(PROCLAB_DATA_DIR=str(data), PROCLAB_LOG_LEVEL="warning"),
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -138,11 +139,12 @@ def installed_server(venv: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        logf.close()
 
 
 def test_installed_serve_from_another_directory_shows_a_lesson_and_runs_it(installed_server: tuple[str, Path]) -> None:
     base, data = installed_server
-    http = httpx.Client(base_url=base, timeout=30)
+    http = http_client(base, timeout=30)
     lessons = {x["id"] for x in http.get("/api/lessons").json()}
     assert len(lessons) == len([p for p in (ROOT / "lessons").iterdir() if (p / "lesson.md").is_file()])
     page = http.get("/lessons/fork-basics")
