@@ -15,6 +15,7 @@ COPY app app
 COPY lessons lessons
 COPY static static
 COPY templates templates
+COPY docs/events.schema.json docs/
 RUN python3 -m venv /opt/proclab \
  && /opt/proclab/bin/pip install --no-cache-dir --quiet -c constraints.txt . \
  && /opt/proclab/bin/pip uninstall --quiet -y setuptools pip

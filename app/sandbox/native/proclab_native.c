@@ -571,6 +571,18 @@ EXPORT void _exit(int code) {
 
 /* ------------------------------------------------------------ processes */
 
+/* A fork refused for lack of processes is the run's process limit (the cgroup's pids.max or
+ * RLIMIT_NPROC): said once per process, so a fork bomb's millions of failures cost one message each. */
+static int g_limit_told;
+static void tell_process_limit(const char *detail) {
+    if (g_limit_told) return;
+    g_limit_told = 1;
+    int saved = errno;
+    msg_t m; m_begin(&m, "limit.hit"); m_kstr(&m, "what", "processes"); m_kstr(&m, "detail", detail); m_end(&m);
+    t_busy = 1; send_msg(&m, 0, NULL, 0); t_busy = 0;
+    errno = saved;
+}
+
 EXPORT pid_t fork(void) {
     void *ra = __builtin_return_address(0);
     int traced = ENTER(ra);
@@ -579,7 +591,9 @@ EXPORT pid_t fork(void) {
         t_busy = 1; send_msg(&m, 1, NULL, 0); t_busy = 0;
     }
     pid_t pid = real_fork();
-    if (pid == 0) {
+    if (pid < 0 && errno == EAGAIN && g_on) {
+        tell_process_limit("fork() failed: Resource temporarily unavailable");
+    } else if (pid == 0) {
         if (g_on) child_hello("fork", ra);
     } else if (pid > 0 && traced) {
         int saved = errno;
