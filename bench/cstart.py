@@ -103,6 +103,7 @@ def plain(workdir: str, gcc: str, nice: int = 0) -> dict[str, float]:
     assert p.stdout is not None
     line = p.stdout.readline()
     t2 = time.monotonic_ns()
+    p.stdout.close()
     p.wait()
     if line.strip() != b"hi":
         raise RuntimeError(f"./prog printed {line!r}")
