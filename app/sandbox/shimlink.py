@@ -318,7 +318,8 @@ class ShimMixin:
             # A socket the fd scan found first gets its path once the shim sees it bound or connected:
             # the same channel again, now with its name.
             self.emit({"type": "ipc.channel", "channel": cid, "kind": ch.kinds[cid],
-                       "name": shown or self.tracker.shown(key), "line": msg.get("line")})
+                       "name": shown or (None if key.startswith("thread-") else self.tracker.shown(key)),
+                       "line": msg.get("line")})  # a threading object has no kernel name: none is shown
         if shown:
             ch.named.add(cid)
         return cid

@@ -4,13 +4,16 @@
 //   mount(element, ctx) -> {update(events), seek(n, events), reset()}
 
 import { s, h, attr, text, clear, fitText } from '../dom.js';
-import { t, onLangChange, getLang } from '../i18n.js';
+import { t, has, onLangChange, getLang } from '../i18n.js';
 
 const getLangKey = () => getLang();
 import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { procLabel } from '../model/reducer.js';
 import { stripAnsi } from '../ansi.js';
+
+// An operation on a channel (ipc.op `op`) in the reader's language; an unknown one as its code.
+const opWord = (op) => (has(`op.${op}`) ? t(`op.${op}`) : op);
 
 const PX = 90; // process column left
 const PW = 190;
@@ -129,8 +132,8 @@ export function mount(el, ctx) {
       if (ch.written || ch.read || ch.kind === 'pipe' || ch.kind === 'fifo' || ch.kind === 'socket' || ch.kind === 'queue' || ch.kind === 'mp_pipe') {
         l3 = t('ipc.bytes', { w: ch.written, r: ch.read });
       }
-      if (ch.value !== undefined) l3 = `${t('ipc.value', { v: preview(JSON.stringify(ch.value), 18) })}${ch.lastOp ? ` · ${ch.lastOp.op}` : ''}`;
-      else if (ch.lastOp && !l3) l3 = ch.lastOp.op;
+      if (ch.value !== undefined) l3 = `${t('ipc.value', { v: preview(JSON.stringify(ch.value), 18) })}${ch.lastOp ? ` · ${opWord(ch.lastOp.op)}` : ''}`;
+      else if (ch.lastOp && !l3) l3 = opWord(ch.lastOp.op);
       fitText(r.l3, l3, CW - 26);
       text(r.title, `${ch.id} (${t(`kind.${ch.kind}`)}) ${ch.name || ''}`);
     }
