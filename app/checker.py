@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .classroom.checking import check_exercise
 from .expectations import answers, check
 from .lessons import Lesson, LessonStore
 from .runspec import build_spec
@@ -16,6 +17,13 @@ def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[d
     from .cli import stream_run
 
     spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
+    return list(stream_run(launcher, spec))
+
+
+def run_files(settings: Settings, launcher: Launcher, lesson: Lesson, files: dict[str, str]) -> list[dict[str, Any]]:
+    from .cli import stream_run
+
+    spec = build_spec(settings, launcher, files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
     return list(stream_run(launcher, spec))
 
 
@@ -39,6 +47,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
     except LauncherError as e:
         print(f"the sandbox could not start: {e}")
         return 2
+    total_ex = 0
     try:
         for lesson in chosen:
             events = run_lesson(settings, launcher, lesson)
@@ -58,9 +67,16 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
                 if verbose:
                     out = "".join(e["text"] for e in events if e["type"] == "io.output")
                     print("       output:\n" + "\n".join("         " + x for x in out.splitlines()[-20:]))
+            for ex in lesson.exercises:
+                problems = check_exercise(ex, lambda files, lesson=lesson: run_files(settings, launcher, lesson, files),
+                                          lesson.files)
+                print(f"{'ok' if not problems else 'FAIL':4} {lesson.id}/{ex.id}: solution passes, starter fails"
+                      if not problems else f"FAIL {lesson.id}/{ex.id}: " + "; ".join(problems))
+                failed += bool(problems)
+                total_ex += 1
     finally:
         launcher.stop()
-    total = len(chosen) + len(store.errors)
+    total = len(chosen) + len(store.errors) + total_ex
     print(f"{total - failed} passed, {failed} failed")
     sys.stdout.flush()
     return 1 if failed else 0

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import EXPECTATION_KINDS, METRICS
 from .sandbox.limits import Limits
 
@@ -58,6 +59,7 @@ class Lesson:
     files: dict[str, str] = field(default_factory=dict)
     main: str = "main.py"
     stdin: str | None = None
+    exercises: list[Exercise] = field(default_factory=list)
 
     def summary_dict(self) -> dict[str, Any]:
         return {"id": self.id, "order": self.order, "topic": self.topic, "title": self.title,
@@ -67,7 +69,7 @@ class Lesson:
         return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
                 "body_md": self.body, "body_html": {k: _md.render(v) for k, v in self.body.items()},
                 "files": self.files, "main": self.main, "questions": self.questions, "expect": self.expect,
-                "stdin": self.stdin}
+                "stdin": self.stdin, "exercises": [e.public() for e in self.exercises]}
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -222,9 +224,18 @@ def load_lesson(folder: Path) -> Lesson:
             except SyntaxError as e:
                 raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
     stdin = data.get("stdin")
+    ex_node = next((v for k, v in node.value if k.value == "exercises"), None) \
+        if isinstance(node, yaml.MappingNode) else None
+    ex_lines = [_line_of(n) for n in ex_node.value] if isinstance(ex_node, yaml.SequenceNode) else \
+        [_line_of(node, "exercises")]
+    try:
+        exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path)
+    except ExerciseError as e:
+        raise LessonError(e.path, e.line, e.message) from e
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
-                  questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None)
+                  questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
+                  exercises=exercises)
 
 
 class LessonStore:

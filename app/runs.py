@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .classroom.exercises import Exercise
+from .classroom.grading import grade
 from .expectations import answers as compute_answers
 from .runspec import build_spec, new_run_id
 from .sandbox.client import Launcher, LauncherError, StartingRun
@@ -53,6 +55,7 @@ class Run:
     stdin: str | None = None
     room: str | None = None
     pace: dict[str, Any] | None = None  # start paced: {"mode": "step"|"slow"|"paused", "delay_ms": N}
+    exercise: Exercise | None = None  # run.finished gets this exercise's goals
     status: RunStatus = RunStatus.QUEUED
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -93,7 +96,7 @@ class RunManager:
 
     def submit(self, files: dict[str, str], main: str, lesson: str | None, limits: dict[str, Any] | None,
                client: str, questions: list[dict[str, Any]] | None = None, stdin: str | None = None,
-               room: str | None = None, pace: dict[str, Any] | None = None) -> Run:
+               room: str | None = None, pace: dict[str, Any] | None = None, exercise: Exercise | None = None) -> Run:
         if self.floor_missing:
             raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
                              f"{', '.join(self.floor_missing)} (see /healthz)")
@@ -108,7 +111,7 @@ class RunManager:
         if len(self.queue) >= self.settings.max_queue:
             raise RunRefused(503, "the server is full; try again in a minute")
         run = Run(id=new_run_id(), lesson=lesson, files=files, main=main, limits=limits, client=client,
-                  questions=questions or [], stdin=stdin, room=room, pace=pace)
+                  questions=questions or [], stdin=stdin, room=room, pace=pace, exercise=exercise)
         self.runs[run.id] = run
         self.queue.append(run)
         self._pump()
@@ -170,6 +173,10 @@ class RunManager:
                         batch[-1]["answers"] = compute_answers(run.questions, run.events + batch)
                     except Exception:
                         log.exception("answers for run %s", run.id)
+                if batch[-1]["type"] == "run.finished" and run.exercise is not None:
+                    # In a thread: finding each goal's evidence re-reads the run a few times.
+                    goals = await asyncio.to_thread(grade, run.exercise, run.events + batch)
+                    batch[-1]["goals"] = [g.to_dict() for g in goals]
                 self._publish(run, batch)
                 if batch[-1]["type"] == "run.finished":
                     finished = True

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from .classroom.hub import Classroom
 from .lessons import LessonStore
 from .rooms import RoomHub
 from .runs import RunManager
@@ -23,7 +24,7 @@ from .runspec import floor_missing
 from .sandbox.client import Launcher, LauncherError
 from .settings import ROOT, Settings, get_settings
 from .storage import Storage
-from .web import lessons_api, pages, rooms_api, runs_api
+from .web import classroom_api, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
 from .web.headers import PageHeaders
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.storage = Storage(settings.data_dir / "proclab.db")
         state.manager = RunManager(settings, state.launcher, state.storage)
         state.rooms = RoomHub(state.manager)
+        state.classroom = Classroom(state.manager, web.lessons)
         state.manager.floor_missing = floor_missing(state.launcher.info, state.launcher.as_root) \
             if state.launcher.info else ["process"]
         if state.manager.floor_missing:
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         h = web.health()
         return JSONResponse(h, status_code=200)
 
-    for module in (lessons_api, runs_api, rooms_api, pages):
+    for module in (lessons_api, runs_api, rooms_api, classroom_api, pages):
         module.register(app, web)
     app.state.proclab = state
     return app

@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from .. import auth
-from ..lessons import LessonStore
+from ..classroom.exercises import Exercise
+from ..classroom.hub import Classroom
+from ..lessons import Lesson, LessonStore
 from ..rooms import RoomHub
 from ..runs import RunManager, RunStatus
 from ..runspec import active_layers
@@ -47,6 +49,7 @@ class RunRequest(BaseModel):
     stdin: str | None = None
     limits: dict[str, float] | None = None
     pace: PaceRequest | None = Field(default=None, description="start paced (e.g. step mode from the first call)")
+    exercise: str | None = Field(default=None, description="an exercise of the lesson: run.finished carries goals")
 
 
 class SignalRequest(BaseModel):
@@ -106,6 +109,7 @@ class State:
     storage: Storage
     manager: RunManager
     rooms: RoomHub
+    classroom: Classroom
     started: float
 
 
@@ -178,6 +182,17 @@ class Web:
             raise HTTPException(409, "the run has finished")
         await self.state.manager.command(run_id, cmd)
         return {"ok": True}
+
+    @staticmethod
+    def exercise_of(lesson: Lesson | None, req: RunRequest) -> Exercise | None:
+        """The exercise a run is graded against (its lesson must be given too)."""
+        if req.exercise is None:
+            return None
+        found = next((e for e in lesson.exercises if e.id == req.exercise), None) if lesson else None
+        if found is None:
+            raise HTTPException(422, f"exercise: no exercise {req.exercise!r} in lesson {req.lesson!r}; expected "
+                                f"one of {[e.id for e in lesson.exercises] if lesson else 'a lesson id too'}")
+        return found
 
     @staticmethod
     def pace_of(req: RunRequest) -> dict[str, Any] | None:

@@ -26,11 +26,14 @@ def register(app: FastAPI, web: Web) -> None:
         return [e.to_dict() for e in web.lessons().errors]
 
     @app.get("/api/lessons/{lesson_id}")
-    async def api_lesson(lesson_id: str) -> dict[str, Any]:
+    async def api_lesson(lesson_id: str, request: Request) -> dict[str, Any]:
         lesson = web.lessons().get(lesson_id)
         if lesson is None:
             raise HTTPException(404, f"no lesson {lesson_id!r}")
-        return lesson.to_dict()
+        out = lesson.to_dict()
+        if web.instructor(request):  # classroom: instructors see each exercise's reference solution
+            out["exercises"] = [e.public(instructor=True) for e in lesson.exercises]
+        return out
 
     @app.get("/api/lessons/{lesson_id}/files/{name}")
     async def get_lesson_file(lesson_id: str, name: str, request: Request) -> dict[str, Any]:

@@ -41,6 +41,9 @@ def register(app: FastAPI, web: Web) -> None:
             if len(content.encode()) > MAX_SOURCE:
                 raise HTTPException(413, f"{name} is larger than {MAX_SOURCE // 1024} KiB")
             files[name] = content
+        exercise = web.exercise_of(lesson, req)
+        if exercise is not None and exercise.main not in (req.files or {}):
+            files[exercise.main] = exercise.starter  # no code sent: the exercise's starting point
         main = req.main or (lesson.main if lesson else "main.py")
         limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
         pace = web.pace_of(req)
@@ -48,7 +51,7 @@ def register(app: FastAPI, web: Web) -> None:
             run = web.state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
                                        client_id(request), lesson.questions if lesson else None,
                                        req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       pace=pace)
+                                       pace=pace, exercise=exercise)
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         except ValueError as e:

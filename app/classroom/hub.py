@@ -1,0 +1,165 @@
+"""The classroom's server state: who is in each room, their runs on the wall, progress, live notices.
+
+Listens to every run's events (RunManager.listeners): a room student's run updates the wall as it
+goes, and its run.finished records exercise progress. Pages that watch a room's class view get a
+small notice ("wall", "predictions", "progress", "show") when something changed, at most a few
+times a second, and fetch what they need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..lessons import LessonStore
+from ..runs import Run, RunManager, RunStatus
+from .batches import Batches
+from .exercises import Exercise
+from .store import ClassStore
+from .wall import WallEntry
+
+log = logging.getLogger("proclab.classroom")
+NOTICE_EVERY_S = 0.25
+QUEUE_MAX = 256  # notices are tiny and coalesced; a watcher this far behind is dropped
+
+
+@dataclass
+class ClassRoom:
+    code: str
+    wall: dict[str, WallEntry] = field(default_factory=dict)  # student id -> current or last run
+    names: dict[str, str] = field(default_factory=dict)
+    watchers: set[asyncio.Queue[str | None]] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)
+    flush: asyncio.TimerHandle | None = None
+    shown: str | None = None
+
+
+@dataclass
+class StudentRun:
+    room: str
+    student: str
+    exercise: Exercise | None
+
+
+class Classroom:
+    def __init__(self, manager: RunManager, lessons: Callable[[], LessonStore]) -> None:
+        self.manager = manager
+        self.lessons = lessons
+        self.store = ClassStore(manager.storage)
+        self.batches = Batches(manager)
+        self.rooms: dict[str, ClassRoom] = {}
+        self.student_runs: dict[str, StudentRun] = {}  # run id -> whose
+        manager.listeners.append(self._on_events)
+
+    def room(self, code: str) -> ClassRoom:
+        code = code.upper()
+        room = self.rooms.get(code)
+        if room is None:
+            room = self.rooms[code] = ClassRoom(code=code)
+            for s in self.store.students(code):
+                room.names[s["id"]] = s["name"]
+        return room
+
+    # ------------------------------------------------------------ notices
+
+    def notify(self, code: str, what: str) -> None:
+        room = self.room(code)
+        room.dirty.add(what)
+        if room.flush is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called from a worker thread: nobody to tell yet
+                return
+            room.flush = loop.call_later(NOTICE_EVERY_S, self._flush, room)
+
+    def _flush(self, room: ClassRoom) -> None:
+        room.flush = None
+        text = json.dumps({"type": "class.changed", "what": sorted(room.dirty), "shown": room.shown})
+        room.dirty.clear()
+        for q in list(room.watchers):
+            if q.qsize() >= QUEUE_MAX:
+                room.watchers.discard(q)
+                q.put_nowait(None)  # the sender closes it; the page reconnects and fetches afresh
+            else:
+                q.put_nowait(text)
+
+    def watch(self, code: str) -> asyncio.Queue[str | None]:
+        q: asyncio.Queue[str | None] = asyncio.Queue()
+        self.room(code).watchers.add(q)
+        return q
+
+    def unwatch(self, code: str, q: asyncio.Queue[str | None]) -> None:
+        self.room(code).watchers.discard(q)
+
+    # ------------------------------------------------------------ runs
+
+    def student_busy(self, code: str, sid: str) -> Run | None:
+        entry = self.room(code).wall.get(sid)
+        run = self.manager.runs.get(entry.run) if entry else None
+        return run if run is not None and run.status != RunStatus.FINISHED else None
+
+    def add_student_run(self, code: str, sid: str, run: Run, exercise: Exercise | None) -> None:
+        room = self.room(code)
+        self.student_runs[run.id] = StudentRun(room.code, sid, exercise)
+        entry = WallEntry(run=run.id, lesson=run.lesson, exercise=exercise.id if exercise else None)
+        for ev in run.events:  # whatever the run already said (its queue position, or more)
+            entry.apply(ev)
+        if run.status == RunStatus.RUNNING and entry.status == "queued":
+            entry.status = "running"
+        room.wall[sid] = entry
+        self.notify(room.code, "wall")
+
+    def _on_events(self, run: Run, texts: list[str]) -> None:
+        who = self.student_runs.get(run.id)
+        if who is None:
+            return
+        room = self.room(who.room)
+        entry = room.wall.get(who.student)
+        if entry is None or entry.run != run.id:
+            return
+        for ev in run.events[len(run.events) - len(texts):]:
+            entry.apply(ev)
+        self.notify(room.code, "wall")
+        if run.events and run.events[-1]["type"] == "run.finished":
+            self.student_runs.pop(run.id, None)
+            fin = run.events[-1]
+            if who.exercise is not None and fin.get("goals") is not None:
+                passed = all(g["passed"] for g in fin["goals"])
+                asyncio.get_running_loop().create_task(self._record(who, run.id, passed))
+
+    async def _record(self, who: StudentRun, run_id: str, passed: bool) -> None:
+        assert who.exercise is not None
+        try:
+            await asyncio.to_thread(self.store.record_attempt, who.room, who.student, who.exercise.lesson,
+                                    who.exercise.id, passed, run_id)
+        except Exception:
+            log.exception("progress of run %s", run_id)
+        self.notify(who.room, "progress")
+
+    def wall(self, code: str) -> list[dict[str, Any]]:
+        room = self.room(code)
+        out = []
+        for sid, name in room.names.items():
+            entry = room.wall.get(sid)
+            if entry is None:
+                out.append({"student": sid, "name": name, "run": None, "status": None, "stuck": False,
+                            "reason": None})
+            else:
+                out.append(entry.public(name, sid))
+        return out
+
+    def queue_position(self, run: Run) -> int:
+        """1 for the first in line; 0 once it runs."""
+        if run.status != RunStatus.QUEUED:
+            return 0
+        for i, r in enumerate(self.manager.queue):
+            if r is run:
+                return i + 1
+        return 0
+
+    def exercises(self) -> list[Exercise]:
+        return [ex for lesson in self.lessons().ordered() for ex in lesson.exercises]
