@@ -114,6 +114,8 @@ class Classroom:
         self.notify(room.code, "wall")
 
     def _on_events(self, run: Run, texts: list[str]) -> None:
+        if run.room is not None and run.events and run.events[-1]["type"] == "run.finished":
+            self.notify(run.room, "predictions")  # the kernel's answers are in: mark them on the histograms
         who = self.student_runs.get(run.id)
         if who is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from fastapi import (
@@ -134,11 +135,10 @@ def register(app: FastAPI, web: Web) -> None:
 
     @router.get("/api/rooms/{code}/me")
     async def me(code: str, request: Request) -> dict[str, Any]:
+        """This browser's student in the room: `{"joined": true, id, name}`, or `{"joined": false}`."""
         room = await room_of(code)
         student = await student_of(room, request)
-        if student is None:
-            raise HTTPException(404, "this browser has not joined the room")
-        return student
+        return {"joined": False} if student is None else {"joined": True, **student}
 
     @router.get("/api/rooms/{code}/students")
     async def students(code: str, request: Request) -> list[dict[str, Any]]:
@@ -326,13 +326,19 @@ def register(app: FastAPI, web: Web) -> None:
             await ws.close(code=4403, reason="instructors only")
             return
         q = classroom().watch(room.code)
-        q.put_nowait('{"type":"class.changed","what":["hello"]}')
+        q.put_nowait(json.dumps({"type": "class.changed", "what": ["hello"], "shown": classroom().room(room.code).shown}))
         try:
             await stream_queue(ws, q, close_at_end=True)
         except WebSocketDisconnect:
             pass
         finally:
             classroom().unwatch(room.code, q)
+
+    @router.get("/api/exercises")
+    async def all_exercises() -> list[dict[str, Any]]:
+        """Every exercise of the course, in lesson order (no solutions: see GET /api/lessons/{id})."""
+        return [{**e.public(), "lesson_title": lesson.title} for lesson in web.lessons().ordered()
+                for e in lesson.exercises]
 
     # ------------------------------------------------------------ batches
 
@@ -376,3 +382,33 @@ def register(app: FastAPI, web: Web) -> None:
         return batch.public()
 
     app.include_router(router)
+    register_pages(app, web)
+
+
+def register_pages(app: FastAPI, web: Web) -> None:
+    """The class view (instructor, projector) and the student page (in a room, or solo exercises)."""
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    from .common import script_json
+
+    @app.get("/room/{code}/class", response_class=HTMLResponse, include_in_schema=False)
+    async def class_page(code: str, request: Request, projector: bool = False) -> Response:
+        room = await asyncio.to_thread(web.state.rooms.get, code)
+        if room is None:
+            raise HTTPException(404, f"no room {code!r}")
+        if not web.instructor(request):
+            return RedirectResponse("/signin", status_code=303)
+        info = {"code": room.code, "title": room.title, "projector": projector}
+        return web.page(request, "classroom.html", room=info, room_json=script_json(info), projector=projector)
+
+    @app.get("/room/{code}/student", response_class=HTMLResponse, include_in_schema=False)
+    async def student_page(code: str, request: Request) -> Response:
+        room = await asyncio.to_thread(web.state.rooms.get, code)
+        if room is None:
+            raise HTTPException(404, f"no room {code!r}")
+        info = {"code": room.code, "title": room.title}
+        return web.page(request, "classroom_student.html", room=info, data_json=script_json({"room": info}))
+
+    @app.get("/exercises", response_class=HTMLResponse, include_in_schema=False)
+    async def solo_page(request: Request) -> Response:
+        return web.page(request, "classroom_student.html", room=None, data_json=script_json({"room": None}))
