@@ -19,7 +19,7 @@ from ..lessons import LessonStore
 from ..runs import Run, RunManager, RunStatus
 from .batches import Batches
 from .exercises import Exercise
-from .store import ClassStore
+from .store import ClassStore, token_hash
 from .wall import WallEntry
 
 log = logging.getLogger("proclab.classroom")
@@ -31,7 +31,8 @@ QUEUE_MAX = 256  # notices are tiny and coalesced; a watcher this far behind is 
 class ClassRoom:
     code: str
     wall: dict[str, WallEntry] = field(default_factory=dict)  # student id -> current or last run
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # student id -> nickname, of those still in the room
+    tokens: dict[str, str] = field(default_factory=dict)  # token hash -> student id (no SQLite on a Run press)
     watchers: set[asyncio.Queue[str | None]] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
     flush: asyncio.TimerHandle | None = None
@@ -53,6 +54,7 @@ class Classroom:
         self.batches = Batches(manager)
         self.rooms: dict[str, ClassRoom] = {}
         self.student_runs: dict[str, StudentRun] = {}  # run id -> whose
+        self._tasks: set[asyncio.Task[Any]] = set()
         manager.listeners.append(self._on_events)
 
     def room(self, code: str) -> ClassRoom:
@@ -62,7 +64,27 @@ class Classroom:
             room = self.rooms[code] = ClassRoom(code=code)
             for s in self.store.students(code):
                 room.names[s["id"]] = s["name"]
+            room.tokens = self.store.tokens(code)
         return room
+
+    def student(self, code: str, token: str) -> dict[str, Any] | None:
+        room = self.room(code)
+        sid = room.tokens.get(token_hash(token))
+        if sid is None or sid not in room.names:
+            return None
+        return {"id": sid, "name": room.names[sid]}
+
+    def joined(self, code: str, student: dict[str, Any], token: str | None) -> None:
+        room = self.room(code)
+        room.names[student["id"]] = student["name"]
+        if token is not None:
+            room.tokens[token_hash(token)] = student["id"]
+
+    def removed(self, code: str, sid: str) -> None:
+        room = self.room(code)
+        room.names.pop(sid, None)
+        room.wall.pop(sid, None)
+        room.tokens = {h: s for h, s in room.tokens.items() if s != sid}
 
     # ------------------------------------------------------------ notices
 
@@ -113,6 +135,13 @@ class Classroom:
         room.wall[sid] = entry
         self.notify(room.code, "wall")
 
+    def remember_run(self, code: str, sid: str, run_id: str, lesson: str, exercise: str | None) -> None:
+        """Stored after the response: the student's 201 does not wait for SQLite."""
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.store.add_run, code, sid, run_id, lesson, exercise))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _on_events(self, run: Run, texts: list[str]) -> None:
         if run.room is not None and run.events and run.events[-1]["type"] == "run.finished":
             self.notify(run.room, "predictions")  # the kernel's answers are in: mark them on the histograms
@@ -131,7 +160,9 @@ class Classroom:
             fin = run.events[-1]
             if who.exercise is not None and fin.get("goals") is not None:
                 passed = all(g["passed"] for g in fin["goals"])
-                asyncio.get_running_loop().create_task(self._record(who, run.id, passed))
+                task = asyncio.get_running_loop().create_task(self._record(who, run.id, passed))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _record(self, who: StudentRun, run_id: str, passed: bool) -> None:
         assert who.exercise is not None

@@ -85,11 +85,12 @@ class ClassStore:
                               (room, sid, token_hash(token), name, now))
         return {"id": sid, "name": name, "joined": now}, token
 
-    def student_by_token(self, room: str, token: str) -> dict[str, Any] | None:
+    def tokens(self, room: str) -> dict[str, str]:
+        """token hash -> student id, for the room's students still in it."""
         with self.s.lock:
-            row = self.s.db.execute("SELECT id, name, joined FROM students WHERE room = ? AND token_hash = ? "
-                                    "AND removed = 0", (room, token_hash(token))).fetchone()
-        return {"id": row[0], "name": row[1], "joined": row[2]} if row else None
+            rows = self.s.db.execute("SELECT token_hash, id FROM students WHERE room = ? AND removed = 0",
+                                     (room,)).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def students(self, room: str) -> list[dict[str, Any]]:
         with self.s.lock:

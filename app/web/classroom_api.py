@@ -83,7 +83,8 @@ def register(app: FastAPI, web: Web) -> None:
         return web.state.classroom
 
     async def room_of(code: str) -> Room:
-        room = await asyncio.to_thread(web.state.rooms.get, code)
+        cached = web.state.rooms.rooms.get(code.upper())  # no worker thread for a room in memory
+        room = cached if cached is not None else await asyncio.to_thread(web.state.rooms.get, code)
         if room is None:
             raise HTTPException(404, f"no room {code!r}")
         return room
@@ -92,7 +93,10 @@ def register(app: FastAPI, web: Web) -> None:
         token = request.cookies.get(cookie_name(room.code))
         if not token:
             return None
-        return await asyncio.to_thread(classroom().store.student_by_token, room.code, token)
+        cl = classroom()
+        if room.code not in cl.rooms:
+            await asyncio.to_thread(cl.room, room.code)  # loads the room's students from SQLite once
+        return cl.student(room.code, token)
 
     async def need_student(room: Room, request: Request) -> dict[str, Any]:
         student = await student_of(room, request)
@@ -121,6 +125,7 @@ def register(app: FastAPI, web: Web) -> None:
         name = named(body)
         cl = classroom()
         student = await student_of(room, request)
+        token = None
         if student is not None:  # the same browser joining again (another tab): same student, maybe new name
             await asyncio.to_thread(cl.store.rename, room.code, student["id"], name)
             student["name"] = name
@@ -128,7 +133,7 @@ def register(app: FastAPI, web: Web) -> None:
             student, token = await asyncio.to_thread(cl.store.add_student, room.code, name)
             response.set_cookie(cookie_name(room.code), token, max_age=30 * 86400, httponly=True, samesite="lax",
                                 path="/")
-        cl.room(room.code).names[student["id"]] = name
+        cl.joined(room.code, student, token)
         cl.notify(room.code, "students")
         cl.notify(room.code, "wall")
         return student
@@ -163,9 +168,7 @@ def register(app: FastAPI, web: Web) -> None:
         room = await room_of(code)
         if not await asyncio.to_thread(classroom().store.remove, room.code, sid):
             raise HTTPException(404, f"no student {sid!r} in room {room.code}")
-        cr = classroom().room(room.code)
-        cr.names.pop(sid, None)
-        cr.wall.pop(sid, None)
+        classroom().removed(room.code, sid)
         for what in ("wall", "predictions", "progress"):
             classroom().notify(room.code, what)
         return Response(status_code=204)
@@ -227,7 +230,7 @@ def register(app: FastAPI, web: Web) -> None:
     @router.post("/api/rooms/{code}/my-runs", status_code=201)
     async def student_run(code: str, body: StudentRunRequest, request: Request) -> dict[str, Any]:
         """A joined student's run (a lesson, or an exercise with their code): on the wall, graded, one at a
-        time per student; the queue is first come, first served."""
+        time per student; the queue is first come, first served. `position`: 0 running, N-th in the queue."""
         room = await room_of(code)
         student = await need_student(room, request)
         lesson = lesson_of(body.lesson)
@@ -251,8 +254,7 @@ def register(app: FastAPI, web: Web) -> None:
         except RunRefused as e:
             raise HTTPException(e.status, e.message) from e
         cl.add_student_run(room.code, student["id"], run, exercise)
-        await asyncio.to_thread(cl.store.add_run, room.code, student["id"], run.id, lesson.id,
-                                exercise.id if exercise else None)
+        cl.remember_run(room.code, student["id"], run.id, lesson.id, exercise.id if exercise else None)
         return {**run.public(), "position": cl.queue_position(run)}
 
     @router.get("/api/rooms/{code}/outcomes")
