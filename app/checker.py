@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -68,8 +69,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
                     out = "".join(e["text"] for e in events if e["type"] == "io.output")
                     print("       output:\n" + "\n".join("         " + x for x in out.splitlines()[-20:]))
             for ex in lesson.exercises:
-                problems = check_exercise(ex, lambda files, lesson=lesson: run_files(settings, launcher, lesson, files),
-                                          lesson.files)
+                problems = check_exercise(ex, functools.partial(run_files, settings, launcher, lesson), lesson.files)
                 print(f"{'ok' if not problems else 'FAIL':4} {lesson.id}/{ex.id}: solution passes, starter fails"
                       if not problems else f"FAIL {lesson.id}/{ex.id}: " + "; ".join(problems))
                 failed += bool(problems)

@@ -124,11 +124,12 @@ def register(app: FastAPI, web: Web) -> None:
         room = await room_of(code)
         name = named(body)
         cl = classroom()
-        student = await student_of(room, request)
+        known = await student_of(room, request)
         token = None
-        if student is not None:  # the same browser joining again (another tab): same student, maybe new name
-            await asyncio.to_thread(cl.store.rename, room.code, student["id"], name)
-            student["name"] = name
+        student: dict[str, Any]
+        if known is not None:  # the same browser joining again (another tab): same student, maybe new name
+            await asyncio.to_thread(cl.store.rename, room.code, known["id"], name)
+            student = {**known, "name": name}
         else:
             student, token = await asyncio.to_thread(cl.store.add_student, room.code, name)
             response.set_cookie(cookie_name(room.code), token, max_age=30 * 86400, httponly=True, samesite="lax",
