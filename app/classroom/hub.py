@@ -60,11 +60,12 @@ class Classroom:
     def room(self, code: str) -> ClassRoom:
         code = code.upper()
         room = self.rooms.get(code)
-        if room is None:
-            room = self.rooms[code] = ClassRoom(code=code)
+        if room is None:  # may run in a worker thread: the first complete one wins
+            fresh = ClassRoom(code=code)
             for s in self.store.students(code):
-                room.names[s["id"]] = s["name"]
-            room.tokens = self.store.tokens(code)
+                fresh.names[s["id"]] = s["name"]
+            fresh.tokens = self.store.tokens(code)
+            room = self.rooms.setdefault(code, fresh)
         return room
 
     def student(self, code: str, token: str) -> dict[str, Any] | None:
@@ -89,7 +90,9 @@ class Classroom:
     # ------------------------------------------------------------ notices
 
     def notify(self, code: str, what: str) -> None:
-        room = self.room(code)
+        room = self.rooms.get(code.upper())
+        if room is None:  # not loaded: nobody watches it (watching loads it), and the loop must not read SQLite
+            return
         room.dirty.add(what)
         if room.flush is None:
             try:
@@ -158,8 +161,9 @@ class Classroom:
         if run.events and run.events[-1]["type"] == "run.finished":
             self.student_runs.pop(run.id, None)
             fin = run.events[-1]
-            if who.exercise is not None and fin.get("goals") is not None:
-                passed = all(g["passed"] for g in fin["goals"])
+            if who.exercise is not None:  # a run the sandbox could not finish is an attempt too, not passed
+                goals = fin.get("goals") or []
+                passed = bool(goals) and all(g["passed"] for g in goals)
                 task = asyncio.get_running_loop().create_task(self._record(who, run.id, passed))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

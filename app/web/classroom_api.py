@@ -83,20 +83,20 @@ def register(app: FastAPI, web: Web) -> None:
         return web.state.classroom
 
     async def room_of(code: str) -> Room:
+        """The room, with its classroom state loaded (from SQLite in a worker thread, once)."""
         cached = web.state.rooms.rooms.get(code.upper())  # no worker thread for a room in memory
         room = cached if cached is not None else await asyncio.to_thread(web.state.rooms.get, code)
         if room is None:
             raise HTTPException(404, f"no room {code!r}")
+        if room.code not in classroom().rooms:
+            await asyncio.to_thread(classroom().room, room.code)
         return room
 
     async def student_of(room: Room, request: Request) -> dict[str, Any] | None:
         token = request.cookies.get(cookie_name(room.code))
         if not token:
             return None
-        cl = classroom()
-        if room.code not in cl.rooms:
-            await asyncio.to_thread(cl.room, room.code)  # loads the room's students from SQLite once
-        return cl.student(room.code, token)
+        return classroom().student(room.code, token)
 
     async def need_student(room: Room, request: Request) -> dict[str, Any]:
         student = await student_of(room, request)
@@ -328,6 +328,8 @@ def register(app: FastAPI, web: Web) -> None:
         if not web.instructor(ws):
             await ws.close(code=4403, reason="instructors only")
             return
+        if room.code not in classroom().rooms:
+            await asyncio.to_thread(classroom().room, room.code)
         q = classroom().watch(room.code)
         q.put_nowait(json.dumps({"type": "class.changed", "what": ["hello"], "shown": classroom().room(room.code).shown}))
         try:
