@@ -191,8 +191,11 @@ def test_thirty_students_predict_run_and_get_graded(browser: Any, server: Server
 def test_solo_exercises_keep_progress_in_the_browser_in_chinese(browser: Any, server: Server) -> None:  # noqa: F811
     p = Page(browser, server, locale="zh-CN")
     try:
-        page = p.goto("/exercises?exercise=fork-basics/fork-two-children")
+        page = p.goto("/lessons/fork-basics")
+        page.click(".lesson-exercises a[href='/exercises?exercise=fork-basics/fork-two-children']")
         page.wait_for_selector("body[data-ready=true]")
+        assert page.input_value("#ex-pick") == "fork-basics/fork-two-children"
+        assert "两个子进程" in page.text_content("#ex-goal")
         assert "你的进度：0/" in page.text_content("#ex-progress")
         page.click("#ex-run")
         page.wait_for_selector("#ex-goals li[data-goal='1'][data-passed='false']", timeout=RUN_TIMEOUT)
