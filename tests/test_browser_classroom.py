@@ -142,10 +142,12 @@ def test_thirty_students_predict_run_and_get_graded(browser: Any, server: Server
         tpage.wait_for_selector(f"{cell}[data-state='tried']", timeout=10_000)
         solution = server.http.get(f"/api/lessons/{LESSON}", headers=auth(server)).json()
         code_text = next(e for e in solution["exercises"] if e["id"] == EXERCISE)["solution"]["main.py"]
-        sp.fill("#ex-code", code_text)
+        sp.evaluate("(src) => window.proclab.editor.setValue(src)", code_text)
         sp.click("#ex-run")
         sp.wait_for_selector("#ex-goals li[data-goal='3'][data-passed='true']", timeout=RUN_TIMEOUT)
         assert sp.locator("#ex-goals li[data-passed='false']").count() == 0
+        sp.wait_for_selector("#ex-output:not([hidden])")
+        assert "reaped" in sp.text_content("#ex-output") and "exit code 3" in sp.text_content("#ex-output")
         pages[0].shot("student-exercise-passed")
         tpage.wait_for_selector(f"{card}.tone-passed", timeout=10_000)
         tpage.wait_for_selector(f"{cell}[data-state='passed']", timeout=10_000)

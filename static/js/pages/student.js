@@ -22,6 +22,24 @@ let current = null;
 let lastGoals = null;
 let lastRun = null;
 
+// The code editor: the vendored CodeMirror over the textarea (the textarea alone without it).
+const editor = (() => {
+  const ta = $('ex-code');
+  const CM = window.CodeMirror;
+  if (!CM) return { getValue: () => ta.value, setValue: (v) => { ta.value = v; } };
+  const cm = CM.fromTextArea(ta, {
+    mode: 'python', lineNumbers: true, indentUnit: 4, tabSize: 4, indentWithTabs: false, matchBrackets: true,
+    viewportMargin: Infinity,
+    extraKeys: {
+      'Ctrl-Enter': () => runExercise(),
+      Tab: (c) => (c.somethingSelected() ? c.indentSelection('add') : c.replaceSelection('    ')),
+      Esc: (c) => c.getInputField().blur(),
+    },
+  });
+  cm.getInputField().setAttribute('aria-label', t('code.title'));
+  return { getValue: () => cm.getValue(), setValue: (v) => cm.setValue(v) };
+})();
+
 function errText(err) {
   const d = err && err.detail;
   if (Array.isArray(d)) return d.map((x) => x.msg).join('; ');
@@ -115,9 +133,22 @@ function choose(key) {
   clear(hints);
   for (const hint of pick(current.hints) || []) hints.append(h('li', null, hint));
   $('ex-hints-box').hidden = !(pick(current.hints) || []).length;
-  $('ex-code').value = store(codeKey(current)) || current.starter[current.main];
+  editor.setValue(store(codeKey(current)) || current.starter[current.main]);
   lastGoals = null;
+  lastRun = null;
+  $('ex-output').hidden = true;
+  $('ex-run-link').hidden = true;
   renderGoals();
+}
+
+async function showOutput(runId) {
+  const events = await request('GET', `/api/runs/${enc(runId)}/events`);
+  const out = events.filter((e) => e.type === 'io.output').map((e) => e.text).join('');
+  const pre = $('ex-output');
+  pre.textContent = out.length > 20000 ? `…${out.slice(-20000)}` : out; // text only: output is never HTML
+  pre.hidden = !out;
+  $('ex-run-open').setAttribute('href', `/runs/${enc(runId)}`);
+  $('ex-run-link').hidden = false;
 }
 
 function renderGoals() {
@@ -154,7 +185,7 @@ async function waitFinished(runId, onQueued) {
 
 async function runExercise() {
   if (!current) return;
-  const code = $('ex-code').value;
+  const code = editor.getValue();
   store(codeKey(current), code);
   const files = { [current.main]: code };
   $('ex-run').disabled = true;
@@ -172,6 +203,7 @@ async function runExercise() {
       renderProgress();
     }
     renderGoals();
+    await showOutput(info.id);
   } catch (err) {
     $('ex-status').textContent = '';
     if (err.status === 403 && room) {
@@ -192,7 +224,7 @@ async function runBatch() {
   const status = $('batch-status');
   try {
     const b0 = await request('POST', '/api/batches', {
-      lesson: current.lesson, exercise: current.id, files: { [current.main]: $('ex-code').value }, count,
+      lesson: current.lesson, exercise: current.id, files: { [current.main]: editor.getValue() }, count,
     });
     for (;;) {
       const b = await request('GET', `/api/batches/${enc(b0.id)}`);
@@ -228,7 +260,7 @@ async function start() {
   $('ex-run').addEventListener('click', runExercise);
   $('ex-reset').addEventListener('click', () => {
     if (!current) return;
-    $('ex-code').value = current.starter[current.main];
+    editor.setValue(current.starter[current.main]);
     store(codeKey(current), current.starter[current.main]);
   });
   $('batch-start').addEventListener('click', runBatch);
@@ -260,4 +292,5 @@ onLangChange(() => {
   renderGoals();
   renderProgress();
 });
+window.proclab = { editor };
 start().catch((err) => toast(errText(err), { error: true }));
