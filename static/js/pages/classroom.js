@@ -73,6 +73,15 @@ async function loadPredictions() {
   }
 }
 
+$('class-run').addEventListener('click', async () => {
+  // the same run the room page starts: every student watches it; its answers mark the histograms
+  try {
+    await request('POST', `${base}/runs`, { lesson: lessonSel.value });
+  } catch (err) {
+    toast(errText(err), { error: true });
+  }
+});
+
 $('class-vote-again').addEventListener('click', async () => {
   try {
     await request('POST', `${base}/predictions/rounds`, { lesson: lessonSel.value });

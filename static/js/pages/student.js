@@ -250,6 +250,17 @@ function renderBars(box, outcomes, total) {
 
 // ------------------------------------------------------------ start
 
+async function newestLesson() {
+  // the lesson the instructor ran last in this room: what the class is predicting now
+  try {
+    const info = await request('GET', `/api/rooms/${enc(room.code)}`);
+    const last = info.runs && info.runs[info.runs.length - 1];
+    return last ? (await request('GET', `/api/runs/${enc(last)}`)).lesson : null;
+  } catch {
+    return null;
+  }
+}
+
 async function start() {
   exercises = await request('GET', '/api/exercises');
   const pickEl = $('ex-pick');
@@ -272,7 +283,7 @@ async function start() {
     $('join-name').value = store('proclab.nickname') || '';
     const lessons = await request('GET', '/api/lessons');
     for (const l of lessons) $('predict-lesson').append(h('option', { value: l.id }, pick(l.title)));
-    const lessonWanted = new URLSearchParams(location.search).get('lesson');
+    const lessonWanted = new URLSearchParams(location.search).get('lesson') || (await newestLesson());
     if (lessonWanted) $('predict-lesson').value = lessonWanted;
     $('predict-lesson').addEventListener('change', loadQuestions);
     try {
