@@ -22,13 +22,15 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m app serve --host $${PROCLAB_HOST:-127.0.0.1} --port $${PROCLAB_PORT:-8000}
 
-# Debian's Chromium for the browser tests (never a downloaded browser), Node for the front-end unit tests.
+# Debian's Chromium for the browser tests (never a downloaded browser), Node for the front-end unit tests,
+# gcc and the C library's headers for C programs (runs compile main.c with them).
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  need=""; \
 	  [ -x /usr/bin/chromium ] || need="$$need chromium"; \
 	  command -v node >/dev/null || need="$$need nodejs"; \
 	  command -v capsh >/dev/null || need="$$need libcap2-bin"; \
+	  command -v gcc >/dev/null || need="$$need gcc libc6-dev"; \
 	  if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi; \
 	fi
 

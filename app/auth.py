@@ -1,37 +1,104 @@
-"""Instructor identity: one token from PROCLAB_INSTRUCTOR_TOKEN, as a Bearer header or a sign-in cookie.
+"""Instructor identity: one token from PROCLAB_INSTRUCTOR_TOKEN, as a Bearer header or a sign-in session.
 
-The cookie holds an HMAC of the token, never the token itself. The token lives
-only in the web process: the launcher was started with a clean environment.
+Signing in with the token makes a session: a random id in the cookie, known only to this server,
+that expires (`session_hours`) and that signing out ends. The token itself never leaves the web
+process (the launcher was started with a clean environment). Sign-in attempts are limited per IP.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import math
+import secrets
+import time
+from collections import deque
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
 COOKIE = "pl_instructor"
 
 
-def cookie_value(token: str) -> str:
-    return hmac.new(token.encode(), b"proclab-instructor-cookie", hashlib.sha256).hexdigest()
+class Sessions:
+    """Instructor sessions in memory: a restart signs everyone out, which is the safe direction."""
 
+    def __init__(self, hours: float) -> None:
+        self.ttl = hours * 3600
+        self.expires: dict[str, float] = {}
 
-def is_instructor(request: HTTPConnection, token: str) -> bool:
-    if not token:
-        return False
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer ") and hmac.compare_digest(header[7:].strip().encode(), token.encode()):
+    def create(self) -> str:
+        self._prune()
+        sid = secrets.token_urlsafe(32)
+        self.expires[sid] = time.monotonic() + self.ttl
+        return sid
+
+    def valid(self, sid: str) -> bool:
+        end = self.expires.get(sid)
+        if end is None:
+            return False
+        if end < time.monotonic():
+            self.expires.pop(sid, None)
+            return False
         return True
-    cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), cookie_value(token).encode())
+
+    def revoke(self, sid: str) -> None:
+        self.expires.pop(sid, None)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for sid in [s for s, end in self.expires.items() if end < now]:
+            del self.expires[sid]
 
 
-def require_instructor(request: Request, token: str) -> None:
-    if not token:
-        raise HTTPException(403, "instructor features are off: the server has no PROCLAB_INSTRUCTOR_TOKEN")
-    if not is_instructor(request, token):
-        raise HTTPException(401, "instructor sign-in required: send 'Authorization: Bearer TOKEN' or sign in at "
-                                 "/signin", headers={"WWW-Authenticate": "Bearer"})
+class RateLimit:
+    """At most `per_minute` attempts per key in any 60 s."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str) -> int:
+        """0 if an attempt is allowed now (and counts it); else the seconds to wait."""
+        now = time.monotonic()
+        q = self.hits.setdefault(key, deque())
+        while q and q[0] <= now - self.WINDOW:
+            q.popleft()
+        if len(q) >= self.per_minute:
+            return max(1, math.ceil(q[0] + self.WINDOW - now))
+        q.append(now)
+        if len(self.hits) > 10_000:  # many addresses: forget the idle ones
+            for k in [k for k, v in self.hits.items() if not v or v[-1] <= now - self.WINDOW]:
+                del self.hits[k]
+        return 0
+
+
+class Auth:
+    def __init__(self, token: str, session_hours: float, signin_per_minute: int) -> None:
+        self.token = token
+        self.sessions = Sessions(session_hours)
+        self.signin_limit = RateLimit(signin_per_minute)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    def token_ok(self, given: str) -> bool:
+        return self.enabled and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def is_instructor(self, conn: HTTPConnection) -> bool:
+        if not self.enabled:
+            return False
+        header = conn.headers.get("authorization", "")
+        if header.lower().startswith("bearer ") and self.token_ok(header[7:].strip()):
+            return True
+        sid = conn.cookies.get(COOKIE, "")
+        return bool(sid) and self.sessions.valid(sid)
+
+    def require(self, conn: HTTPConnection) -> None:
+        if not self.enabled:
+            raise HTTPException(403, "instructor features are off: the server has no PROCLAB_INSTRUCTOR_TOKEN")
+        if not self.is_instructor(conn):
+            raise HTTPException(401, "instructor sign-in required: send 'Authorization: Bearer TOKEN' or sign in "
+                                     "at /signin", headers={"WWW-Authenticate": "Bearer"})

@@ -7,24 +7,23 @@ import sys
 from typing import Any
 
 from .classroom.checking import check_exercise
-from .expectations import answers, check
+from .expectations import check
 from .lessons import Lesson, LessonStore
+from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .settings import Settings
 
 
 def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[dict[str, Any]]:
-    from .cli import stream_run
-
-    spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
-    return list(stream_run(launcher, spec))
+    spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
+                      stdio=lesson.stdio)
+    return list(stream_run(launcher, spec, lesson.questions))
 
 
 def run_files(settings: Settings, launcher: Launcher, lesson: Lesson, files: dict[str, str]) -> list[dict[str, Any]]:
-    from .cli import stream_run
-
-    spec = build_spec(settings, launcher, files, lesson.main, lesson.id, lesson.limits, lesson.stdin)
+    spec = build_spec(settings, launcher, files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
+                      stdio=lesson.stdio)
     return list(stream_run(launcher, spec))
 
 
@@ -61,7 +60,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
             for r in bad:
                 print(f"       expected {r['expect']}: not seen in the real run")
             if verbose:
-                for qid, value in answers(lesson.questions, events).items():
+                for qid, value in fin.get("answers", {}).items():
                     print(f"       question {qid}: {value!r}")
             if bad:
                 failed += 1

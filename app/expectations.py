@@ -205,7 +205,11 @@ METRICS: dict[str, Callable[[RunFacts, dict[str, Any]], Any]] = {
 def answers(questions: Iterable[dict[str, Any]], events: list[Event]) -> dict[str, Any]:
     facts = RunFacts(events)
     out: dict[str, Any] = {}
+    started = any(e.get("type") == "run.started" for e in events)
     for q in questions:
+        if not started:  # nothing ran (a C program that did not compile): no real answer, not a zero
+            out[q["id"]] = None
+            continue
         ans = q.get("answer", {})
         fn = METRICS.get(ans.get("metric"))
         out[q["id"]] = fn(facts, ans) if fn else None

@@ -18,12 +18,13 @@ from markdown_it import MarkdownIt
 
 from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import EXPECTATION_KINDS, METRICS
+from .sandbox.compile import Language, Stdio, default_main
 from .sandbox.limits import Limits
 
 LANGS = ("en", "zh")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LANG_RE = re.compile(r"^<!--\s*lang:\s*([a-z]{2})\s*-->\s*$")
-SCENARIO_EXT = (".py", ".txt", ".csv", ".json")
+SCENARIO_EXT = (".py", ".c", ".h", ".txt", ".csv", ".json")
 MAX_FILE = 256 * 1024
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
@@ -60,16 +61,19 @@ class Lesson:
     main: str = "main.py"
     stdin: str | None = None
     exercises: list[Exercise] = field(default_factory=list)
+    stdio: str | None = None  # compile.Stdio value: how stdout is buffered (default: as on a terminal)
+    twin: str | None = None  # the same lesson in the other language (a lesson id), linked from both pages
+    twin_line: int | None = None
 
     def summary_dict(self) -> dict[str, Any]:
         return {"id": self.id, "order": self.order, "topic": self.topic, "title": self.title,
-                "summary": self.summary}
+                "summary": self.summary, "language": Language.of(self.main).value, "twin": self.twin}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
                 "body_md": self.body, "body_html": {k: _md.render(v) for k, v in self.body.items()},
                 "files": self.files, "main": self.main, "questions": self.questions, "expect": self.expect,
-                "stdin": self.stdin, "exercises": [e.public() for e in self.exercises]}
+                "stdin": self.stdin, "stdio": self.stdio, "exercises": [e.public() for e in self.exercises]}
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -127,6 +131,30 @@ def _body(text: str, path: Path, first_line: int) -> dict[str, str]:
     return {lang: "\n".join(lines).strip() + "\n" for lang, lines in sections.items()}
 
 
+MAX_YAML_NODES = 10_000
+
+
+def _expanded_size(root: yaml.Node | None) -> int:
+    """How many values the YAML document becomes once every alias is expanded (each node counted
+    once per place it appears, computed per distinct node so the count itself stays cheap)."""
+    memo: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in memo:
+            return memo[id(node)]
+        memo[id(node)] = MAX_YAML_NODES + 1  # a recursive alias counts as too big
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        memo[id(node)] = n = min(n, MAX_YAML_NODES + 1)
+        return n
+
+    return size(root) if root is not None else 0
+
+
 def load_lesson(folder: Path) -> Lesson:
     path = folder / "lesson.md"
     try:
@@ -138,6 +166,10 @@ def load_lesson(folder: Path) -> Lesson:
     fm, body_text, body_line = _split_front_matter(text, path)
     try:
         node = yaml.compose(fm, Loader=yaml.SafeLoader)
+        expanded = _expanded_size(node)
+        if expanded > MAX_YAML_NODES:  # aliases of aliases: 392 bytes grew into a 175 MiB page
+            raise LessonError(path, 2, f"front matter expands to more than {MAX_YAML_NODES} values "
+                              "(YAML anchors and aliases); write the values out instead")
         data = yaml.safe_load(fm)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -205,7 +237,6 @@ def load_lesson(folder: Path) -> Lesson:
         if not isinstance(ans, dict) or ans.get("metric") not in METRICS:
             raise LessonError(path, qline, f"question {q['id']!r}: 'answer' must be {{metric: NAME}} with NAME one of "
                               f"{', '.join(sorted(METRICS))}")
-    main = data.get("main", "main.py")
     files: dict[str, str] = {}
     for f in sorted(folder.iterdir()):
         if f.is_file() and f.suffix in SCENARIO_EXT and not f.name.startswith("."):
@@ -215,6 +246,7 @@ def load_lesson(folder: Path) -> Lesson:
                 files[f.name] = f.read_text(encoding="utf-8")
             except UnicodeDecodeError as e:
                 raise LessonError(f, None, f"not UTF-8 text: {e}") from e
+    main = data.get("main") or default_main(files)  # the language follows the entry file: main.py or main.c
     if main not in files:
         raise LessonError(path, _line_of(node, "main"), f"the scenario file {main!r} is missing from {folder}")
     for fname, text in files.items():
@@ -232,10 +264,33 @@ def load_lesson(folder: Path) -> Lesson:
         exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path)
     except ExerciseError as e:
         raise LessonError(e.path, e.line, e.message) from e
+    twin = data.get("twin")
+    if twin is not None and not (isinstance(twin, str) and ID_RE.match(twin)):
+        raise LessonError(path, _line_of(node, "twin"), f"'twin' must be the id of another lesson, got {twin!r}")
+    stdio = data.get("stdio")
+    if stdio is not None and stdio not in {s.value for s in Stdio}:
+        raise LessonError(path, _line_of(node, "stdio"),
+                          f"'stdio' must be one of {', '.join(s.value for s in Stdio)}, got {stdio!r}")
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
                   questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
+                  stdio=stdio, twin=twin, twin_line=_line_of(node, "twin") if twin else None,
                   exercises=exercises)
+
+
+def _link_twins(lessons: dict[str, Lesson], errors: list[LessonError]) -> None:
+    """A twin names a lesson that exists; the link goes both ways (the Python lesson points to its C twin)."""
+    for lesson in lessons.values():
+        if lesson.twin is None:
+            continue
+        other = lessons.get(lesson.twin)
+        if other is None or other is lesson:
+            errors.append(LessonError(lesson.dir / "lesson.md", lesson.twin_line,
+                                      f"'twin' {lesson.twin!r} is not the id of another lesson"))
+            lesson.twin = None
+    for lesson in list(lessons.values()):
+        if lesson.twin is not None and lessons[lesson.twin].twin is None:
+            lessons[lesson.twin].twin = lesson.id
 
 
 class LessonStore:
@@ -282,6 +337,7 @@ class LessonStore:
                                                   f"id {lesson.id!r} is already used by {lessons[lesson.id].dir}"))
                         continue
                     lessons[lesson.id] = lesson
+            _link_twins(lessons, errors)
             self.lessons, self.errors, self._stamp = lessons, errors, stamp
 
     def refresh(self, force: bool = False) -> bool:

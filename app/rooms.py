@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from .feeds import Feed
 from .runs import Run, RunManager
 
 # No 0/O, 1/I/L: students type these from a projector.
@@ -32,8 +33,8 @@ class Room:
     code: str
     title: str | None = None
     run_ids: list[str] = field(default_factory=list)
-    subscribers: set[asyncio.Queue[str | None]] = field(default_factory=set)
-    instructors: set[asyncio.Queue[str | None]] = field(default_factory=set)  # the subset that is not a student
+    subscribers: set[Feed] = field(default_factory=set)
+    instructors: set[Feed] = field(default_factory=set)  # the subset that is not a student
 
 
 class RoomHub:
@@ -75,37 +76,39 @@ class RoomHub:
         if run.id not in room.run_ids:
             room.run_ids.append(run.id)
         tagged = [with_run(t, run.id) for t in texts]  # once per room, not once per student
-        for q in list(room.subscribers):
-            for t in tagged:
-                q.put_nowait(t)
+        for feed in list(room.subscribers):
+            feed.push(tagged)
 
-    async def subscribe(self, room: Room, instructor: bool = False) -> asyncio.Queue[str | None]:
+    async def subscribe(self, room: Room, instructor: bool = False, after: dict[str, int] | None = None) -> Feed:
         """Catch-up first (events of every run so far), then live, with no gap and no duplicate.
 
+        after: {run id: last seq seen} from a client that resumes; those runs start after that seq.
         Finished runs are read from SQLite first (that awaits); then the in-memory runs are copied and
-        the queue registered without any await in between, so no live event can slip past.
+        the feed registered without any await in between, so no live event can slip past.
         """
+        after = after or {}
         stored: dict[str, list[dict[str, Any]]] = {}
         for run_id in list(room.run_ids):
             if run_id not in self.manager.runs:
-                stored[run_id] = await asyncio.to_thread(self.manager.storage.get_events, run_id, -1)
-        q: asyncio.Queue[str | None] = asyncio.Queue()
+                stored[run_id] = await asyncio.to_thread(self.manager.storage.get_events, run_id,
+                                                         after.get(run_id, -1))
+        feed = Feed(self.manager.settings.ws_buffer_events)
+        catch_up: list[str] = []
         for run_id in list(room.run_ids):
             run = self.manager.runs.get(run_id)
             if run is not None:
-                for text in run.encoded:
-                    q.put_nowait(with_run(text, run_id))
+                catch_up += [with_run(text, run_id) for text in run.encoded[after.get(run_id, -1) + 1:]]
             else:
-                for ev in stored.get(run_id, []):
-                    q.put_nowait(json.dumps({**ev, "run": run_id}, ensure_ascii=False))
-        room.subscribers.add(q)
+                catch_up += [json.dumps({**ev, "run": run_id}, ensure_ascii=False) for ev in stored.get(run_id, [])]
+        feed.preload(catch_up)
+        room.subscribers.add(feed)
         if instructor:
-            room.instructors.add(q)
-        return q
+            room.instructors.add(feed)
+        return feed
 
-    def unsubscribe(self, room: Room, q: asyncio.Queue[str | None]) -> None:
-        room.subscribers.discard(q)
-        room.instructors.discard(q)
+    def unsubscribe(self, room: Room, feed: Feed) -> None:
+        room.subscribers.discard(feed)
+        room.instructors.discard(feed)
 
     def clients(self, room: Room) -> tuple[int, int]:
         """(students, instructors) connected."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .sandbox.client import Launcher
+from .sandbox.compile import Stdio
 from .sandbox.limits import Limits
 from .settings import Settings
 
@@ -37,7 +38,7 @@ def new_run_id() -> str:
 
 def build_spec(settings: Settings, launcher: Launcher, files: dict[str, str], main: str, lesson: str | None,
                limits: dict[str, Any] | None, stdin: str | None = None, uid: int | None = None,
-               run_id: str | None = None) -> dict[str, Any]:
+               run_id: str | None = None, stdio: str | None = None) -> dict[str, Any]:
     lim = Limits().with_overrides(limits or {}, settings.max_limits)
     if uid is None and launcher.uid_pool:
         uid = launcher.uid_pool[0]
@@ -45,7 +46,7 @@ def build_spec(settings: Settings, launcher: Launcher, files: dict[str, str], ma
     return {
         "run_id": run_id or new_run_id(), "files": files, "main": main, "lesson": lesson,
         "limits": lim.to_dict(), "uid": uid, "layers": active_layers(launcher.info, launcher.as_root),
-        "nice": settings.nice, "stdin": stdin,
+        "nice": settings.nice, "stdin": stdin, "stdio": stdio or Stdio.TERMINAL.value,
         "ro_paths": ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev", "/sys", python_dir,
                      launcher.info.get("shim_dir", ""), launcher.info.get("bin_dir", "")],
     }

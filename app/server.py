@@ -1,6 +1,7 @@
 """The web process: builds the FastAPI app (lifespan, middleware, /docs, /healthz) and serves it.
 
-Routes live in app/web/, one module per area; they share the server state through `Web`.
+Routes live in app/web/, one router per area; they reach the server state through the `Web`
+dependency (app/web/deps.py), made complete in the lifespan before the first request.
 """
 
 from __future__ import annotations
@@ -8,63 +9,85 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from . import i18n
+from .auth import Auth
 from .classroom.hub import Classroom
 from .lessons import LessonStore
 from .rooms import RoomHub
-from .runs import RunManager
+from .runs import RunManager, interrupted_finish
 from .runspec import floor_missing
 from .sandbox.client import Launcher, LauncherError
 from .settings import ROOT, Settings, get_settings
-from .storage import Storage
+from .storage import Storage, StorageError
 from .web import classroom_api, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
+from .web.deps import WebDep
+from .web.guards import Guards
 from .web.headers import PageHeaders
 
 log = logging.getLogger("proclab")
 
 
+async def build_state(settings: Settings) -> State:
+    """Everything the server holds. A database that cannot be used stops the start (StorageError)."""
+    storage = Storage(settings.data_dir / "proclab.db")
+    left = await asyncio.to_thread(storage.interrupted, interrupted_finish)
+    if left:
+        log.warning("%d run(s) were going when the server last stopped; kept as interrupted: %s",
+                    len(left), ", ".join(left))
+    lessons = LessonStore(settings.lessons_dir)
+    for err in lessons.errors:
+        log.error("lesson not loaded: %s", err)
+    launcher = Launcher.create(settings.runtime_dir, settings.uid_base, settings.max_concurrent_runs,
+                               settings.run_python, settings.disabled)
+    try:
+        await asyncio.to_thread(launcher.start)
+    except LauncherError as e:
+        log.error("the sandbox launcher could not start: %s", e)
+    manager = RunManager(settings, launcher, storage)
+    manager.floor_missing = floor_missing(launcher.info, launcher.as_root) if launcher.info else ["process"]
+    if manager.floor_missing:
+        log.error("refusing to run student code: the sandbox floor is missing %s", ", ".join(manager.floor_missing))
+
+    def fresh_lessons() -> LessonStore:
+        lessons.refresh()
+        return lessons
+
+    return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
+                 rooms=RoomHub(manager), classroom=Classroom(manager, fresh_lessons),
+                 auth=Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state = State()
-    state.settings = settings
+    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    i18n.install(templates.env)
+    web = Web(settings, templates)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.started = time.time()
-        state.lessons = LessonStore(settings.lessons_dir)
-        for err in state.lessons.errors:
-            log.error("lesson not loaded: %s", err)
-        state.launcher = Launcher.create(settings.runtime_dir, settings.uid_base, settings.max_concurrent_runs,
-                                         settings.run_python, settings.disabled)
         try:
-            await asyncio.to_thread(state.launcher.start)
-        except LauncherError as e:
-            log.error("the sandbox launcher could not start: %s", e)
-        state.storage = Storage(settings.data_dir / "proclab.db")
-        state.manager = RunManager(settings, state.launcher, state.storage)
-        state.rooms = RoomHub(state.manager)
-        state.classroom = Classroom(state.manager, web.lessons)
-        state.manager.floor_missing = floor_missing(state.launcher.info, state.launcher.as_root) \
-            if state.launcher.info else ["process"]
-        if state.manager.floor_missing:
-            log.error("refusing to run student code: the sandbox floor is missing %s",
-                      ", ".join(state.manager.floor_missing))
+            state = await build_state(settings)
+        except StorageError as e:
+            log.error("%s", e)
+            raise
+        web.attach(state)
         await state.manager.keep_warm()
         janitor = asyncio.get_running_loop().create_task(state.manager.janitor())
-        app.state.proclab = state
         try:
             yield
         finally:
             janitor.cancel()
             await state.manager.shutdown()
+            await state.manager.flush()
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 
@@ -81,21 +104,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/img/logo.svg")
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
-    templates = Jinja2Templates(directory=str(ROOT / "templates"))
-
+    app.state.web = web  # what the routers' WebDep returns
     app.add_middleware(PageHeaders, csp=CSP)
+    app.add_middleware(Guards, max_body=settings.max_body_kb * 1024, max_import=settings.max_import_mb * 2**20,
+                       public_url=settings.public_url, ws_send_buffer=settings.ws_send_buffer_kb * 1024)
 
-
-    web = Web(state, templates)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, without echoing the input: NaN or a 2 MB string has no place in the answer.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        h = web.health()
-        return JSONResponse(h, status_code=200)
+    async def healthz(web: WebDep) -> JSONResponse:
+        return JSONResponse(web.health(), status_code=200)
 
     for module in (lessons_api, runs_api, rooms_api, classroom_api, pages):
-        module.register(app, web)
-    app.state.proclab = state
+        app.include_router(module.router)
     return app
 
 
@@ -107,4 +133,3 @@ def serve(host: str | None, port: int | None) -> int:
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level, ws_max_size=1 << 20)
     return 0
-

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .sandbox.limits import Limits
 
@@ -21,40 +23,83 @@ def _default_runtime() -> str:
     return os.path.join(base, f"proclab-{os.getuid()}")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PROCLAB_", extra="ignore")
+class Layer(StrEnum):
+    """The sandbox's layers, as the launcher's probe names them (app/sandbox/probe.py)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    PROCESS_MODEL = "process_model"
+    IDENTITY = "identity"
+    RLIMITS = "rlimits"
+    SUPERVISION = "supervision"
+    SECCOMP = "seccomp"
+    LANDLOCK = "landlock"
+    NAMESPACES = "namespaces"
+    CGROUP = "cgroup"
+    # Not a containment layer: the preloaded native shim that reports processes started from C.
+    NATIVE = "native"
+
+
+class LogLevel(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+    TRACE = "trace"
+
+
+class SettingsError(ValueError):
+    """Settings the server refuses to start with; the message names each variable and what it accepts."""
+
+
+# Positive, finite numbers for the server's maximum limits.
+PositiveLimit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCLAB_", extra="ignore", validate_default=True)
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
     lessons_dir: Path = ROOT / "lessons"
     data_dir: Path = ROOT / "data"
     runtime_dir: str = Field(default_factory=_default_runtime)
     # Interpreter for runs; must be usable by the run uids. Empty: found by probing.
     run_python: str = ""
-    uid_base: int = 61000
-    max_concurrent_runs: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1))
-    max_runs_per_client: int = 3
+    uid_base: int = Field(default=61000, ge=1000, le=2**31 - 1 - 4096)
+    max_concurrent_runs: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1, le=4096)
+    max_runs_per_client: int = Field(default=3, ge=1)
     # Supervisors kept ready for the next runs, at most one per run uid (see app/sandbox/spare.py): a warm
     # start skips forking, namespaces and the cgroup move. 0 turns warm starts off.
-    warm_spares: int = 4
-    max_queue: int = 200
-    disconnect_grace_s: float = 10.0
-    disable_layers: str = ""  # comma list: seccomp,landlock,namespaces,cgroup (as in a plain docker run)
-    nice: int = 10
+    warm_spares: int = Field(default=4, ge=0, le=4096)
+    max_queue: int = Field(default=200, ge=0)
+    disconnect_grace_s: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    # Comma list of layers to turn off, e.g. seccomp,landlock,namespaces,cgroup (as in a plain docker run);
+    # native: no preloaded native shim (processes started from C are then found by /proc scans only).
+    disable_layers: Annotated[frozenset[Layer], NoDecode] = frozenset()
+    nice: int = Field(default=10, ge=0, le=19)  # of the runs' processes; the web process stays at 0
     instructor_token: str = ""
     # The address students use (e.g. http://10.0.0.5:8000) for room links and QR codes; by default the
     # address the instructor's browser used, which is wrong when that is 127.0.0.1.
     public_url: str = ""
-    retention_days: int = 30
-    max_wall_s: float = 30.0
-    max_cpu_s: float = 10.0
-    max_processes: int = 64
-    max_memory_mb: int = 256
-    max_output_kb: int = 256
-    max_files_mb: int = 64
-    max_fds: int = 256
-    max_leftover_s: float = 5.0
-    log_level: str = "info"
+    retention_days: int = Field(default=30, ge=1)
+    max_wall_s: PositiveLimit = 30.0
+    max_cpu_s: PositiveLimit = 10.0
+    max_processes: int = Field(default=64, ge=1)
+    max_memory_mb: int = Field(default=256, ge=1)
+    max_output_kb: int = Field(default=256, ge=1)
+    max_files_mb: int = Field(default=64, ge=1)
+    max_fds: int = Field(default=256, ge=16)  # the interpreter itself needs a few
+    max_leftover_s: PositiveLimit = 5.0
+    log_level: LogLevel = LogLevel.INFO
+    # What one address, one connection and one request may use (issue 15; docs/architecture.md).
+    max_runs_per_ip: int = 12  # runs going at once from one IP address, whatever its cookies say
+    max_ws_per_ip: int = 256  # open WebSockets per IP address (a classroom behind one NAT needs many)
+    max_body_kb: int = 1024  # request bodies (files, stdin, saves): 413 above, before anything is read further
+    max_import_mb: int = 64  # body of POST /api/runs/import (a recording)
+    ws_send_buffer_kb: int = 256  # kernel send buffer per WebSocket (fixed, so a stalled client costs at most this)
+    ws_buffer_events: int = 5000  # events waiting for one slow WebSocket; above, it is closed (resume with after=)
+    signin_per_minute: int = 10  # sign-in attempts per IP address per minute; then 429 with Retry-After
+    session_hours: float = 12.0  # an instructor's sign-in lasts this long (sign-out ends it at once)
 
     @property
     def max_limits(self) -> Limits:
@@ -62,15 +107,47 @@ class Settings(BaseSettings):
                       memory_mb=self.max_memory_mb, output_kb=self.max_output_kb, files_mb=self.max_files_mb,
                       fds=self.max_fds, leftover_s=self.max_leftover_s)
 
-    @property
-    def uid_pool(self) -> list[int]:
-        return list(range(self.uid_base, self.uid_base + self.max_concurrent_runs))
+    @field_validator("disable_layers", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(x.strip().lower() for x in value.split(",") if x.strip())
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an address starting with http:// or https://, e.g. http://10.0.0.5:8000")
+        return value.rstrip("/")
 
     @property
     def disabled(self) -> set[str]:
-        return {x.strip() for x in self.disable_layers.split(",") if x.strip()}
+        return {layer.value for layer in self.disable_layers}
+
+
+def describe_errors(err: ValidationError) -> str:
+    """One line per wrong setting: the variable, the value given, what it accepts."""
+    lines = []
+    for e in err.errors():
+        name = f"PROCLAB_{str(e['loc'][0]).upper()}" if e["loc"] else "settings"
+        given = os.environ.get(name)
+        item = e.get("input")
+        where = f"{name}={given}" if given is not None else name
+        if isinstance(item, str | int | float) and str(item) != given:
+            where += f" ({item!r})"  # the wrong item of a list
+        lines.append(f"{where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment; raises SettingsError naming every wrong one and its valid values."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        raise SettingsError(describe_errors(e)) from None
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

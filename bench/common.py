@@ -126,7 +126,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
-        self.env = {"PROCLAB_MAX_RUNS_PER_CLIENT": "1000", **(env or {})}
+        self.env = {"PROCLAB_MAX_RUNS_PER_CLIENT": "1000", "PROCLAB_MAX_RUNS_PER_IP": "1000", "PROCLAB_MAX_WS_PER_IP": "5000", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.tmp / "server.log"
         self.health: dict[str, Any] = {}
@@ -134,8 +134,9 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         env = {**os.environ, "PROCLAB_DATA_DIR": str(self.tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
                **self.env}
-        self.proc = subprocess.Popen([PYTHON, "-m", "app", "serve", "--port", str(self.port)], cwd=ROOT, env=env,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with self.log.open("wb") as out:  # the server keeps its own copy of the fd
+            self.proc = subprocess.Popen([PYTHON, "-m", "app", "serve", "--port", str(self.port)], cwd=ROOT,
+                                         env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -160,13 +161,13 @@ class Server:
 
     def check_runs(self) -> None:
         """Raise Unavailable with the server's reason when it refuses student code."""
-        r = httpx.post(self.base + "/api/runs", json={"files": {"main.py": "pass\n"}}, timeout=30)
+        r = httpx.post(self.base + "/api/runs", json={"files": {"main.py": "pass\n"}}, timeout=30, cookies=COOKIES)
         if r.status_code != 201:
             raise Unavailable(f"the server refuses runs: {r.status_code} {r.text[:300]}")
         run_id = r.json()["id"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if httpx.get(f"{self.base}/api/runs/{run_id}", timeout=10).json()["status"] == "finished":
+            if httpx.get(f"{self.base}/api/runs/{run_id}", timeout=10, cookies=COOKIES).json()["status"] == "finished":
                 return
             time.sleep(0.05)
         raise Unavailable("a trivial run did not finish in 30 s")
@@ -194,7 +195,9 @@ class Server:
 
 # One browser identity for every request of the suite: runs may only be controlled (stop, input) by the
 # client that started them.
-COOKIES = {"pl_client": "bench-" + os.urandom(6).hex()}
+# One browser for the whole bench, client processes included (they inherit the variable): runs are
+# readable by the browser that started them.
+COOKIES = {"pl_client": os.environ.setdefault("PROCLAB_BENCH_CLIENT", "bench-" + os.urandom(6).hex())}
 COOKIE_HEADER = "; ".join(f"{k}={v}" for k, v in COOKIES.items())  # for the raw client (bench/rawclient.py)
 
 
@@ -267,7 +270,7 @@ async def watch(server: Server, run_id: str, first_frame: asyncio.Event | None =
 
     w = Watch()
     async with connect(f"{server.ws_base}/ws/runs/{run_id}", max_size=None, open_timeout=60,
-                       ping_interval=None, compression=None) as ws:
+                       ping_interval=None, compression=None, additional_headers={"Cookie": COOKIE_HEADER}) as ws:
         w.opened_ns = time.monotonic_ns()
         async for msg in ws:
             now = time.monotonic_ns()
@@ -367,6 +370,10 @@ class HealthPoller:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            for f in (self.proc.stdin, self.proc.stdout):
+                if f is not None:
+                    f.close()
 
 
 def run_python(server: Server) -> str:

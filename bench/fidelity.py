@@ -23,9 +23,10 @@ from .common import (
 from .sizes import Sizes
 
 
-async def events_of(server: Server, source: str) -> list[dict[str, Any]]:
+async def events_of(server: Server, source: str | dict[str, str]) -> list[dict[str, Any]]:
+    files = source if isinstance(source, dict) else {"main.py": source}
     async with http_client(server) as http:
-        run_id = await post_run(http, {"files": {"main.py": source}})
+        run_id = await post_run(http, {"files": files})
     w = await watch(server, run_id)
     return [ev for _, ev in w.events()]
 
@@ -47,6 +48,27 @@ def phase_stats(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"phases": n, "detected": hit, "share": hit / n if n else float("nan"),
             "by_kind": {k: v[0] / v[1] if v[1] else float("nan") for k, v in by_kind.items()},
             "delay_ms": delays, "wrong_events": wrong, "t0_uncertainty_us": err / 1e3}
+
+
+def short_lived_stats(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per kind of short-lived process started from C: the share that got proc.spawn (and proc.exit with its
+    code), and the delay from the parent's clock before fork/posix_spawn to the proc.spawn event's t."""
+    t0, _err = scenarios.t0_of(events)
+    spawns = {e["pid"]: e for e in events if e["type"] == "proc.spawn"}
+    exits = {e["pid"]: e for e in events if e["type"] == "proc.exit"}
+    execs = {e["pid"] for e in events if e["type"] == "proc.exec"}
+    by: dict[str, dict[str, Any]] = {}
+    for parts in scenarios.lines(events, "C"):
+        pid, t_ns, label = int(parts[1]), int(parts[2]), parts[3]
+        row = by.setdefault(label, {"n": 0, "spawned": 0, "exited": 0, "exec": 0, "delay_ms": []})
+        row["n"] += 1
+        if pid in spawns:
+            row["spawned"] += 1
+            row["delay_ms"].append(ms(t0 + spawns[pid]["t"] - t_ns))
+        if pid in exits and exits[pid]["code"] == 0:
+            row["exited"] += 1
+        row["exec"] += pid in execs
+    return by
 
 
 def ready_stats(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,7 +143,12 @@ def run(sizes: Sizes) -> Result:
                          "events show it `ready`. Sampler cost: the supervisor's CPU time (`/proc/INIT_PID/"
                          "schedstat`, read by the client when the READY and END lines arrive) over "
                          f"{sizes.cost_s:g} s of a run with {sizes.cost_procs} processes (half sleeping, half "
-                         "blocked on a pipe), against a run with one process doing the same."))
+                         "blocked on a pipe), against a run with one process doing the same. Short-lived processes "
+                         f"started from C: a C program (built in the run) forks {sizes.short_lived} children each "
+                         "that live 1, 5 and 20 ms (`usleep`, `_exit`), then starts `true` with `posix_spawnp` "
+                         f"{sizes.short_lived} times, one at a time; each is *reported* when a `proc.spawn` names "
+                         "its pid; delay = the spawn event's `t` on CLOCK_MONOTONIC − the parent's clock just "
+                         "before `fork`/`posix_spawnp`."))
     with Server(name="fidelity") as server:
         server.check_runs()
         ev20 = asyncio.run(events_of(server, scenarios.phases(20, sizes.fid_cycles_20)))
@@ -129,9 +156,12 @@ def run(sizes: Sizes) -> Result:
         evs = asyncio.run(events_of(server, scenarios.spinners(sizes.spinners, sizes.spin_s)))
         cost_n = asyncio.run(supervisor_cost(server, scenarios.many_idle(sizes.cost_procs, sizes.cost_s)))
         cost_1 = asyncio.run(supervisor_cost(server, scenarios.many_idle(1, sizes.cost_s)))
+        evc = asyncio.run(events_of(server, scenarios.short_lived_c(sizes.short_lived)))
     f20, f5 = phase_stats(ev20), phase_stats(ev5)
     rd = ready_stats(evs)
-    res.raw = {"phases_20ms": f20, "phases_5ms": f5, "ready": rd, "cost_n": cost_n, "cost_1": cost_1}
+    short = short_lived_stats(evc)
+    res.raw = {"phases_20ms": f20, "phases_5ms": f5, "ready": rd, "cost_n": cost_n, "cost_1": cost_1,
+               "short_lived_c": short}
     for label, f in (("20 ms", f20), ("5 ms", f5)):
         kinds = ", ".join(f"{k} {v:.0%}" for k, v in f["by_kind"].items())
         res.add(f"{label} phases detected", f"{f['share']:.0%} ({f['detected']}/{f['phases']})", "",
@@ -152,5 +182,14 @@ def run(sizes: Sizes) -> Result:
     res.add(f"supervisor CPU, {n} processes", cost_n["share"] * 100, "% of a core",
             f"1 process: {cost_1['share'] * 100:.2f} %", "< 5 % of a core", cost_n["share"] < 0.05)
     res.add("supervisor CPU per extra process", per * 100, "% of a core")
+    for label, row in short.items():
+        n = row["n"]
+        share = row["spawned"] / n if n else float("nan")
+        d = summary(row["delay_ms"]) if row["delay_ms"] else {"median": float("nan"), "p99": float("nan")}
+        res.add(f"C-started process ({label}) reported", f"{share:.0%} ({row['spawned']}/{n})", "",
+                f"with exit code {row['exited']}/{n}; with exec {row['exec']}/{n}", "100 %",
+                row["spawned"] == n)
+        res.add(f"C-started process ({label}): start → proc.spawn t, median / p99",
+                f"{d['median']:.2f} / {d['p99']:.2f}", "ms")
     res.notes.append(f"t0 anchor uncertainty ±{max(f20['t0_uncertainty_us'], f5['t0_uncertainty_us']):.0f} µs.")
     return res

@@ -194,6 +194,50 @@ def long_sleep(seconds: float) -> str:
 # ---------------------------------------------------------------- reading the scenarios' own reports
 
 
+SHORT_LIVED_C = r"""#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+extern char **environ;
+static long long mono(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]);
+    int lives[] = {1, 5, 20};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < n; i++) {
+            long long t = mono();
+            pid_t pid = fork();
+            if (pid == 0) { usleep(lives[k] * 1000); _exit(0); }
+            waitpid(pid, NULL, 0);
+            printf("C %d %lld fork-%dms\n", pid, t, lives[k]);
+        }
+    for (int i = 0; i < n; i++) {
+        char *args[] = {"true", NULL};
+        long long t = mono();
+        pid_t pid;
+        posix_spawnp(&pid, "true", NULL, NULL, args, environ);
+        waitpid(pid, NULL, 0);
+        printf("C %d %lld posix_spawn-true\n", pid, t);
+    }
+    return 0;
+}
+"""
+
+
+def short_lived_c(n: int) -> dict[str, str]:
+    """Processes started from C that live 1, 5 and 20 ms (fork + usleep + _exit), and `true` started with
+    posix_spawn (glibc's clone, no fork symbol): `C pid ns label` with the parent's clock before the call."""
+    main = ANCHOR + f"""\
+import subprocess
+print("A", _banchor, flush=True)
+subprocess.run(["gcc", "-O0", "-o", "short", "short.c"], check=True)
+subprocess.run(["./short", "{n}"], check=True)
+"""
+    return {"main.py": main, "short.c": SHORT_LIVED_C}
+
+
 def lines(events: list[dict[str, Any]], prefix: str) -> list[list[str]]:
     return [parts for parts, _ev in lines_with_event(events, prefix)]
 

@@ -13,6 +13,7 @@ class Sizes:
     fid_cycles_20: int = 30  # 3. cycles of 20 ms phases
     fid_cycles_5: int = 60  # 3. cycles of 5 ms phases
     spinners: int = 4  # 3. processes pinned to one CPU
+    short_lived: int = 30  # 3. processes per lifetime started from C
     spin_s: float = 1.5
     cost_procs: int = 10  # 3. processes in the sampler-cost run
     cost_s: float = 3.0
@@ -25,13 +26,14 @@ class Sizes:
     bombs: int = 5  # 7. fork bomb repetitions
     hostile_s: float = 10.0  # 7. how long four hostile runs are kept going
     layer_starts: int = 20  # 7. starts per layer configuration
+    c_starts: int = 20  # 8. C runs (and plain gcc + run) for the C start latency
     burst_students: int = 60  # classroom burst: students pressing Run within a second
     hall_students: int = 1000  # lecture hall: students watching one run in a room
     hall_procs: int = 4  # client processes they are spread over
 
     @classmethod
     def tiny(cls) -> Sizes:
-        return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2,
+        return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2, short_lived=3,
                    spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
-                   mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, burst_students=5,
+                   mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2, burst_students=5,
                    hall_students=10, hall_procs=1)

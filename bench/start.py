@@ -84,11 +84,10 @@ def _parts(run_id: str, w: Watch, t_post: int, t_created: int) -> dict[str, floa
 def cold_start(python: str) -> float:
     """A fresh interpreter: from spawning it to reading its first output line, in ms."""
     t0 = time.monotonic_ns()
-    p = subprocess.Popen([python, "-c", COLD], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    assert p.stdout is not None
-    line = p.stdout.readline()
-    t1 = time.monotonic_ns()
-    p.wait()
+    with subprocess.Popen([python, "-c", COLD], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL) as p:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        t1 = time.monotonic_ns()
     if line.strip() != b"hi":
         raise RuntimeError(f"{python} printed {line!r}")
     return ms(t1 - t0)

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from .common import PYTHON, ROOT, parse_frame
+from .common import COOKIE_HEADER, PYTHON, ROOT, parse_frame
 
 
 async def clients(url: str, n: int, hold: bool = False) -> dict[str, Any]:
@@ -33,7 +33,7 @@ async def clients(url: str, n: int, hold: bool = False) -> dict[str, Any]:
         frames: list[tuple[int, str]] = []
         async with gate:
             ws = await connect(url, max_size=None, open_timeout=120, ping_interval=None, compression=None,
-                               close_timeout=30)
+                               close_timeout=30, additional_headers={"Cookie": COOKIE_HEADER})
         try:
             first = True
             async for msg in ws:
@@ -97,6 +97,8 @@ class ClientProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def main() -> None:

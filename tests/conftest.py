@@ -71,13 +71,33 @@ class Server:
         return self.wait(r.json()["id"], timeout)
 
     def wait(self, run_id: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Wait for any run (as the instructor: runs of other clients are not this client's to read)."""
         deadline = time.monotonic() + timeout
+        auth = {"Authorization": f"Bearer {self.secret}"}
         while time.monotonic() < deadline:
-            info = self.http.get(f"/api/runs/{run_id}").json()
+            info = self.http.get(f"/api/runs/{run_id}", headers=auth).json()
             if info["status"] == "finished":
-                return self.http.get(f"/api/runs/{run_id}/events").json()
+                return self.http.get(f"/api/runs/{run_id}/events", headers=auth).json()
             time.sleep(0.05)
         raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+_CLIENTS: list[httpx.Client] = []
+
+
+def http_client(base: str, **kwargs: Any) -> httpx.Client:
+    """An HTTP client of the test's own (its own cookies), closed when the test ends: with warnings as errors,
+    a socket left open is a failure."""
+    c = httpx.Client(base_url=base, **kwargs)
+    _CLIENTS.append(c)
+    return c
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
 
 
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: list[str] | None = None) -> Server:
@@ -85,9 +105,9 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: lis
     env = {**os.environ, "PROCLAB_DATA_DIR": str(tmp / "data"), "PROCLAB_LOG_LEVEL": "warning",
            "PROCLAB_INSTRUCTOR_TOKEN": SECRET, "PROCLAB_TEST_SECRET": SECRET, **(extra_env or {})}
     log = tmp / f"server-{port}.log"
-    proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with log.open("wb") as out:  # the server keeps its own copy of the fd
+        proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "app", "serve", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -104,6 +124,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None, prefix: lis
 
 
 def stop_server(server: Server) -> None:
+    server.http.close()
     server.proc.terminate()
     try:
         server.proc.wait(timeout=20)
@@ -124,6 +145,11 @@ def base_url(server: Server) -> str:
     return server.base
 
 
+def cookie_header(c: httpx.Client) -> dict[str, str]:
+    """The client's cookies as a header, for a WebSocket that is that browser's (the run's owner)."""
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}
+
+
 def of(events: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == type_]
 
@@ -139,8 +165,8 @@ def run_source(source: str, tmp: Path, *files: tuple[str, str], timeout: float =
     for name, text in files:
         (tmp / name).write_text(text)
     r = subprocess.run([sys.executable, "-m", "app", "run", str(main), "--json"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert r.returncode != 125 and r.stdout, r.stderr  # 125: ProcLab could not run it (else the program's status)
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 

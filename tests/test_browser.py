@@ -289,7 +289,7 @@ def test_replay_page_scrubs(ui: Page) -> None:
     assert r.status_code == 201
     run_id = r.json()["id"]
     events = ui.server.wait(run_id, timeout=90)
-    page = ui.goto(f"/runs/{run_id}")
+    page = ui.goto(f"/runs/{run_id}?share={r.json()['share']}")  # someone else's run: its share link
     page.wait_for_function(f"window.proclab && window.proclab.ws.timeline.length === {len(events)}",
                            timeout=30_000)
     slider = page.locator(".tl-slider")
@@ -382,7 +382,8 @@ def test_websocket_drop_resumes_from_the_last_seq(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"), source)
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]  # every event once, in order
     assert len(urls) >= 2, urls
@@ -500,7 +501,8 @@ def test_events_arrive_over_http_when_websockets_are_blocked(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "fork-basics"))
     ui.wait_finished()
     run_id = page.evaluate("window.proclab.run.id")
-    server_events = ui.server.http.get(f"/api/runs/{run_id}/events").json()
+    server_events = ui.server.http.get(f"/api/runs/{run_id}/events",
+                                       headers={"Authorization": f"Bearer {ui.server.secret}"}).json()
     seqs = page.evaluate("window.proclab.ws.timeline.events.map(e => e.seq)")
     assert seqs == [e["seq"] for e in server_events]
     assert len(process_nodes(page)) >= 2
@@ -713,7 +715,8 @@ def test_instructor_saves_sees_errors_at_their_line_and_checks_the_lesson(ui: Pa
         assert page.evaluate("document.activeElement.classList.contains('check-summary')")
         run_href = page.locator(".check-run a").get_attribute("href")
         assert re.fullmatch(r"/runs/[\w-]+", run_href)
-        assert ui.server.http.get("/api" + run_href).json()["status"] == "finished"
+        assert ui.server.http.get("/api" + run_href, headers={"Authorization": f"Bearer {ui.server.secret}"}
+                                  ).json()["status"] == "finished"
         ui.shot("author-checked")
         page.click("#lang-toggle")
         assert page.locator(".check-summary").inner_text().strip() == f"✓ 全部 {len(before['expect'])} 条预期都成立"
@@ -836,3 +839,150 @@ def test_csp_enforced_instructor_pages_without_a_single_violation(browser: Any, 
     finally:
         context.close()
     assert not problems, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The Chinese page shows Chinese everywhere: the views, the banner, the tooltips, at every moment of a run.
+
+# Text a student reads but that is not UI prose: code (editor, <code>, <pre>, <kbd>), program output
+# (the terminal's lines, the bytes previewed in the IPC view), and a process's own name or command line.
+NOT_PROSE = (".CodeMirror, code, pre, kbd, samp, script, style, .term-line:not(.term-note) .term-text, "
+             ".tnode .tpid, [data-l='en']")
+
+# A visible text node (or an SVG <title>, shown on hover) with two or more English words in a row, or a
+# text that is, whole, an English UI string whose Chinese differs ("Running", "Terminal").
+ENGLISH_PROSE_JS = r"""([skip, english, phrases, extra]) => {
+  const english_ui = new Set(english);
+  // In the views (generated from events) and their tooltips, any part of a text that is an English UI
+  // phrase ("sleeping", "reading fd 3") gives it away too.
+  const english_parts = new Set(phrases);
+  const parts = (text) => text.split(/\s*[—·\n()（）,，]\s*/).map((x) => x.trim()).filter(Boolean);
+  const generated = (text) => parts(text).some((x) => english_parts.has(x));
+  const words = /\b[A-Za-z][a-z]+(?:[ ,’'-]+[A-Za-z][a-z]+)+\b/;
+  const found = [];
+  // The processes' own names and command lines ("python reader.py") are proper names, wherever shown.
+  const names = new Set();
+  const procs = window.proclab && window.proclab.ws ? window.proclab.ws.live.procs.values() : [];
+  for (const p of procs) {
+    if (p.name) names.add(p.name);
+    if (p.argv && p.argv.length) {
+      names.add(p.argv.join(' '));
+      names.add([p.argv[0].split('/').pop(), ...p.argv.slice(1)].join(' '));
+    }
+  }
+  const byLength = [...names].filter((x) => x.length > 1).sort((a, b) => b.length - a.length);
+  const withoutNames = (text) => {
+    for (const name of byLength) text = text.split(name).join(' ');
+    return text;
+  };
+  const visible = (el) => {
+    if (!el || !el.isConnected) return false;
+    if (el.closest('[hidden], [aria-hidden="true"]')) return false;
+    const target = el.tagName.toLowerCase() === 'title' ? el.parentElement : el;
+    return !!target && (target.checkVisibility ? target.checkVisibility() : target.getClientRects().length > 0);
+  };
+  for (const text of extra || []) {
+    if (words.test(withoutNames(text)) || generated(text)) found.push(`tooltip: ${text}`);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    const text = n.textContent.replace(/\s+/g, ' ').trim();
+    if (!text || !el || el.closest(skip) || !visible(el)) continue;
+    const inView = !!el.closest('.workspace');
+    if (words.test(withoutNames(text)) || english_ui.has(text) || (inView && generated(text))) {
+      found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')}: ${text}`);
+    }
+  }
+  return found;
+}"""
+
+# Lessons whose runs block in many ways: wait, pipes, FIFOs, threads, signals, a multiprocessing queue.
+CHINESE_LESSONS = ["wait-waitpid", "pipe-basics", "fifo-named-pipe", "threads-gil", "signals",
+                   "multiprocessing-queue"]
+
+
+def lane_tips(page: Any) -> list[str]:
+    """The swimlanes' hover texts: the mouse swept along every lane (the lanes are drawn on a canvas)."""
+    canvas = page.locator(".lanes-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    tips: set[str] = set()
+    if not box:
+        return []
+    for label in page.locator(".lane-label").all():
+        row = label.bounding_box()
+        if not row or not box["y"] <= row["y"] + row["height"] / 2 <= box["y"] + box["height"]:
+            continue
+        for i in range(1, 24):
+            page.mouse.move(box["x"] + box["width"] * i / 24, row["y"] + row["height"] / 2)
+            tip = page.locator(".lanes-tip")
+            if tip.is_visible():
+                tips.add(tip.inner_text())
+    page.mouse.move(0, 0)
+    return sorted(tips)
+
+
+def english_prose(page: Any, extra: list[str] | None = None) -> list[str]:
+    from app import i18n
+
+    en, zh = i18n.catalogue(i18n.Lang.EN), i18n.catalogue(i18n.Lang.ZH)
+    # Whole UI labels ("Running", "Terminal", a topic chip "pipe"); names in capitals ("FIFO") are also what
+    # the Chinese text of a lesson calls them.
+    ui_words = sorted(v for k, v in en.items() if v != zh[k] and re.match(r"[A-Za-z][a-z]{3}", v))
+    phrases = sorted(v for k, v in en.items() if v != zh[k] and re.search(r"[A-Za-z]{4}", v) and "{" not in v)
+    return page.evaluate(ENGLISH_PROSE_JS, [NOT_PROSE, ui_words, phrases, extra or []])
+
+
+@pytest.mark.parametrize("lesson", CHINESE_LESSONS)
+def test_chinese_page_shows_no_english_prose(browser: Any, server: Server, lesson: str) -> None:
+    p = Page(browser, server, locale="zh-CN")
+    try:
+        page = p.run_lesson(lesson_id(server, lesson))
+        assert page.locator("html").get_attribute("data-lang") == "zh"
+        p.wait_finished()
+        found = {f"after the run: {x}" for x in english_prose(page)}
+        # Go back to every moment a process or thread became blocked (one per kind of wait), and to the end.
+        moments = page.evaluate("""() => {
+            const seen = new Set(), out = [];
+            window.proclab.ws.timeline.events.forEach((e, i) => {
+                if ((e.type === 'proc.state' || e.type === 'proc.thread.state') && e.state === 'blocked') {
+                    const code = e.why ? e.why.code : e.reason;
+                    if (!seen.has(code)) { seen.add(code); out.push([i + 1, code]); }
+                }
+            });
+            return out;
+        }""")
+        assert moments, f"{lesson}: no process was ever blocked"
+        for n, code in moments:
+            page.evaluate("(n) => window.proclab.ws.seekCount(n)", n)
+            page.wait_for_timeout(250)
+            blocked = page.locator(".tree-nodes .tnode.st-blocked")
+            assert blocked.count() or code is None or page.locator(".tree-nodes .tnode").count(), lesson
+            found |= {f"at event {n} ({code}): {x}" for x in english_prose(page)}
+        page.evaluate("window.proclab.ws.goLive()")
+        page.wait_for_timeout(250)
+        banner = page.locator(".banner")
+        assert banner.is_visible() and re.search(r"[\u4e00-\u9fff]", banner.inner_text()), banner.inner_text()
+        found |= {f"live again: {x}" for x in english_prose(page)}
+        tips = lane_tips(page)
+        assert any(re.search(r"[\u4e00-\u9fff]", x) for x in tips), f"{lesson}: no swimlane tooltip: {tips}"
+        found |= {f"swimlanes: {x}" for x in english_prose(page, tips)}
+        p.shot(f"zh-{lesson}")
+        assert not found, f"{lesson}: English prose on the Chinese page:\n" + "\n".join(sorted(found))
+        p.check_clean()
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/signin"])
+def test_chinese_pages_without_a_run_show_no_english_prose(browser: Any, server: Server, path: str) -> None:
+    p = Page(browser, server, locale="zh-CN")
+    try:
+        page = p.goto(path)
+        assert page.locator("html").get_attribute("data-lang") == "zh"
+        found = english_prose(page)
+        assert not found, f"{path}: English prose on the Chinese page:\n" + "\n".join(found)
+        p.check_clean()
+    finally:
+        p.close()

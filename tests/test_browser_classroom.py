@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
+from conftest import Server, http_client
 from test_browser import CHROMIUM, RUN_TIMEOUT, Page, browser  # noqa: F401 (the fixture)
 from websockets.sync.client import connect
 
@@ -89,7 +89,7 @@ def test_thirty_students_predict_run_and_get_graded(browser: Any, server: Server
         # 24 more students: HTTP clients, each also on the room's WebSocket.
         ws_url = server.base.replace("http", "ws") + f"/ws/rooms/{code}"
         for i in range(24):
-            c = httpx.Client(base_url=server.base, timeout=30)
+            c = http_client(server.base, timeout=30)
             assert c.post(f"/api/rooms/{code}/students", json={"name": f"student {i}"}).status_code == 201
             answer = "1" if i < 14 else ("0" if i < 22 else "2")
             assert c.post(f"/api/rooms/{code}/predictions",

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from conftest import Server
+from conftest import Server, http_client
 
 
 def auth(server: Server) -> dict[str, str]:
@@ -27,7 +27,7 @@ def new_room(server: Server) -> str:
 
 
 def student(server: Server, code: str, name: str) -> httpx.Client:
-    c = httpx.Client(base_url=server.base, timeout=30)
+    c = http_client(server.base, timeout=30)
     r = c.post(f"/api/rooms/{code}/students", json={"name": name})
     assert r.status_code == 201, r.text
     c.headers["x-student-id"] = r.json()["id"]  # only for the test's bookkeeping
@@ -37,7 +37,7 @@ def student(server: Server, code: str, name: str) -> httpx.Client:
 def wait_run(server: Server, run_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = server.http.get(f"/api/runs/{run_id}").json()
+        info = server.http.get(f"/api/runs/{run_id}", headers=auth(server)).json()  # a student's run: owner or instructor
         if info["status"] == "finished":
             return info
         time.sleep(0.05)

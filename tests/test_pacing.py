@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
-from conftest import Server, of, output
+from conftest import Server, http_client, of, output
 
 STEPPER = """import os
 for i in range(3):
@@ -27,7 +26,7 @@ def wait_for(fn, timeout: float = 10.0):  # noqa: ANN001, ANN201
 
 
 def test_step_mode_holds_each_traced_call_until_step(server: Server) -> None:
-    c = httpx.Client(base_url=server.base, timeout=10)
+    c = http_client(server.base, timeout=10)
     c.get("/healthz")
     run_id = c.post("/api/runs", json={"files": {"main.py": "import time\ntime.sleep(0.5)\n" + STEPPER}}).json()["id"]
     assert c.post(f"/api/runs/{run_id}/pace", json={"mode": "step"}).status_code == 200
@@ -48,7 +47,7 @@ def test_step_mode_holds_each_traced_call_until_step(server: Server) -> None:
 
 
 def test_pause_stops_every_process_and_resume_continues(server: Server) -> None:
-    c = httpx.Client(base_url=server.base, timeout=10)
+    c = http_client(server.base, timeout=10)
     c.get("/healthz")
     src = "import time\nfor i in range(30):\n    print('tick', i, flush=True)\n    time.sleep(0.05)\n"
     run_id = c.post("/api/runs", json={"files": {"main.py": src}}).json()["id"]
@@ -66,7 +65,7 @@ def test_pause_stops_every_process_and_resume_continues(server: Server) -> None:
 
 
 def test_slow_mode_spaces_traced_calls(server: Server) -> None:
-    c = httpx.Client(base_url=server.base, timeout=10)
+    c = http_client(server.base, timeout=10)
     c.get("/healthz")
     run_id = c.post("/api/runs", json={"files": {"main.py": "import time\ntime.sleep(0.3)\n" + STEPPER}}).json()["id"]
     c.post(f"/api/runs/{run_id}/pace", json={"mode": "slow", "delay_ms": 100})
@@ -78,7 +77,7 @@ def test_slow_mode_spaces_traced_calls(server: Server) -> None:
 
 
 def test_step_mode_from_the_very_first_traced_call(server: Server) -> None:
-    c = httpx.Client(base_url=server.base, timeout=10)
+    c = http_client(server.base, timeout=10)
     c.get("/healthz")
     run_id = c.post("/api/runs", json={"files": {"main.py": STEPPER}, "pace": {"mode": "step"}}).json()["id"]
     wait_for(lambda: of(c.get(f"/api/runs/{run_id}/events").json(), "run.pace"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from conftest import Server, of, start_server, stop_server
+from conftest import Server, http_client, of, start_server, stop_server
 
 
 def auth(server: Server) -> dict[str, str]:
@@ -30,7 +30,7 @@ def test_instructor_endpoints_answer_401_without_the_token(server: Server) -> No
 
 
 def test_signin_form_sets_a_cookie_that_is_not_the_token(server: Server) -> None:
-    c = httpx.Client(base_url=server.base)
+    c = http_client(server.base)
     r = c.post("/signin", content=f"token={server.secret}", headers={"content-type":
                                                                       "application/x-www-form-urlencoded"})
     assert r.status_code == 303
@@ -38,7 +38,7 @@ def test_signin_form_sets_a_cookie_that_is_not_the_token(server: Server) -> None
     assert cookie and server.secret not in cookie
     assert c.get("/api/me").json()["instructor"] is True
     assert c.post("/api/rooms").status_code == 201
-    bad = httpx.Client(base_url=server.base).post("/signin", content="token=nope",
+    bad = http_client(server.base).post("/signin", content="token=nope",
                                                    headers={"content-type": "application/x-www-form-urlencoded"})
     assert bad.status_code == 401
 
@@ -87,11 +87,11 @@ def test_room_run_reaches_100_clients_identically_and_late_joiners_catch_up(serv
 
 
 def test_student_cannot_control_someone_elses_run(server: Server) -> None:
-    mine = httpx.Client(base_url=server.base)
+    mine = http_client(server.base)
     mine.get("/healthz")  # gets a pl_client cookie
     r = mine.post("/api/runs", json={"files": {"main.py": "import time\ntime.sleep(20)\n"}})
     run_id = r.json()["id"]
-    other = httpx.Client(base_url=server.base)
+    other = http_client(server.base)
     other.get("/healthz")
     assert other.post(f"/api/runs/{run_id}/stop").status_code == 403
     assert mine.post(f"/api/runs/{run_id}/stop").status_code == 200
@@ -128,9 +128,11 @@ def test_recording_survives_a_restart_and_round_trips_through_ndjson(tmp_path: P
         run_id = runs[0]["id"]
         exported = s.http.get(f"/api/runs/{run_id}/export")
         assert exported.status_code == 200
+        cookies = dict(s.http.cookies)  # the same browser comes back
     finally:
         stop_server(s)
     s = start_server(tmp_path)  # same data dir: a new process, the same SQLite file
+    s.http.cookies.update(cookies)
     try:
         again = s.http.get(f"/api/runs/{run_id}/events").json()
         assert again == events
@@ -141,7 +143,7 @@ def test_recording_survives_a_restart_and_round_trips_through_ndjson(tmp_path: P
         assert imported.status_code == 201, imported.text
         new_id = imported.json()["id"]
         assert new_id != run_id
-        assert s.http.get(f"/api/runs/{new_id}/events").json() == events
+        assert s.http.get(f"/api/runs/{new_id}/events", headers=auth(s)).json() == events
         bad = s.http.post("/api/runs/import", content=b'{"nope": 1}\n', headers=auth(s))
         assert bad.status_code == 422 and "line 1" in bad.text
     finally:

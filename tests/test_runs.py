@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
-from conftest import Server, of, start_server, stop_server
+from conftest import Server, cookie_header, http_client, of, start_server, stop_server
 
 SLEEP = "import time\ntime.sleep(%s)\nprint('done')\n"
 
@@ -24,7 +24,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def client(server: Server) -> httpx.Client:
-    c = httpx.Client(base_url=server.base, timeout=30)
+    c = http_client(server.base, timeout=30)
     c.get("/healthz")  # a pl_client cookie of its own
     return c
 
@@ -58,7 +58,7 @@ def test_run_of_a_browser_that_left_is_stopped_after_the_grace(small: Server) ->
     url = small.base.replace("http", "ws") + f"/ws/runs/{run_id}"
 
     async def watch_briefly() -> None:
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=cookie_header(c)) as ws:
             await asyncio.wait_for(ws.recv(), 10)
 
     asyncio.run(watch_briefly())

@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import websockets
-from conftest import SCHEMA, Server, of, output, survivors
+from conftest import SCHEMA, Server, cookie_header, of, output, survivors
 
 
 def test_healthz_reports_layers(server: Server) -> None:
@@ -95,7 +95,11 @@ def test_wall_limit_stops_a_runaway(server: Server) -> None:
     assert fin["type"] == "run.finished" and fin["status"] == "limit"
     limit = of(events, "run.limit")
     assert limit and limit[0]["limit"] in ("wall", "cpu")
-    assert limit[0]["message"]["en"] and limit[0]["message"]["zh"]
+    field = {"wall": "wall_s", "cpu": "cpu_s"}[limit[0]["limit"]]
+    assert list(limit[0]["params"]) == [field] and "message" not in limit[0], limit
+    if field == "wall_s":
+        assert limit[0]["params"]["wall_s"] == 1.5
+    assert fin["outcome"] == {"code": "limit", "limit": limit[0]["limit"]}, fin
 
 
 def test_stop_ends_a_run(server: Server) -> None:
@@ -117,7 +121,7 @@ def test_websocket_streams_all_events_from_start(server: Server) -> None:
 
     async def collect() -> list[dict]:
         got: list[dict] = []
-        async with websockets.connect(ws_url) as ws:
+        async with websockets.connect(ws_url, additional_headers=cookie_header(server.http)) as ws:
             async for frame in ws:
                 data = json.loads(frame)
                 got.extend(data if isinstance(data, list) else [data])
@@ -129,7 +133,7 @@ def test_websocket_streams_all_events_from_start(server: Server) -> None:
     # Resuming after a seq gives the rest, without a gap or a duplicate.
     async def resume() -> list[dict]:
         got: list[dict] = []
-        async with websockets.connect(ws_url + "?after=3") as ws:
+        async with websockets.connect(ws_url + "?after=3", additional_headers=cookie_header(server.http)) as ws:
             async for frame in ws:
                 data = json.loads(frame)
                 got.extend(data if isinstance(data, list) else [data])

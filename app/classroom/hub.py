@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..feeds import Feed
 from ..lessons import LessonStore
 from ..runs import Run, RunManager, RunStatus
 from .batches import Batches
@@ -33,7 +34,7 @@ class ClassRoom:
     wall: dict[str, WallEntry] = field(default_factory=dict)  # student id -> current or last run
     names: dict[str, str] = field(default_factory=dict)  # student id -> nickname, of those still in the room
     tokens: dict[str, str] = field(default_factory=dict)  # token hash -> student id (no SQLite on a Run press)
-    watchers: set[asyncio.Queue[str | None]] = field(default_factory=set)
+    watchers: set[Feed] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
     flush: asyncio.TimerHandle | None = None
     shown: str | None = None
@@ -105,20 +106,16 @@ class Classroom:
         room.flush = None
         text = json.dumps({"type": "class.changed", "what": sorted(room.dirty), "shown": room.shown})
         room.dirty.clear()
-        for q in list(room.watchers):
-            if q.qsize() >= QUEUE_MAX:
-                room.watchers.discard(q)
-                q.put_nowait(None)  # the sender closes it; the page reconnects and fetches afresh
-            else:
-                q.put_nowait(text)
+        for feed in list(room.watchers):
+            feed.push([text])  # past QUEUE_MAX it overflows: closed, the page reconnects and fetches afresh
 
-    def watch(self, code: str) -> asyncio.Queue[str | None]:
-        q: asyncio.Queue[str | None] = asyncio.Queue()
-        self.room(code).watchers.add(q)
-        return q
+    def watch(self, code: str) -> Feed:
+        feed = Feed(QUEUE_MAX)
+        self.room(code).watchers.add(feed)
+        return feed
 
-    def unwatch(self, code: str, q: asyncio.Queue[str | None]) -> None:
-        self.room(code).watchers.discard(q)
+    def unwatch(self, code: str, feed: Feed) -> None:
+        self.room(code).watchers.discard(feed)
 
     # ------------------------------------------------------------ runs
 

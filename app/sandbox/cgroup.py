@@ -27,6 +27,12 @@ REQUIRED: tuple[str, ...] = ("memory", "pids")  # without both, a cgroup adds no
 V2_CONTROLLERS: tuple[str, ...] = ("memory", "pids", "cpu")
 V1_CONTROLLERS: tuple[str, ...] = ("memory", "pids", "cpu", "cpuacct", "freezer")
 CPU_PERIOD_US = 100_000
+# All runs together (the parent cgroup) weigh this against the web server (a nice-0 process or
+# cgroup weighs 100; v1 shares 1024): under full load the server gets at least two thirds of a CPU,
+# so runs can stay at nice 0 as on a plain Linux and /healthz still answers. Not lower: the runs'
+# own timing (lessons with sleeps between processes) must survive a busy machine too.
+RUNS_CPU_WEIGHT = 50
+RUNS_CPU_SHARES = 512
 
 
 # ------------------------------------------------------------------ small file helpers
@@ -257,6 +263,7 @@ class RunCgroup:
         self.dirs = dirs
         self.missing: list[str] = []  # limits that could not be set (controller absent)
         self.use_kill_file = True  # v2 cgroup.kill when present; tests turn it off to cover the freeze path
+        self.cpu_weight: int | None = None  # the runs' parent's CPU weight, when the cpu controller took it
 
     # -------------------------------------------------------- creation
 
@@ -300,7 +307,24 @@ class RunCgroup:
         except OSError:
             cg.remove()
             raise
+        cg._weigh()
         return cg
+
+    def _weigh(self) -> None:
+        """Give the parent of all runs a low CPU weight (cpu.weight, v1 cpu.shares): a busy run then
+        yields to the web server by the scheduler's weights, not by starting its processes niced."""
+        if self.version == "v2":
+            path, value = os.path.join(os.path.dirname(self.dirs["unified"]), "cpu.weight"), RUNS_CPU_WEIGHT
+        elif "cpu" in self.dirs:
+            path, value = os.path.join(os.path.dirname(self.dirs["cpu"]), "cpu.shares"), RUNS_CPU_SHARES
+        else:
+            return
+        try:
+            if _read_or(path).strip() != str(value):
+                _write(path, str(value))
+            self.cpu_weight = value
+        except OSError:
+            self.cpu_weight = None
 
     def set_limits(self, *, pids_max: int, memory_max: int, cpu_quota_pct: int | None) -> None:
         """Change the limits (a warm spare's cgroup gets the run's limits when the run is known)."""

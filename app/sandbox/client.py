@@ -7,6 +7,7 @@ for runs, and hands back each run's own stream socket.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,32 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent.parent
 BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from app.sandbox.launcher import main; main(int(sys.argv[1]))"
 _PROBE = "import multiprocessing, ctypes, json, socket, select, threading, subprocess, sqlite3; print('ok')"
+
+
+def _send(sock: socket.socket, cmd: dict[str, Any]) -> None:
+    try:
+        sock.sendall(json.dumps(cmd).encode() + b"\n")
+    except OSError:
+        pass  # the run is over
+
+
+def _forward_stdin(sock: socket.socket, fd: int) -> None:
+    """The CLI's own stdin (a terminal, a pipe, /dev/null) becomes the run's: each chunk as it is typed
+    or piped, then end-of-file, so input() gets EOFError at once."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        text = decoder.decode(data, final=not data)
+        if text:
+            _send(sock, {"cmd": "input", "text": text})
+        if not data:
+            _send(sock, {"cmd": "eof"})
+            return
 
 
 class LauncherError(RuntimeError):
@@ -192,6 +220,37 @@ class Launcher:
             raise LauncherError(reply.get("error", "the launcher refused the run"))
         ours.sendall(self.spec_line(spec))
         return ours
+
+    def stream(self, spec: dict[str, Any], stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
+        """Start a run and yield the supervisor's messages until its exit report (blocking: CLI, check).
+
+        With stdin_fd, that fd feeds the run's stdin, as for `python3 FILE`; Ctrl+C is passed on to the
+        run as SIGINT (a second one stops it)."""
+        sock = self.open_run(spec)
+        buf = b""
+        interrupts = 0
+        if stdin_fd is not None:
+            threading.Thread(target=_forward_stdin, args=(sock, stdin_fd), daemon=True).start()
+        try:
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    if line:
+                        ev = json.loads(line)
+                        yield ev
+                        if ev["type"] == "run.finished":
+                            return
+        finally:
+            sock.close()
 
     # ---------------------------------------------------------------- from an event loop (the web process)
     #

@@ -16,6 +16,7 @@ import atexit  # noqa: F401
 import codecs  # noqa: F401
 import collections  # noqa: F401
 import ctypes  # noqa: F401
+import enum
 import fcntl  # noqa: F401
 import json
 import multiprocessing  # noqa: F401
@@ -44,12 +45,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import cleanup, landlock, runner, seccomp, shim, spare, supervisor  # noqa: F401
+from . import cleanup, landlock, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
+class DiscoveryMode(enum.StrEnum):
+    PRELOAD = "preload"  # the native shim's hello, before main (every dynamically linked program)
+    SCAN = "scan"  # /proc scanned by uid every 10 ms
+
+
+def prepare_runtime(runtime: str, pool: list[int], native: bool = True) -> dict[str, Any]:
     """Runtime directory (one per launcher, in a shared parent): shim, bin with python/python3, runs, ctl."""
     shared = os.path.dirname(runtime)
     for d in (shared, runtime):
@@ -72,7 +78,25 @@ def prepare_runtime(runtime: str, pool: list[int]) -> dict[str, str]:
         os.symlink(sys.executable, link)
     sweep(runtime, pool)
     sweep_dead_instances(shared)
-    return {"shim_dir": shim_dir, "bin_dir": bin_dir}
+    from .native import build
+
+    lib = os.path.join(shim_dir, build.LIB_NAME)
+    if native:
+        built = build.install(os.path.join(shared, "native"), shim_dir)
+    else:
+        if os.path.exists(lib):
+            os.unlink(lib)  # the runs' environment preloads it only if it is there
+        built = build.Built(None, "turned off by PROCLAB_DISABLE_LAYERS (native)")
+    return {"shim_dir": shim_dir, "bin_dir": bin_dir, "discovery": discovery_info(built)}
+
+
+def discovery_info(native: Any) -> dict[str, Any]:
+    """How new processes are found (for /healthz): the native shim's hello where it is preloaded, /proc
+    scans for what it cannot reach (static programs, a cleared environment)."""
+    modes = [DiscoveryMode.PRELOAD.value] if native.path else []
+    return {"modes": [*modes, DiscoveryMode.SCAN.value], "active": modes[0] if modes else DiscoveryMode.SCAN.value,
+            "native": native.path, "detail": native.detail}
+
 
 
 def sweep_dead_instances(shared: str) -> None:
@@ -128,7 +152,8 @@ def _probe(pool: list[int], disabled: set[str]) -> dict[str, Any]:
     return result
 
 
-def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -> None:
+def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket,
+                   uid: int | None = None, scratch: str = "") -> None:
     """Enter new pid/mount/net/ipc/uts namespaces and run body() as PID 1 of them.
 
     This process stays outside the new pid namespace (unshare affects children only): it
@@ -156,6 +181,7 @@ def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -
             ns.mount_proc("/proc")
         except OSError as e:
             supervisor.NS_ERROR = f"mounting /proc: {e}"
+        _plain_init(uid, scratch)
         body()
         os._exit(0)
     drop.close()
@@ -168,6 +194,20 @@ def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket) -
         except ChildProcessError:
             break
     os._exit(0)
+
+
+def _plain_init(uid: int | None, scratch: str) -> None:
+    """What a run sees of its PID 1 and of its uid: `ps` shows PID 1 as `init` (not the launcher's
+    command line and the server's checkout), and the uid is called `student` (namespaces.name_run_user)."""
+    from . import namespaces as ns
+
+    rootproc._set_cmdline(["init"])
+    rootproc._set_comm(b"init")
+    if uid is not None and scratch:
+        try:
+            ns.name_run_user(uid, uid, scratch)
+        except (OSError, RuntimeError):
+            pass  # the uid stays a number, as in the tiers without namespaces
 
 
 @dataclass
@@ -225,7 +265,8 @@ class Launcher:
                 self._in_child(keep=theirs)
                 ours.close()
                 if key[0]:
-                    _in_namespaces(int(cfg.get("tmp_mb", 64)), lambda: spare.main(theirs, uid, cfg), theirs)
+                    _in_namespaces(int(cfg.get("tmp_mb", 64)), lambda: spare.main(theirs, uid, cfg), theirs,
+                                   uid, self.runtime)
                 spare.main(theirs, uid, cfg)
             finally:
                 os._exit(1)
@@ -286,7 +327,8 @@ class Launcher:
             sock = socket.socket(fileno=fd)
             try:
                 if req.get("namespaces"):
-                    _in_namespaces(int(req.get("tmp_mb", 64)), lambda: supervisor.main(sock), sock)
+                    _in_namespaces(int(req.get("tmp_mb", 64)), lambda: supervisor.main(sock), sock,
+                                   uid if isinstance(uid, int) else None, self.runtime)
                 supervisor.main(sock)
             finally:
                 os._exit(1)
@@ -361,7 +403,7 @@ def main(ctl_fd: int) -> None:
     pool: list[int] = list(first.get("uid_pool", []))
     disabled = set(first.get("disable", []))
     started = time.monotonic()
-    paths = prepare_runtime(runtime, pool)
+    paths = prepare_runtime(runtime, pool, native="native" not in disabled)
     try:
         layers = _probe(pool, disabled)
     except Exception as e:  # a broken probe must not take the server down: report it

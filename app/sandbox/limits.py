@@ -6,41 +6,19 @@ interpreter that may not have the web dependencies.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-# Words a student understands, per limit, in both lesson languages.
-LIMIT_MESSAGES: dict[str, dict[str, str]] = {
-    "processes": {
-        "en": "The run hit its limit of {processes} processes and threads, so new fork() or thread start "
-        "calls failed. Runaway forking (a fork bomb) is stopped here.",
-        "zh": "运行达到了 {processes} 个进程和线程的上限，新的 fork() 或线程创建失败。失控的 fork（fork 炸弹）在这里被阻止。",
-    },
-    "memory": {
-        "en": "The run used more than its {memory_mb} MiB of memory, so it was stopped.",
-        "zh": "运行使用的内存超过了 {memory_mb} MiB 的上限，因此被停止。",
-    },
-    "cpu": {
-        "en": "The run used more than {cpu_s} s of CPU time in total (all its processes together), so it was stopped.",
-        "zh": "运行的所有进程共用了超过 {cpu_s} 秒的 CPU 时间，因此被停止。",
-    },
-    "wall": {
-        "en": "The run was still going after {wall_s} s, its time limit, so it was stopped.",
-        "zh": "运行超过了 {wall_s} 秒的时间上限，因此被停止。",
-    },
-    "output": {
-        "en": "The run printed more than {output_kb} KiB, its output limit; the rest was dropped and the run stopped.",
-        "zh": "运行输出超过了 {output_kb} KiB 的上限；之后的输出被丢弃，运行被停止。",
-    },
-    "files": {
-        "en": "The run wrote more than {files_mb} MiB of files, its disk limit, so it was stopped.",
-        "zh": "运行写入的文件超过了 {files_mb} MiB 的磁盘上限，因此被停止。",
-    },
-    "leftover": {
-        "en": "The main program ended, but {count} process(es) kept running for {leftover_s} s after it "
-        "(for example a daemon or a forgotten child), so they were stopped.",
-        "zh": "主程序已经结束，但仍有 {count} 个进程在其后运行了 {leftover_s} 秒（例如守护进程或被遗忘的子进程），因此被停止。",
-    },
+# The fields of Limits each limit's sentence needs (the UI's words are in static/i18n/, key `limit.<code>`).
+LIMIT_PARAMS: dict[str, tuple[str, ...]] = {
+    "processes": ("processes",),
+    "memory": ("memory_mb",),
+    "cpu": ("cpu_s",),
+    "wall": ("wall_s",),
+    "output": ("output_kb",),
+    "files": ("files_mb",),
+    "leftover": ("leftover_s",),  # plus `count`, the processes left behind
 }
 
 
@@ -74,8 +52,8 @@ class Limits:
         for key, value in overrides.items():
             if key not in known:
                 raise ValueError(f"unknown limit {key!r}; expected one of {', '.join(sorted(known))}")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"limit {key!r} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"limit {key!r} must be a finite positive number, got {value!r}")
             default = getattr(self, key)
             changes[key] = int(value) if isinstance(default, int) else float(value)
         return replace(self, **changes).clamp(maximum)
@@ -88,7 +66,6 @@ class Limits:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def message(self, limit: str, **extra: Any) -> dict[str, str]:
-        template = LIMIT_MESSAGES[limit]
-        values = {**self.to_dict(), **extra}
-        return {lang: text.format(**values) for lang, text in template.items()}
+    def params(self, limit: str, **extra: Any) -> dict[str, Any]:
+        """The numbers a `run.limit` event carries for its sentence, e.g. {"processes": 64}."""
+        return {**{name: getattr(self, name) for name in LIMIT_PARAMS[limit]}, **extra}

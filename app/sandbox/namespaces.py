@@ -46,6 +46,8 @@ MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
+MS_RDONLY = 0x1
+MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
@@ -236,3 +238,42 @@ def mount_proc(target: str = "/proc") -> None:
     _require_new_mount_ns()
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+RUN_USER = "student"  # the name the run's uid has inside its namespaces (ls -l, ps USER, pwd)
+
+
+def _bind_text(target: str, text: str, scratch: str) -> None:
+    """Bind-mount a read-only file with `text` over `target` in this mount namespace only."""
+    tmp = os.path.join(scratch, f".{os.path.basename(target)}-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    try:
+        mount(tmp, target, None, MS_BIND)
+        mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    finally:
+        os.unlink(tmp)  # the mount keeps the inode; nothing stays behind on the host
+
+
+def name_run_user(uid: int, gid: int, scratch: str) -> None:
+    """Give the run's uid the name `student` inside the run: generated /etc/passwd and /etc/group
+    (the host's entries plus one line each) bind-mounted over the real ones, so `ls -l`, `ps` and
+    pwd.getpwuid(os.getuid()) show a name instead of a bare number. Call in the run's own mount
+    namespace; the host's files are untouched."""
+    _require_new_mount_ns()
+
+    def host(path: str) -> list[str]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return [ln for ln in f.read().splitlines() if ln and not ln.startswith(f"{RUN_USER}:")]
+        except OSError:
+            return []
+
+    passwd = host("/etc/passwd") + [f"{RUN_USER}:x:{uid}:{gid}:ProcLab student:/tmp:/bin/sh"]
+    group = host("/etc/group") + [f"{RUN_USER}:x:{gid}:"]
+    for target, lines in (("/etc/passwd", passwd), ("/etc/group", group)):
+        if os.path.isfile(target):
+            _bind_text(target, "\n".join(lines) + "\n", scratch)

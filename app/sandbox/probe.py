@@ -269,7 +269,11 @@ def _cgroup() -> Entry:
     if not removed:
         return {"ok": False, "detail": f"{version}: created but could not remove"}
     missing = f"; missing {', '.join(cg.missing)}" if cg.missing else ""
-    return {"ok": True, "detail": f"{version}: create and remove in {ms:.1f} ms{missing}", "version": version}
+    # What keeps the server responsive: the runs' CPU weight (runs at nice 0), or else their nice.
+    weight = (f"; runs' CPU weight {cg.cpu_weight}, runs start at nice 0" if cg.cpu_weight
+              else "; no CPU weight for runs (no cpu controller), runs start at PROCLAB_NICE")
+    return {"ok": True, "detail": f"{version}: create and remove in {ms:.1f} ms{missing}{weight}", "version": version,
+            "cpu_weight": cg.cpu_weight}
 
 
 def _guard(fn: Callable[[], Entry]) -> Entry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import stat
 from dataclasses import dataclass
 
 # Syscall numbers that explain why a process is blocked (from /proc/PID/syscall).
@@ -18,12 +19,14 @@ _X86_64 = {
     130: "rt_sigsuspend", 202: "futex", 220: "semtimedop", 230: "clock_nanosleep", 232: "epoll_wait",
     247: "waitid", 257: "openat", 2: "open", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
     288: "accept4", 17: "pread64", 18: "pwrite64", 441: "epoll_pwait2", 299: "recvmmsg", 307: "sendmmsg",
+    56: "clone", 58: "vfork", 435: "clone3",
 }
 _AARCH64 = {
     63: "read", 64: "write", 65: "readv", 66: "writev", 73: "ppoll", 72: "pselect6", 101: "nanosleep",
     115: "clock_nanosleep", 203: "connect", 202: "accept", 242: "accept4", 206: "sendto", 207: "recvfrom",
     211: "sendmsg", 212: "recvmsg", 260: "wait4", 95: "waitid", 98: "futex", 22: "epoll_pwait", 56: "openat",
     133: "rt_sigsuspend", 137: "rt_sigtimedwait", 193: "semtimedop", 188: "msgrcv", 32: "flock",
+    220: "clone", 435: "clone3",
 }
 SYSCALLS = _AARCH64 if platform.machine() in ("aarch64", "arm64") else _X86_64
 
@@ -144,6 +147,14 @@ def blocked_syscall(base: str) -> tuple[str | None, list[int]]:
     return SYSCALLS.get(nr, f"syscall {nr}"), args
 
 
+def is_fifo(pid: int, fd: int) -> bool:
+    """Is the fd a FIFO (a read on a regular file never sleeps, so a path there is a reused fd)?"""
+    try:
+        return stat.S_ISFIFO(os.stat(f"/proc/{pid}/fd/{fd}").st_mode)
+    except OSError:
+        return False
+
+
 def fd_target(pid: int, fd: int) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -191,6 +202,18 @@ def fd_flags(pid: int, fd: int) -> int | None:
         if line.startswith("flags:"):
             try:
                 return int(line.split()[1], 8)
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def ignored_signals(pid: int) -> int | None:
+    """The set of signals pid ignores (SIG_IGN), as the bit mask of /proc/PID/status's SigIgn line."""
+    text = read_text(f"/proc/{pid}/status", 8192)
+    for line in (text or "").splitlines():
+        if line.startswith("SigIgn:"):
+            try:
+                return int(line.split()[1], 16)
             except (IndexError, ValueError):
                 return None
     return None

@@ -64,6 +64,13 @@ def _set_cmdline(argv: list[str]) -> None:
         pass
 
 
+def run_nice(configured: int, cg: Any) -> int:
+    """The nice a run's processes start at: 0, as on a plain Linux, when the runs' cgroup carries a
+    low CPU weight (cgroup.RunCgroup.cpu_weight) that keeps the server responsive; otherwise the
+    configured nice (PROCLAB_NICE) does that job, and run.started says so (`nice`)."""
+    return 0 if cg is not None and getattr(cg, "cpu_weight", None) else configured
+
+
 @dataclass
 class RootSetup:
     """Everything the scenario's first process needs to know about its run (no file contents)."""
@@ -79,6 +86,7 @@ class RootSetup:
     shim_dir: str
     shim_path: str
     pace: str = "normal"
+    stdio: str = "terminal"  # compile.Stdio: stdout line-buffered as on a terminal, or as into a pipe
     nice: int = 10
     cgroup: bool = False
 
@@ -179,6 +187,15 @@ def warm_up(layers: list[str], ro_paths: list[str], nice: int) -> None:
         _ready.nice = nice
     except OSError:
         pass
+    prebuild(layers, ro_paths)
+    from . import shim
+
+    shim.install_hooks()  # inert until runner.run_main activates the shim
+
+
+def prebuild(layers: list[str], ro_paths: list[str]) -> None:
+    """Build the seccomp program and the Landlock ruleset ahead of `restrict`, which uses them when the
+    layers and paths are the same (a warm placeholder; the compiler's process while it joins the cgroup)."""
     _ready.layers, _ready.ro_paths = tuple(layers), tuple(ro_paths)
     try:
         if "seccomp" in layers:
@@ -191,13 +208,18 @@ def warm_up(layers: list[str], ro_paths: list[str], nice: int) -> None:
             _ready.landlock_fd = landlock.ruleset(ro_paths, _FIXED_RW)
     except (OSError, RuntimeError):
         pass  # finish_root builds them the ordinary way and reports what fails there
-    from . import shim
-
-    shim.install_hooks()  # inert until runner.run_main activates the shim
 
 
 def finish_root(setup: RootSetup) -> None:
     """Drop everything the run must not have, then run main. Never returns."""
+    restrict(setup)
+    from . import runner
+
+    runner.run_main(setup.run_dir, setup.main)
+
+
+def restrict(setup: RootSetup) -> None:
+    """Everything of finish_root before main runs (the compiler runs under it too, see compile.py)."""
     if _ready.main != setup.main:
         _set_cmdline(["python3", setup.main])  # before Landlock makes /proc read-only
     lim = Limits.from_dict(setup.limits)
@@ -246,13 +268,12 @@ def finish_root(setup: RootSetup) -> None:
     os.chdir(setup.run_dir)
     os.environ.clear()
     os.environ.update(scenario_env(setup))
-    from . import runner
-
-    runner.run_main(setup.run_dir, setup.main)
 
 
 def scenario_env(setup: RootSetup) -> dict[str, str]:
+    native = os.path.join(setup.shim_dir, "proclab_native.so")  # built by the launcher (sandbox/native)
     return {
+        **({"LD_PRELOAD": native} if os.path.exists(native) else {}),
         "PATH": f"{setup.bin_dir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": setup.run_dir,
         "LANG": "C.UTF-8",
@@ -267,6 +288,7 @@ def scenario_env(setup: RootSetup) -> dict[str, str]:
         "PROCLAB_SHIM": setup.shim_path,
         "PROCLAB_RUN_DIR": setup.run_dir,
         "PROCLAB_PACE": setup.pace,
+        "PROCLAB_STDIO": setup.stdio,
     }
 
 

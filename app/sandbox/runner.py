@@ -11,12 +11,15 @@ script come back through here too, exactly like in a real interpreter.
 from __future__ import annotations
 
 import atexit
+import builtins
+import importlib.machinery
+import io
 import os
-import runpy
 import signal
 import sys
 import threading
 import traceback
+import types
 
 
 def _print_exception(exc: BaseException, run_dir: str) -> None:
@@ -44,10 +47,25 @@ def _finalize() -> None:
             pass
 
 
+def _exec_main(path: str) -> None:
+    """Run the file as the interpreter runs a script: a fresh __main__ whose __file__ is the
+    absolute path, while sys.argv[0] stays as typed (runpy.run_path would set it to the path)."""
+    loader = importlib.machinery.SourceFileLoader("__main__", path)
+    mod = types.ModuleType("__main__")
+    mod.__dict__.update({"__file__": path, "__cached__": None, "__loader__": loader, "__spec__": None,
+                         "__builtins__": builtins})
+    sys.modules["__main__"] = mod
+    with io.open_code(path) as f:
+        source = f.read()
+    exec(compile(source, path, "exec", dont_inherit=True), mod.__dict__)
+
+
 def run_main(run_dir: str, main: str) -> None:
     """Never returns: ends the process with the script's exit status."""
-    from . import shim
+    from . import compile, shim
 
+    if compile.Language.of(main) is compile.Language.C:
+        compile.exec_program(run_dir, main)
     run_dir = os.path.realpath(run_dir)
     path = os.path.join(run_dir, main)
     # Nothing of the server's import path stays visible to the scenario.
@@ -57,7 +75,7 @@ def run_main(run_dir: str, main: str) -> None:
     code = 0
     kill_with: int | None = None
     try:
-        runpy.run_path(path, run_name="__main__")
+        _exec_main(path)
     except SystemExit as e:
         if e.code is None:
             code = 0

@@ -44,7 +44,7 @@ OFF_NR = 0
 OFF_ARCH = 4
 
 
-def OFF_ARG_LO(i: int) -> int:  # noqa: N802 - reads like the C macro it stands for
+def OFF_ARG_LO(i: int) -> int:  # named like the C macro it stands for
     return 16 + 8 * i
 
 

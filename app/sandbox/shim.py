@@ -31,6 +31,7 @@ import stat
 import sys
 import threading
 import time
+import types
 
 _ENV_SOCK = "PROCLAB_SHIM"
 # The shim's own plumbing uses the unpatched calls, so it never reports itself.
@@ -66,7 +67,7 @@ def _where(strict: bool = False) -> dict[str, object] | None:
     strict: only when the scenario's code called it directly (not a library on its
     behalf), so that e.g. multiprocessing's internal reads do not drown the lesson.
     """
-    f = sys._getframe(1)
+    f: types.FrameType | None = sys._getframe(1)
     while f is not None and f.f_code.co_filename == _SHIM_FILE:
         f = f.f_back
     if f is None:
@@ -108,15 +109,34 @@ def _connect() -> None:
             os.close(old.detach())  # the parent's connection: close our copy only, never shut it down
         except OSError:
             pass
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
         s.connect(path)
     except OSError:
         s.close()
         return
-    os.set_inheritable(s.fileno(), False)
-    _sock = s
+    _sock = _move_high(s)
     _sock_pid = os.getpid()
+
+
+def _move_high(s: socket.socket) -> socket.socket:
+    """Move the shim's socket to the highest free fd below RLIMIT_NOFILE, so the program's own
+    fds are numbered as on a plain Linux: the first os.pipe() is (3, 4), the first socket 3."""
+    import fcntl
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    top = min(soft if soft != resource.RLIM_INFINITY else 1024, 1024) - 1
+    for fd in range(top, max(top - 64, s.fileno()), -1):
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+            continue  # taken (by the program): never clobber one of its fds
+        except OSError:
+            pass
+        os.dup2(s.fileno(), fd, inheritable=False)
+        s.close()
+        return socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fd)
+    return s
 
 
 def _sock_ino() -> int | None:
@@ -211,6 +231,8 @@ def _event(msg: dict[str, object], fds: list[int] | None = None, strict: bool = 
     line = _where(strict)
     if strict and line is None:
         return
+    if msg.get("type") in ("ipc.op.begin", "ipc.op"):
+        msg["tid"] = threading.get_native_id()  # which thread waits: a process's threads wait apart
     _in_shim.busy = True
     try:
         _poll_mode()
@@ -309,10 +331,6 @@ def _w_fork(orig):  # type: ignore[no-untyped-def]
     return fork
 
 
-def _status_fields(status: int) -> dict[str, object]:
-    return {"status": status}
-
-
 def _w_wait(orig, call: str):  # type: ignore[no-untyped-def]
     def waiter(*args, **kwargs):  # type: ignore[no-untyped-def]
         target = args[0] if call in ("waitpid", "wait4") and args else -1
@@ -358,7 +376,8 @@ def _w_exec(orig, name: str):  # type: ignore[no-untyped-def]
             except (OSError, ValueError):
                 pass
         try:
-            return orig(path, *args)
+            with _quiet():  # os.execlp calls os.execvp, which calls os.execve: one exec, reported once
+                return orig(path, *args)
         except OSError as e:
             _event({"type": "proc.exec.failed", "error": e.strerror})
             raise
@@ -447,9 +466,15 @@ def _w_pipe(orig, name: str):  # type: ignore[no-untyped-def]
         r, w = orig(*args)
         try:
             ino = os.fstat(r).st_ino
-            _event({"type": "ipc.channel", "kind": "pipe", "ino": ino, "fds": [r, w], "call": name}, strict=True)
         except OSError:
-            pass
+            return r, w
+        if _active and not getattr(_in_shim, "busy", False) and _where(strict=True) is None:
+            # A library's own pipe (a Process's sentinel, a Pool's SimpleQueue): not the lesson's, so
+            # the /proc fd scan must not show it either. A Queue's or Pipe's is made quietly (their
+            # channel stands for it) and is not hidden.
+            _send({"type": "ipc.hide", "names": [f"pipe:[{ino}]"]})
+            return r, w
+        _event({"type": "ipc.channel", "kind": "pipe", "ino": ino, "fds": [r, w], "call": name}, strict=True)
         return r, w
 
     return pipe
@@ -486,9 +511,6 @@ def _w_dup2(orig):  # type: ignore[no-untyped-def]
         kind = _fd_kind(fd)
         result = orig(fd, fd2, inheritable)
         _fd_kinds.pop(fd2, None)
-        if fd2 in (1, 2):
-            # The program redirected its own stdout/stderr: output now goes where it chose.
-            pass
         _event({"type": "ipc.op", "op": "dup2", "fd": fd, "fd2": fd2,
                 "kind": kind[0] if kind else None, "ino": kind[1] if kind else None}, strict=True)
         return result
@@ -509,15 +531,109 @@ def _w_mkfifo(orig):  # type: ignore[no-untyped-def]
     return mkfifo
 
 
+# ---------------------------------------------------------------- files
+
+
+def _patch_open() -> None:
+    """Files the program shares through the file system (the notes' file communication: one process writes a
+    file, another reads it) are `file` channels with transfers. Only open() calls the scenario makes
+    itself, on files in its directory or /tmp, other than .py files; everything else is untouched."""
+    import builtins
+    import io
+
+    orig_open = builtins.open
+    _orig["builtins.open"] = orig_open
+
+    def report(raw: io.FileIO, direction: str, data: bytes | memoryview) -> None:
+        ino = getattr(raw, "_proclab_ino", None)
+        _event({"type": "ipc.transfer", "kind": "file", "ino": ino, "fd": raw.fileno(), "direction": direction,
+                "bytes": len(data), "preview": _preview(data)}, strict=True)
+
+    class TracedFileIO(io.FileIO):
+        # Buffered readers and writers call these from C, so the caller's frame is the program's line.
+        def readinto(self, b):  # type: ignore[no-untyped-def, override]
+            n = super().readinto(b)
+            if n:
+                report(self, "read", memoryview(b)[:n])
+            return n
+
+        def readall(self) -> bytes:
+            data = super().readall()
+            if data:
+                report(self, "read", data)
+            return data
+
+        def write(self, b):  # type: ignore[no-untyped-def, override]
+            n = super().write(b)
+            if n:
+                report(self, "write", memoryview(b)[:n])
+            return n
+
+    # What type() and repr() say of an unbuffered binary file: the plain class's name.
+    TracedFileIO.__name__ = TracedFileIO.__qualname__ = "FileIO"
+    TracedFileIO.__module__ = "_io"
+
+    def traced_path(file: object) -> str | None:
+        if not _active or getattr(_in_shim, "busy", False) or not isinstance(file, str | bytes | os.PathLike):
+            return None
+        path = os.path.realpath(os.fsdecode(file))  # type: ignore[arg-type]
+        if path.endswith((".py", ".pyc")) or not (path.startswith(_run_dir) or path.startswith("/tmp/")):
+            return None
+        return path if _where(strict=True) is not None else None
+
+    def traced_open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,  # type: ignore[no-untyped-def]
+                    closefd=True, opener=None):
+        kinds = set(mode)
+        simple = (isinstance(mode, str) and kinds <= set("rwxabt+") and len(mode) == len(kinds)
+                  and len(kinds & set("rwxa")) == 1 and not ({"b", "t"} <= kinds))
+        if not simple or traced_path(file) is None:
+            return orig_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+        # io.open's own assembly (as in _pyio.open), with a raw file that reports what passes.
+        rawmode = "".join(c for c in "xrwa+" if c in kinds)
+        raw = TracedFileIO(file, rawmode, closefd, opener=opener)
+        try:
+            ino = os.fstat(raw.fileno()).st_ino
+            raw._proclab_ino = ino  # type: ignore[attr-defined]
+            _event({"type": "ipc.channel", "kind": "file", "ino": ino, "name": os.fsdecode(file)}, strict=True)
+            line_buffering = buffering == 1 and "b" not in kinds
+            if buffering in (1, -1):
+                buffering = io.DEFAULT_BUFFER_SIZE
+            if buffering == 0:
+                if "b" not in kinds:
+                    raise ValueError("can't have unbuffered text I/O")
+                return raw
+            if "+" in kinds:
+                buffer: io.BufferedIOBase = io.BufferedRandom(raw, buffering)
+            elif kinds & set("wxa"):
+                buffer = io.BufferedWriter(raw, buffering)
+            else:
+                buffer = io.BufferedReader(raw, buffering)
+            if "b" in kinds:
+                return buffer
+            text = io.TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
+            text.mode = mode  # type: ignore[misc]
+            return text
+        except BaseException:
+            raw.close()
+            raise
+
+    traced_open.__doc__ = orig_open.__doc__
+    builtins.open = traced_open  # type: ignore[assignment]
+    io.open = traced_open  # type: ignore[assignment]
+
+
 # ---------------------------------------------------------------- sockets
 
 
-def _sock_channel(s: socket.socket) -> dict[str, object]:
+def _sock_channel(s: socket.socket, address: object = None) -> dict[str, object]:
     try:
         ino = os.fstat(s.fileno()).st_ino
     except OSError:
         ino = None
-    return {"kind": "socket", "ino": ino, "fd": s.fileno()}
+    ch: dict[str, object] = {"kind": "socket", "ino": ino, "fd": s.fileno()}
+    if s.family == socket.AF_UNIX and isinstance(address, str | bytes) and address:
+        ch["path"] = os.fsdecode(address)  # as the program named it ("./sock")
+    return ch
 
 
 def _patch_socket() -> None:
@@ -531,9 +647,18 @@ def _patch_socket() -> None:
     def w_connect(orig):  # type: ignore[no-untyped-def]
         def connect(self, address):  # type: ignore[no-untyped-def]
             r = orig(self, address)
-            _event({"type": "ipc.op", "op": "connect", "value": str(address), **_sock_channel(self)}, strict=True)
+            _event({"type": "ipc.op", "op": "connect", "value": os.fsdecode(address)
+                    if isinstance(address, str | bytes) else str(address), **_sock_channel(self, address)}, strict=True)
             return r
         return connect
+
+    def w_bind(orig):  # type: ignore[no-untyped-def]
+        def bind(self, address):  # type: ignore[no-untyped-def]
+            r = orig(self, address)
+            _event({"type": "ipc.op", "op": "bind", "value": os.fsdecode(address) if isinstance(address, str | bytes)
+                    else str(address), **_sock_channel(self, address)}, strict=True)
+            return r
+        return bind
 
     def w_accept(orig):  # type: ignore[no-untyped-def]
         def accept(self):  # type: ignore[no-untyped-def]
@@ -562,6 +687,7 @@ def _patch_socket() -> None:
         return recv
 
     wrap_method("connect", w_connect)
+    wrap_method("bind", w_bind)
     wrap_method("accept", w_accept)
     for name in ("send", "sendall", "sendto"):
         wrap_method(name, lambda o, n=name: w_send(o, n))
@@ -587,6 +713,124 @@ def _patch_threading() -> None:
     threading.Thread.start = start  # type: ignore[method-assign]
 
 
+def _patch_threading_sync() -> None:
+    """threading.Lock, RLock, Semaphore, BoundedSemaphore, Event and Condition as channels, with the
+    operations of their multiprocessing twins (only calls the scenario makes itself are reported).
+    Modules that bound the originals before the shim (queue, logging …) keep them: not the lesson's."""
+    raw_lock, raw_rlock = threading.Lock, threading.RLock
+
+    def begin(kind: str, oid: str, op: str) -> None:
+        _event({"type": "ipc.op.begin", "kind": kind, "obj": oid, "op": op}, strict=True)
+
+    def done(kind: str, oid: str, op: str, value: object = None) -> None:
+        _event({"type": "ipc.op", "kind": kind, "obj": oid, "op": op, "value": value}, strict=True)
+
+    class _Traced:
+        """A threading.Lock or RLock that reports acquire and release (delegates everything else)."""
+
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+            self._oid = f"thread-lock:{id(self)}"
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            begin("lock", self._oid, "acquire")
+            with _quiet():
+                r = self._inner.acquire(blocking, timeout)  # type: ignore[attr-defined]
+            done("lock", self._oid, "acquire", r)
+            return bool(r)
+
+        def release(self) -> None:
+            self._inner.release()  # type: ignore[attr-defined]
+            done("lock", self._oid, "release")
+
+        __enter__ = acquire
+
+        def __exit__(self, *exc: object) -> None:
+            self.release()
+
+        def __getattr__(self, name: str) -> object:  # locked(), _is_owned(), _at_fork_reinit() …
+            return getattr(self._inner, name)
+
+        def __repr__(self) -> str:
+            return repr(self._inner)
+
+    def lock_factory(*a: object, **k: object) -> object:
+        return _Traced(raw_lock(*a, **k)) if _where(strict=True) else raw_lock(*a, **k)
+
+    def rlock_factory(*a: object, **k: object) -> object:
+        return _Traced(raw_rlock(*a, **k)) if _where(strict=True) else raw_rlock(*a, **k)
+
+    def sem_class(base: type) -> type:
+        class Sem(base):  # type: ignore[misc, valid-type]
+            def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+                oid = f"thread-semaphore:{id(self)}"
+                begin("semaphore", oid, "acquire")
+                with _quiet():
+                    r = super().acquire(blocking, timeout)
+                done("semaphore", oid, "acquire", r)
+                return bool(r)
+
+            __enter__ = acquire
+
+            def release(self, n: int = 1) -> None:
+                with _quiet():
+                    super().release(n)
+                done("semaphore", f"thread-semaphore:{id(self)}", "release")
+
+            def __exit__(self, *exc: object) -> None:
+                self.release()  # defined here, so the `with` line is the caller (threading's is not the lesson)
+
+        Sem.__name__ = Sem.__qualname__ = base.__name__
+        Sem.__module__ = "threading"
+        return Sem
+
+    class Event(threading.Event):
+        def set(self) -> None:
+            with _quiet():
+                super().set()
+            done("event", f"thread-event:{id(self)}", "set")
+
+        def clear(self) -> None:
+            with _quiet():
+                super().clear()
+            done("event", f"thread-event:{id(self)}", "clear")
+
+        def wait(self, timeout: float | None = None) -> bool:
+            oid = f"thread-event:{id(self)}"
+            begin("event", oid, "wait")
+            with _quiet():
+                r = super().wait(timeout)
+            done("event", oid, "wait", r)
+            return r
+
+    class Condition(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            oid = f"thread-condition:{id(self)}"
+            begin("condition", oid, "wait")
+            with _quiet():
+                r = super().wait(timeout)
+            done("condition", oid, "wait", r)
+            return r
+
+        def notify(self, n: int = 1) -> None:
+            with _quiet():
+                super().notify(n)
+            done("condition", f"thread-condition:{id(self)}", "notify", n)
+
+        def notify_all(self) -> None:
+            with _quiet():
+                super().notify_all()
+            done("condition", f"thread-condition:{id(self)}", "notify_all")
+
+    Event.__module__ = Condition.__module__ = "threading"
+    threading.Lock = lock_factory  # type: ignore[assignment, misc]
+    threading.RLock = rlock_factory  # type: ignore[assignment]
+    threading.Semaphore = sem_class(threading.Semaphore)  # type: ignore[misc, assignment]
+    threading.BoundedSemaphore = sem_class(threading.BoundedSemaphore)  # type: ignore[misc, assignment]
+    threading.Event = Event  # type: ignore[misc]
+    threading.Condition = Condition  # type: ignore[misc]
+
+
 def _patch_multiprocessing() -> None:
     """Trace the multiprocessing objects the lessons use (only calls made by the scenario itself)."""
     try:
@@ -609,10 +853,13 @@ def _patch_multiprocessing() -> None:
     q_init, q_put, q_get = mq.Queue.__init__, mq.Queue.put, mq.Queue.get
 
     def queue_init(self, *a, **k):  # type: ignore[no-untyped-def]
-        q_init(self, *a, **k)
+        with _quiet():
+            q_init(self, *a, **k)
         _event({"type": "ipc.channel", "kind": "queue", "obj": queue_id(self)})  # any caller: a queue is always news
 
     def qput(self, obj, *a, **k):  # type: ignore[no-untyped-def]
+        # put() blocks while a bounded queue is full: its futex wait is then "waiting on queue #n".
+        _event({"type": "ipc.op.begin", "kind": "queue", "obj": queue_id(self), "op": "put"}, strict=True)
         with _quiet():
             r = q_put(self, obj, *a, **k)
         _event({"type": "ipc.op", "kind": "queue", "obj": queue_id(self), "op": "put",
@@ -659,7 +906,8 @@ def _patch_multiprocessing() -> None:
 
     def mp_pipe(duplex=True):  # type: ignore[no-untyped-def]
         # One channel for the student, though a duplex Pipe is two kernel sockets (a socketpair).
-        a, b = orig_pipe(duplex)
+        with _quiet():
+            a, b = orig_pipe(duplex)
         _event({"type": "ipc.channel", "kind": "mp_pipe", "inos": [ino_of(a), ino_of(b)], "duplex": duplex})
         return a, b
 
@@ -669,7 +917,7 @@ def _patch_multiprocessing() -> None:
     _ctx.BaseContext.Pipe = lambda self, duplex=True: mp_pipe(duplex)  # type: ignore[method-assign]
 
     kinds = {"Semaphore": "semaphore", "BoundedSemaphore": "semaphore", "Lock": "lock", "RLock": "lock"}
-    make_methods = ms.SemLock._make_methods
+    make_methods = ms.SemLock._make_methods  # type: ignore[attr-defined]
 
     def _make_methods(self):  # type: ignore[no-untyped-def]
         # SemLock binds acquire/release per instance, so they are wrapped here, not on the class.
@@ -693,7 +941,7 @@ def _patch_multiprocessing() -> None:
 
         self.acquire, self.release = acquire, release
 
-    ms.SemLock._make_methods = _make_methods  # type: ignore[method-assign]
+    ms.SemLock._make_methods = _make_methods  # type: ignore[attr-defined]
     ms.SemLock.__enter__ = lambda self: self.acquire()  # type: ignore[method-assign]
     ms.SemLock.__exit__ = lambda self, *a: self.release()  # type: ignore[method-assign]
 
@@ -746,6 +994,64 @@ def _patch_multiprocessing() -> None:
         return msc.Array(typecode_or_type, size_or_initializer, lock=lock, ctx=self.get_context())
 
     mctx.BaseContext.Value, mctx.BaseContext.Array = ctx_value, ctx_array  # type: ignore[method-assign]
+    # `from multiprocessing import Value, Array, Pipe` (the notes' form) binds the default context's
+    # methods when multiprocessing is imported, before the shim: bind the patched ones again.
+    import multiprocessing
+
+    for name in ("Value", "Array", "Pipe"):
+        setattr(multiprocessing, name, getattr(mctx._default_context, name))
+
+
+# ---------------------------------------------------------------- tracebacks
+
+_OWN_DIR = os.path.dirname(os.path.abspath(_SHIM_FILE)) + os.sep
+
+
+def _own_frame(f: object) -> bool:
+    """A frame of ProcLab's (this shim, sitecustomize, the runner), never of the program."""
+    fn = f.f_code.co_filename  # type: ignore[attr-defined]
+    return fn.startswith(_OWN_DIR) or fn == "<frozen runpy>"
+
+
+def _hide_own_frames() -> None:
+    """Tracebacks and stacks show only the program's frames, as under a plain `python3 main.py`:
+    a wrapped os.wait() or os.read() must not add a frame of the shim's (3.11's traceback walkers)."""
+    import traceback
+
+    def filtered(walk):  # type: ignore[no-untyped-def]
+        def walker(*args, **kwargs):  # type: ignore[no-untyped-def]
+            for item in walk(*args, **kwargs):
+                if not _own_frame(item[0]):
+                    yield item
+        return walker
+
+    for name in ("walk_tb", "walk_stack", "_walk_tb_with_full_positions"):
+        if hasattr(traceback, name):
+            _orig[f"traceback.{name}"] = getattr(traceback, name)
+            setattr(traceback, name, filtered(getattr(traceback, name)))
+
+    def excepthook(tp, value, tb):  # type: ignore[no-untyped-def]
+        # The interpreter's own printer is C code that would show every frame.
+        try:
+            sys.stderr.write("".join(traceback.format_exception(tp, value, tb)))
+            sys.stderr.flush()
+        except Exception:
+            sys.__excepthook__(tp, value, tb)
+
+    def thread_excepthook(args):  # type: ignore[no-untyped-def]
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else threading.get_ident()
+        try:
+            sys.stderr.write(f"Exception in thread {name}:\n")
+            sys.stderr.write("".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                                args.exc_traceback)))
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
 
 
 # ---------------------------------------------------------------- activation
@@ -777,8 +1083,11 @@ def install_hooks() -> None:
     _wrap(os, "dup2", _w_dup2)
     _wrap(os, "mkfifo", _w_mkfifo)
     _patch_socket()
+    _patch_open()
     _patch_threading()
+    _patch_threading_sync()
     _patch_multiprocessing()
+    _hide_own_frames()
     _hooked = True
 
 

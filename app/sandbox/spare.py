@@ -52,7 +52,7 @@ def _fork_placeholder(cfg: dict[str, Any], cg: Any, tmp_mb: int, cg_error: str |
     if pid == 0:
         try:
             rootproc.prepare_root(cg, stdin_r, out_w, err_w, keep=(go_r,))
-            rootproc.warm_up(list(cfg.get("layers") or []), list(cfg.get("ro_paths") or []), int(cfg.get("nice", 10)))
+            rootproc.warm_up(list(cfg.get("layers") or []), list(cfg.get("ro_paths") or []), rootproc.run_nice(int(cfg.get("nice", 10)), cg))
             setup = rootproc.wait_for_setup(go_r)
             if setup is None:
                 os._exit(0)  # retired before any run

@@ -12,11 +12,9 @@ PREPARING -> RUNNING -> (DRAINING: root gone, others left) -> TEARDOWN -> FINISH
 from __future__ import annotations
 
 import enum
-import errno
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import stat
@@ -24,8 +22,9 @@ import sys
 import time
 from typing import Any
 
-from . import cleanup, procfs, rootproc
+from . import cleanup, compile, procfs, rootproc
 from .limits import Limits
+from .native.lines import LineResolver
 from .output import OutputMixin
 from .rootproc import prctl
 from .shimlink import ShimMixin
@@ -131,7 +130,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.shim_path = os.path.join(self.ctl_dir, "shim.sock")
         self.phase = Phase.PREPARING
         self.t0 = time.monotonic_ns()
-        self.seq = 0
+        self.seq = int(spec.get("seq_base", 0))  # after the web process's own events (run.queued)
         self.out: list[bytes] = []
         self.sel = selectors.DefaultSelector()
         self.pipes: dict[int, tuple[int, str, Any]] = {}  # fd -> (pid, stream, decoder)
@@ -161,7 +160,7 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stat_events = 0
         self.max_rss = 0
         self.inbuf = b""
-        self.tracker = Tracker(os.getpid(), self.emit)
+        self.tracker = Tracker(os.getpid(), self.emit, run_dir=self.run_dir)
         self.pid_ns = os.getpid() == 1
         self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.cg: Any = None
@@ -170,15 +169,70 @@ class Supervisor(OutputMixin, ShimMixin):
         self.last_cg = 0.0
         self.cg_cpu = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
+        self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
+        self.lines = LineResolver(self.run_dir, self.uid, self.gid)
+        self.native_exe: dict[int, str] = {}
+        self.native_execd: set[int] = set()
+        self.exec_confirmed: set[int] = set()
+        self.fork_begin: dict[int, tuple[str, Any]] = {}
+        self.own_pid = os.getpid()
 
     # ------------------------------------------------------------ events
 
+    # Event fields that name a process: each must have had its proc.spawn before (see introduce()).
+    _PID_FIELDS = ("pid", "ppid", "from", "to", "by", "result", "old_ppid", "new_ppid")
+    # ... and those that may name one already gone (its parent, its reaper, the child a wait returned).
+    _MAY_BE_GONE = ("ppid", "by", "result", "old_ppid", "new_ppid")
+
     def emit(self, ev: dict[str, Any], t: int | None = None) -> None:
+        if not ev["type"].startswith("run.") and not self.introduce(ev):
+            return
         ev = {"v": 1, "seq": self.seq, "t": max(0, (t if t is not None else time.monotonic_ns()) - self.t0), **ev}
         self.seq += 1
         if ev["type"] == "proc.state":
             self.stat_events += 1
         self.out.append(json.dumps(ev, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+
+    def introduce(self, ev: dict[str, Any]) -> bool:
+        """No event names a pid without a proc.spawn before it: a run process not yet known (found by
+        nobody so far) is spawned first; an event naming a pid that is no process of the run is dropped."""
+        for key in self._PID_FIELDS:
+            v = ev.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or (key == "pid" and ev["type"] == "proc.spawn"):
+                continue
+            pid = abs(v)
+            if pid in (0, self.own_pid) or pid in self.tracker.procs:
+                continue
+            if not self._adopt(pid, key in self._MAY_BE_GONE, ev.get("pid") if key == "result" else None):
+                if key in self._MAY_BE_GONE:
+                    ev[key] = None if key == "by" else 0  # unknown, rather than a pid never introduced
+                else:
+                    return False
+        return True
+
+    def _adopt(self, pid: int, may_be_gone: bool, parent: Any = None, depth: int = 0) -> bool:
+        """Spawn pid as observed if it is (or, when may_be_gone, was) a process of this run."""
+        if pid in self.lines.helper_pids or depth > 16:
+            return False
+        stat_text = procfs.read_text(f"/proc/{pid}/stat", 1024)
+        if stat_text:
+            ppid = procfs.parse_stat(stat_text.encode()).ppid
+            try:
+                ours = os.stat(f"/proc/{pid}").st_uid == self.uid if self.uid is not None else (
+                    ppid in self.tracker.procs or ppid == self.own_pid)
+            except OSError:
+                ours = False
+            if not ours:
+                return False
+            if ppid not in self.tracker.procs and ppid not in (0, self.own_pid):
+                self._adopt(ppid, True, None, depth + 1)
+        elif may_be_gone and isinstance(parent, int) and parent in self.tracker.procs:
+            ppid = parent  # a child its parent just reaped: it was the parent's
+        else:
+            return False
+        self.candidates.pop(pid, None)
+        self.tracker.add(pid, ppid if ppid in self.tracker.procs or ppid == self.own_pid else 0, "observed")
+        return True
 
     def flush(self) -> None:
         if not self.out:
@@ -298,25 +352,27 @@ class Supervisor(OutputMixin, ShimMixin):
         self.stdin_w = stdin_w
         self.add_pipe(out_r, pid, "stdout")
         self.add_pipe(err_r, pid, "stderr")
-        stdin_text = self.spec.get("stdin")
-        if stdin_text:
-            self.write_stdin(stdin_text, echo=False)
-        if self.spec.get("stdin_eof", bool(stdin_text)):
-            self.close_stdin()
         layers = [x for x in self.spec.get("layers", [])
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
         self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
                    "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
-                   "uid": self.uid, "warm": warm is not None}, t=self.t0)
+                   "uid": self.uid, "warm": warm is not None,
+                   "nice": rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg)}, t=self.t0)
         if NS_ERROR:
             self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
+        stdin_text = self.spec.get("stdin")
+        if stdin_text:
+            self.write_stdin(stdin_text)  # given up front: in the recording as io.input, like typed input
+        if self.spec.get("stdin_eof", bool(stdin_text)):
+            self.close_stdin()
         if self.mode != "normal":
             self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
         if (self.spec.get("pace") or {}).get("mode") == "paused":
             self.pace("paused", None)
-        root = self.tracker.add(pid, os.getpid(), "root", None, "python3")
+        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.get("main", "")))
         if root is not None:
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
+            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.get("main", ""))  # or by its exec
         self.phase = Phase.RUNNING
         self.flush()
 
@@ -326,7 +382,8 @@ class Supervisor(OutputMixin, ShimMixin):
             uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
             ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
             shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
-            nice=int(self.spec.get("nice", 10)), cgroup=self.cg is not None)
+            stdio=str(self.spec.get("stdio") or "terminal"),
+            nice=rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg), cgroup=self.cg is not None)
 
     @staticmethod
     def _placeholder_alive(pid: int) -> bool:
@@ -447,6 +504,9 @@ class Supervisor(OutputMixin, ShimMixin):
                 continue
             if pid == 0:
                 return
+            if pid in self.lines.helper_pids:
+                self.lines.helper_pids.discard(pid)
+                continue
             if pid == self.root_pid:
                 self.root_status = status
                 self.root_gone_at = time.monotonic_ns()
@@ -455,6 +515,8 @@ class Supervisor(OutputMixin, ShimMixin):
             self.tracker.reaped(pid, os.getpid(), "wait" if pid == self.root_pid else "init", status)
 
     CANDIDATE_NS = 20_000_000
+    # A child of a traced fork/vfork still in progress says hello itself (at its fork or exec): wait longer.
+    VFORK_NS = 500_000_000
     MAX_EVENTS = 200_000  # a run that floods the shim socket is cut off like one that floods its output
 
     def discover(self) -> None:
@@ -467,7 +529,7 @@ class Supervisor(OutputMixin, ShimMixin):
         for pid, (seen, ppid) in list(self.candidates.items()):
             if pid in self.tracker.procs:
                 del self.candidates[pid]
-            elif now - seen > self.CANDIDATE_NS:
+            elif now - seen > (self.VFORK_NS if ppid in self.fork_begin else self.CANDIDATE_NS):
                 del self.candidates[pid]
                 if os.path.exists(f"/proc/{pid}"):
                     self.tracker.add(pid, ppid, "observed")
@@ -480,7 +542,7 @@ class Supervisor(OutputMixin, ShimMixin):
         current = set(pids)
         self.foreign &= current
         for pid in pids:
-            if pid in known or pid in self.foreign or pid in self.candidates:
+            if pid in known or pid in self.foreign or pid in self.candidates or pid in self.lines.helper_pids:
                 continue
             if self.uid is not None:
                 try:
@@ -514,6 +576,7 @@ class Supervisor(OutputMixin, ShimMixin):
             if exe is not None and exe == pend.get("exe"):
                 continue
             self.pending_exec.pop(pid, None)
+            self.exec_confirmed.add(pid)  # the new image's native hello, if any, must not report it again
             self.emit({"type": "proc.exec", "pid": pid, "argv": pend["argv"], "line": pend.get("line")})
 
     # ------------------------------------------------------------ limits
@@ -584,7 +647,7 @@ class Supervisor(OutputMixin, ShimMixin):
             return
         self.limit_fired = limit
         self.emit({"type": "run.limit", "limit": limit, "detail": detail,
-                   "message": self.limits.message(limit, **extra)})
+                   "params": self.limits.params(limit, **extra)})
         self.finish("limit", detail)
 
     def finish(self, status: str, reason: str | None) -> None:
@@ -646,8 +709,9 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.phase = Phase.DRAINING
                     self.last_files = 0.0  # a fast writer may have finished between two polls: look now
                     self.last_cg = 0.0  # and the kernel's OOM killer may be why the main program is gone
+                    self.discover()  # a child forked from C just before the end must not be missed
                 self.check_limits()  # before declaring the end: a limit passed at the last moment still counts
-                if self.phase == Phase.DRAINING and not self.tracker.alive():
+                if self.phase == Phase.DRAINING and not self.tracker.alive() and not self.candidates:
                     self.finish("ok", None)
             elif self.paused_at is not None:
                 self.reap()
@@ -666,6 +730,7 @@ class Supervisor(OutputMixin, ShimMixin):
 
     def teardown(self) -> list[str]:
         """SIGCONT+SIGTERM, a short grace, then SIGKILL until nothing of the run is left; then remove files."""
+        self.lines.close()
         for conn, _ in self.pending_go:
             self._go(conn)
         self.pending_go.clear()
@@ -732,6 +797,19 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.read_shim(key.fd)
             self.flush()
 
+    def outcome(self, status: str, code: int | None, sig: str | None, reason: str | None) -> dict[str, Any]:
+        """How the run ended, as a code and its parameters (the UI's words: `outcome.<code>` in static/i18n/)."""
+        if status == "ok":
+            # `code` names the outcome, so the exit status travels as `exit_code` (also run.finished's `code`).
+            return {"code": "signal", "signal": sig} if sig else {"code": "exit", "exit_code": code}
+        if status == "limit" and self.limit_fired:
+            return {"code": "limit", "limit": self.limit_fired}
+        if status == "stopped":
+            return {"code": "stopped"}
+        if self.finish_outcome is not None:  # a phase (the C compile) said how the run ended
+            return self.finish_outcome
+        return {"code": "failed", "detail": reason or ""}
+
     def finish_event(self, leftovers: list[str]) -> None:
         status = self.status or "ok"
         reason = self.reason
@@ -747,25 +825,14 @@ class Supervisor(OutputMixin, ShimMixin):
                 code = os.WEXITSTATUS(self.root_status)
             elif os.WIFSIGNALED(self.root_status):
                 sig = signal_name(os.WTERMSIG(self.root_status))
-        if status == "ok":
-            if sig:
-                en, zh = f"The program was ended by {sig}.", f"程序被信号 {sig} 终止。"
-            else:
-                en, zh = f"The program finished with exit code {code}.", f"程序运行结束，退出码为 {code}。"
-        elif status == "limit" and self.limit_fired:
-            msg = self.limits.message(self.limit_fired, count=len(self.tracker.procs))
-            en, zh = msg["en"], msg["zh"]
-        elif status == "stopped":
-            en, zh = "The run was stopped before it finished.", "运行在结束之前被停止了。"
-        else:
-            en, zh = f"The run failed: {reason}.", f"运行失败：{reason}。"
+        outcome = self.outcome(status, code, sig, reason)
         duration = int((time.monotonic_ns() - self.t0) / 1e6)
         stats = {"processes": len(self.tracker.procs), "threads": self.tracker.max_threads,
                  "events": self.seq + 1, "cpu_ms": int(self.tracker.cpu_seconds() * 1000),
                  "max_rss_kb": self.max_rss // 1024, "output_bytes": self.output_bytes,
                  "max_alive": self.tracker.max_alive}
         self.emit({"type": "run.finished", "status": status, "code": code, "reason": reason,
-                   "duration_ms": duration, "stats": stats, "message": {"en": en, "zh": zh}})
+                   "duration_ms": duration, "stats": stats, "outcome": outcome})
         self.phase = Phase.FINISHED
         self.flush()
 
@@ -812,9 +879,10 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
         sup = Supervisor(sock, spec, warm)
         sup.inbuf = rest
         sup.prepare()
-        sup.start_root()
-        sup.drain_commands()  # commands that came in the same read as the spec
-        sup.loop()
+        if compile.phase(sup):  # False: a C program did not compile (the run is finished there)
+            sup.start_root()
+            sup.drain_commands()  # commands that came in the same read as the spec
+            sup.loop()
         leftovers = sup.teardown()
         sup.finish_event(leftovers)
     except BaseException as e:  # the sandbox itself failed: say so, clean up, never hang the web side
@@ -836,7 +904,7 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
                     warm.cg.remove()
                 ev = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "error", "code": None,
                       "reason": detail, "duration_ms": 0, "stats": {},
-                      "message": {"en": f"The run could not start: {detail}", "zh": f"运行无法启动：{detail}"}}
+                      "outcome": {"code": "start_failed", "detail": detail}}
                 sock.sendall(json.dumps(ev).encode() + b"\n")
         except BaseException:
             pass
@@ -853,5 +921,3 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
             pass
         os._exit(code)
 
-
-__all__ = ["main", "Supervisor", "Phase", "errno", "shutil"]

@@ -53,6 +53,27 @@ _WCHAN = (
 )
 
 
+# A futex wait while the shim has seen an operation begin: what the wait is for.
+_FUTEX_FOR = {
+    "semaphore": ("semaphore", "waiting on semaphore #{n}"),
+    "lock": ("lock", "waiting for lock #{n}"),
+    "event": ("event", "waiting for event #{n} to be set"),
+    "condition": ("condition", "waiting on condition #{n}"),
+    "queue": ("queue", "waiting on queue #{n}"),  # a get() on an empty or a put() on a full queue
+}
+
+
+def _newest_child(pid: int) -> int | None:
+    """The newest child of pid (a vfork child being started), from /proc/PID/task/*/children."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            kids += [int(k) for k in (procfs.read_text(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    except OSError:
+        return None
+    return max(kids) if kids else None
+
+
 @dataclass
 class Channels:
     """Numbers channels per kind in order of appearance: pipe#1, fifo#1, queue#1 ..."""
@@ -61,6 +82,7 @@ class Channels:
     counts: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # kernel name of a queue's pipe -> queue#n
+    named: set[str] = field(default_factory=set)  # channels already shown with the program's own name
 
     def get(self, key: str) -> str | None:
         key = self.alias.get(key, key)
@@ -116,8 +138,17 @@ class Proc:
     last_thread_scan: int = 0
     vanished_at: int | None = None  # gone from /proc, waiting briefly for a traced wait() to say who reaped it
     hold: bool = False  # still in sandbox set-up (the root before its hello): its states are not the lesson's
+    hold_exe: str | None = None  # or until it runs this program (a C root: its exec ends the set-up)
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
+    exit_hint: int | None = None  # wait status it told the shim on its way out (exit(), _exit, main's return)
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
 
 
 def signal_name(num: int) -> str:
@@ -139,8 +170,12 @@ def decode_status(status: int) -> tuple[int | None, str | None, bool]:
 class Tracker:
     """All processes of one run and what is known of them."""
 
-    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = ()) -> None:
+    def __init__(self, init_pid: int, emit: Callable[[Event], None], hidden: Iterable[str] = (),
+                 run_dir: str = "") -> None:
         self.init_pid = init_pid
+        self.run_dir = run_dir.rstrip("/")
+        # (pid, tid) -> (kind, channel) of an operation the shim saw begin in that thread, not yet done
+        self.pending_op: dict[tuple[int, int], tuple[str, str]] = {}
         self.emit = emit
         self.procs: dict[int, Proc] = {}
         self.channels = Channels()
@@ -187,6 +222,8 @@ class Tracker:
 
     def sweep(self, now_ns: int, want_fds: bool = True) -> None:
         for p in list(self.procs.values()):
+            if p.hold and p.hold_exe and _exe(p.pid) == p.hold_exe:
+                p.hold = False
             if p.alive and not p.hold:
                 self._sample(p, now_ns, want_fds)
         self.settle(now_ns)
@@ -284,6 +321,7 @@ class Tracker:
             d_run, d_wait = run_ns - t.run_ns, wait_ns - t.wait_ns
             t.run_ns, t.wait_ns = run_ns, wait_ns
             reason = None
+            why: dict[str, Any] | None = None
             if st.state == "R":
                 state = State.READY if d_wait > d_run and d_wait > 0 else (
                     State.RUNNING if d_run > 0 or t.state is None else t.state)
@@ -293,21 +331,32 @@ class Tracker:
                 continue
             else:
                 state = State.BLOCKED
-                why = self.explain(p.pid, t.files.base if t.files else "", st.state)
+                why = self.explain(p.pid, t.files.base if t.files else "", st.state, t.tid)
                 reason = why["text"] if why else None
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
                 self.emit({"type": "proc.thread.state", "pid": p.pid, "tid": t.tid, "state": state.value,
-                           "stat": st.state, "reason": reason})
+                           "stat": st.state, "reason": reason, **({"why": why} if why else {})})
 
     # ------------------------------------------------------------ why blocked
 
-    def explain(self, pid: int, base: str, letter: str) -> dict[str, Any] | None:
+    def explain(self, pid: int, base: str, letter: str, tid: int | None = None) -> dict[str, Any] | None:
         name, args = procfs.blocked_syscall(base)
-        if name is not None:
-            why = self._explain_syscall(pid, name, args)
-            if why:
+        for _ in range(3):
+            if name is None:
+                break
+            why = self._explain_syscall(pid, name, args, tid or pid)
+            if not why or "fd" not in why:
+                if why:
+                    return why
+                break
+            # /proc/PID/syscall and /proc/PID/fd are two reads: if the call ended in between, the fd
+            # may already name another file (a .pyc opened by an import). Believe it only if the
+            # process is still in the same call afterwards.
+            again = procfs.blocked_syscall(base)
+            if again == (name, args):
                 return why
+            name, args = again
         wchan = procfs.read_text(f"{base}/wchan", 128) or ""
         for part, code, text in _WCHAN:
             if part in wchan:
@@ -317,6 +366,12 @@ class Tracker:
         if name:
             return {"code": "syscall", "text": f"in {name}()", "syscall": name}
         return {"code": "sleep", "text": "sleeping", "wchan": wchan} if wchan else None
+
+    def shown(self, path: str) -> str:
+        """A path as the program sees it: relative to the run's directory (its cwd), not a sandbox path."""
+        if self.run_dir and path.startswith(self.run_dir + "/"):
+            return path[len(self.run_dir) + 1:]
+        return path
 
     def _channel_for_fd(self, pid: int, fd: int) -> tuple[str | None, str | None]:
         target = procfs.fd_target(pid, fd)
@@ -330,7 +385,7 @@ class Tracker:
             return self.channels.get(target), target
         return None, target
 
-    def _explain_syscall(self, pid: int, name: str, args: list[int]) -> dict[str, Any] | None:
+    def _explain_syscall(self, pid: int, name: str, args: list[int], tid: int = 0) -> dict[str, Any] | None:
         fd = args[0] if args else -1
         if name in ("read", "readv", "pread64", "recvfrom", "recvmsg", "recvmmsg"):
             cid, target = self._channel_for_fd(pid, fd)
@@ -348,10 +403,10 @@ class Tracker:
                 label = cid.replace("#", " #") if cid else "a socket"
                 return {"code": "socket_read", "text": f"waiting for data on {label} (fd {fd})",
                         "syscall": name, "fd": fd, "channel": cid, "name": target}
-            if target and target.startswith("/"):
+            if target and target.startswith("/") and procfs.is_fifo(pid, fd):
                 base = os.path.basename(target)
                 return {"code": "fifo_read", "text": f"reading FIFO '{base}' (fd {fd})", "syscall": name,
-                        "fd": fd, "channel": cid, "name": target}
+                        "fd": fd, "channel": cid, "name": self.shown(target)}
             return {"code": "read", "text": f"reading fd {fd}", "syscall": name, "fd": fd}
         if name in ("write", "writev", "pwrite64", "sendto", "sendmsg"):
             cid, target = self._channel_for_fd(pid, fd)
@@ -366,20 +421,32 @@ class Tracker:
             if name == "wait4" and who > 0x7FFFFFFF:
                 who -= 1 << 64
             target = f"child {who}" if name == "wait4" and 0 < who < 1 << 31 else "a child"
-            return {"code": "wait", "text": f"waiting for {target} ({name})", "syscall": name}
+            return {"code": "wait", "text": f"waiting for {target} ({name})", "syscall": name,
+                    **({"pid": who} if target != "a child" else {})}
         if name in ("nanosleep", "clock_nanosleep"):
             return {"code": "sleep", "text": "sleeping", "syscall": name}
         if name == "futex":
+            pending = self.pending_op.get((pid, tid or pid))
+            if pending is not None:
+                kind, cid = pending
+                code, text = _FUTEX_FOR[kind]
+                return {"code": code, "text": text.format(n=cid.split("#")[-1]), "syscall": name, "channel": cid}
             return {"code": "futex", "text": "waiting on a lock or queue (futex)", "syscall": name}
+        if name in ("vfork", "clone", "clone3"):
+            # The parent of a vfork child (subprocess, os.posix_spawn) sleeps until the child execs.
+            kid = _newest_child(pid)
+            return {"code": "child_start", "text": f"starting child {kid}" if kid else "starting a child",
+                    "syscall": name, "pid": kid}
         if name in ("select", "pselect6"):
-            return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name}
+            return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name, "nfds": fd}
         if name in ("poll", "ppoll"):
             n = args[1] if len(args) > 1 else 0
-            return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name}
+            return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name, "count": n}
         if name.startswith("epoll"):
             return {"code": "epoll", "text": "waiting in epoll_wait()", "syscall": name}
         if name in ("accept", "accept4"):
-            return {"code": "accept", "text": f"waiting for a connection (accept on fd {fd})", "syscall": name}
+            return {"code": "accept", "text": f"waiting for a connection (accept on fd {fd})", "syscall": name,
+                    "fd": fd}
         if name == "connect":
             return {"code": "connect", "text": "connecting a socket", "syscall": name}
         if name in ("openat", "open"):
@@ -388,7 +455,7 @@ class Tracker:
             path = procfs.read_user_string(pid, path_arg) or "?"
             other = "writer" if flags & 3 == os.O_RDONLY else "reader"
             return {"code": "fifo_open", "text": f"opening FIFO '{os.path.basename(path)}', waiting for a {other}",
-                    "syscall": name, "path": path}
+                    "syscall": name, "path": path, "peer": other}
         if name in ("pause", "rt_sigsuspend", "rt_sigtimedwait"):
             return {"code": "signal", "text": f"waiting for a signal ({name})", "syscall": name}
         if name in ("semop", "semtimedop"):
@@ -459,6 +526,10 @@ class Tracker:
             return
         if not p.exit_reported:
             self.exited(pid, status)
+        if by == self.init_pid and p.ppid and p.ppid != self.init_pid:
+            # A zombie whose parent died is adopted by init before init reaps it, faster than a sample.
+            self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": by})
+            p.ppid = by
         for fd, (cid, end) in p.ends.items():
             self.emit({"type": "ipc.end", "channel": cid, "pid": pid, "fd": fd, "end": end, "action": "close"})
         p.ends = {}
@@ -481,10 +552,19 @@ class Tracker:
         p.vanished_at = time.monotonic_ns()
         p.alive = False
 
+    def exiting(self, pid: int, code: int) -> None:
+        """A shim saw the process on its way out with exit code `code` (_exit, exit, main's return)."""
+        p = self.procs.get(pid)
+        if p is not None:
+            p.exit_hint = (code & 0xFF) << 8
+
     def settle(self, now_ns: int, force: bool = False) -> None:
         for p in list(self.procs.values()):
             if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
-                self.reaped(p.pid, p.ppid if p.ppid else None, None, None)
+                # Gone without a zombie anyone saw (SIGCHLD ignored, or reaped inside system()): the status it
+                # told a shim on its way out is the status then (only a signal in the instant between its report
+                # and the syscall would make it wrong).
+                self.reaped(p.pid, p.ppid if p.ppid else None, None, None if p.exit_reported else p.exit_hint)
 
     def _close(self, p: Proc) -> None:
         if p.files:

@@ -1,75 +1,48 @@
-"""What the web routes share: request models, the server state, helpers, the WebSocket sender."""
+"""What the web routes share: the server state, helpers, who may read a run, the WebSocket sender."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import json
 import logging
 import os
+import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from .. import auth
-from ..classroom.exercises import Exercise
+from ..auth import Auth
 from ..classroom.hub import Classroom
-from ..lessons import Lesson, LessonStore
+from ..feeds import Feed
+from ..lessons import LessonStore
 from ..rooms import RoomHub
-from ..runs import RunManager, RunStatus
+from ..runs import Client, RunManager, RunStatus
 from ..runspec import active_layers
 from ..sandbox.client import Launcher
 from ..settings import Settings
 from ..storage import Storage
+from .headers import COOKIE
 
 log = logging.getLogger("proclab")
 
-MAX_SOURCE = 256 * 1024
 # Everything the pages need comes from this server; nothing else may load (offline classrooms, safety).
 CSP = ("default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
        "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; "
        "form-action 'self'")
-SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP")
-
-
-class PaceRequest(BaseModel):
-    mode: str = Field(description="normal, paused, step or slow")
-    delay_ms: int | None = Field(default=None, ge=0, le=10000)
-
-
-class RunRequest(BaseModel):
-    lesson: str | None = None
-    files: dict[str, str] | None = None
-    main: str | None = None
-    stdin: str | None = None
-    limits: dict[str, float] | None = None
-    pace: PaceRequest | None = Field(default=None, description="start paced (e.g. step mode from the first call)")
-    exercise: str | None = Field(default=None, description="an exercise of the lesson: run.finished carries goals")
-
-
-class SignalRequest(BaseModel):
-    pid: int
-    signal: str = Field(description=f"one of {', '.join(SIGNALS)}")
-
-
-class InputRequest(BaseModel):
-    text: str = Field(max_length=65536)
-    eof: bool = False
-
-
-
-
-class FileContent(BaseModel):
-    content: str = Field(max_length=MAX_SOURCE)
-
-
-class RoomRequest(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
+CLIENT_COOKIE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SHARE_COOKIE = "pl_share_"  # + run id: a share link that was opened, so the page's own requests carry it
+# WebSocket close codes (docs/events.md).
+WS_TOO_SLOW = 4008
+WS_FORBIDDEN = 4403
+WS_NOT_FOUND = 4404
+WS_TOO_MANY = 4429
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,34 +71,55 @@ def pick_lang(request: Request) -> str:
     return "zh" if accept.lower().startswith("zh") else "en"
 
 
-def client_id(request: Request) -> str:
-    return request.cookies.get("pl_client") or (request.client.host if request.client else "unknown")
+def ip_of(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
 
 
+def client_of(conn: HTTPConnection) -> Client:
+    """The browser's anonymous id (its pl_client cookie, if well formed) or else its address."""
+    ip = ip_of(conn)
+    cookie = conn.cookies.get(COOKIE, "")
+    return Client(id=f"c:{cookie}" if CLIENT_COOKIE.match(cookie) else f"ip:{ip}", ip=ip)
+
+
+@dataclass
 class State:
+    """Everything the server holds, made in the lifespan, complete before the first request."""
+
     settings: Settings
     lessons: LessonStore
     launcher: Launcher
     storage: Storage
     manager: RunManager
     rooms: RoomHub
+    auth: Auth
     classroom: Classroom
-    started: float
+    started: float = field(default_factory=time.time)
+    ws_per_ip: dict[str, int] = field(default_factory=dict)
 
 
 class Web:
-    """The routes' view of the server: its state and the helpers several routers need."""
+    """The routes' view of the server: its state and the helpers several routers need.
 
-    def __init__(self, state: State, templates: Jinja2Templates) -> None:
-        self.state = state
-        self.settings = state.settings
+    Made with the app (routers may hold it); its `state` is attached in the lifespan, complete,
+    before the first request.
+    """
+
+    state: State
+
+    def __init__(self, settings: Settings, templates: Jinja2Templates) -> None:
+        self.settings = settings
         self.templates = templates
 
+    def attach(self, state: State) -> None:
+        self.state = state
+
     def health(self) -> dict[str, Any]:
-        info = self.state.launcher.info if hasattr(self.state, "launcher") else {}
+        launcher, manager = self.state.launcher, self.state.manager
+        info = launcher.info
         as_root = os.geteuid() == 0
         warnings = []
-        missing = self.state.manager.floor_missing if hasattr(self.state, "manager") else ["process"]
+        missing = manager.floor_missing
         if missing:
             warnings.append(f"student code is refused: the sandbox is missing {', '.join(missing)}")
         if not as_root:
@@ -136,72 +130,78 @@ class Web:
             entry = probe.get(name)
             if isinstance(entry, dict) and not entry.get("ok"):
                 warnings.append(f"{name} not available: {entry.get('detail', '')}")
-        m = self.state.manager if hasattr(self.state, "manager") else None
+        storage_ok, problem = self.state.storage.health()
+        if not storage_ok:
+            warnings.append(f"recordings cannot be saved ({problem}): see the server log")
         return {
-            "ok": bool(info) and self.state.launcher.alive() and not missing,
-            "launcher": {"alive": self.state.launcher.alive(), "pid": info.get("pid"), "python": info.get("python"),
+            "ok": bool(info) and launcher.alive() and not missing,
+            "launcher": {"alive": launcher.alive(), "pid": info.get("pid"), "python": info.get("python"),
                          "version": info.get("version"), "startup_ms": info.get("startup_ms")},
             "layers": probe, "active": active_layers(info, as_root) if info else [],
+            "discovery": info.get("discovery"),
             "warnings": warnings, "root": as_root,
-            "runs": {"running": m.running if m else 0, "queued": len(m.queue) if m else 0,
+            "storage": {"ok": storage_ok, "problem": problem},
+            "runs": {"running": manager.running, "queued": len(manager.queue),
                      "slots": self.settings.max_concurrent_runs},
-            "lessons": len(self.state.lessons.lessons) if hasattr(self.state, "lessons") else 0,
-            "uptime_s": round(time.time() - self.state.started, 1) if hasattr(self.state, "started") else 0,
+            "lessons": len(self.state.lessons.lessons),
+            "uptime_s": round(time.time() - self.state.started, 1),
         }
 
     def lessons(self) -> LessonStore:
         self.state.lessons.refresh()
         return self.state.lessons
 
-    async def find_run(self, run_id: str) -> dict[str, Any]:
+    def instructor(self, conn: HTTPConnection) -> bool:
+        return self.state.auth.is_instructor(conn)
+
+    def need_instructor(self, conn: HTTPConnection) -> None:
+        self.state.auth.require(conn)
+
+    # ------------------------------------------------------------ whose run is it
+
+    async def run_meta(self, run_id: str) -> dict[str, Any]:
+        """A run's record (in memory or stored), with owner and share secret; 404 if there is none."""
         run = self.state.manager.runs.get(run_id)
         if run is not None:
-            return run.public()
+            return {**run.public(), "owner": run.client.id, "share": run.share, "files": run.files}
         rec = await asyncio.to_thread(self.state.storage.get_run, run_id)
         if rec is None:
             raise HTTPException(404, f"no run {run_id!r}")
         return rec
 
-    def instructor(self, request: HTTPConnection) -> bool:
-        return auth.is_instructor(request, self.settings.instructor_token)
+    def may_read(self, conn: HTTPConnection, meta: dict[str, Any]) -> bool:
+        """Owner, instructor, a classroom run (everyone in the room sees it), or the share link's holder."""
+        if meta.get("room") or self.instructor(conn):
+            return True
+        owner = meta.get("owner")
+        if owner is None:  # recorded before runs had owners, or imported: instructors and share links only
+            owner = ""
+        if owner and owner == client_of(conn).id:
+            return True
+        share = meta.get("share") or ""
+        given = conn.query_params.get("share") or conn.cookies.get(SHARE_COOKIE + str(meta["id"]), "")
+        return bool(share) and bool(given) and hmac.compare_digest(given.encode(), share.encode())
 
-    def need_instructor(self, request: Request) -> None:
-        auth.require_instructor(request, self.settings.instructor_token)
+    async def readable_run(self, conn: HTTPConnection, run_id: str) -> dict[str, Any]:
+        meta = await self.run_meta(run_id)
+        if not self.may_read(conn, meta):
+            raise HTTPException(403, "this run belongs to someone else: open it with its share link")
+        return meta
 
-    async def control(self, run_id: str, cmd: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+    async def control(self, run_id: str, cmd: dict[str, Any], request: Request) -> dict[str, Any]:
         run = self.state.manager.runs.get(run_id)
         if run is None:
-            await self.find_run(run_id)
+            await self.run_meta(run_id)
             raise HTTPException(409, "the run has finished")
-        if request is not None and not self.instructor(request):
+        if not self.instructor(request):
             if run.room is not None:
                 raise HTTPException(403, "only the instructor controls a classroom run")
-            if run.client != client_id(request):
+            if run.client.id != client_of(request).id:
                 raise HTTPException(403, "this run belongs to another browser")
         if run.status == RunStatus.FINISHED:
             raise HTTPException(409, "the run has finished")
         await self.state.manager.command(run_id, cmd)
         return {"ok": True}
-
-    @staticmethod
-    def exercise_of(lesson: Lesson | None, req: RunRequest) -> Exercise | None:
-        """The exercise a run is graded against (its lesson must be given too)."""
-        if req.exercise is None:
-            return None
-        found = next((e for e in lesson.exercises if e.id == req.exercise), None) if lesson else None
-        if found is None:
-            raise HTTPException(422, f"exercise: no exercise {req.exercise!r} in lesson {req.lesson!r}; expected "
-                                f"one of {[e.id for e in lesson.exercises] if lesson else 'a lesson id too'}")
-        return found
-
-    @staticmethod
-    def pace_of(req: RunRequest) -> dict[str, Any] | None:
-        """The pace a run should start with, checked (None for normal speed)."""
-        if req.pace is None or req.pace.mode == "normal":
-            return None
-        if req.pace.mode not in ("paused", "step", "slow"):
-            raise HTTPException(422, "pace.mode must be normal, paused, step or slow")
-        return {"mode": req.pace.mode, "delay_ms": req.pace.delay_ms}
 
     def room_info(self, room: Any, request: Request) -> dict[str, Any]:
         base = self.settings.public_url or str(request.base_url)
@@ -213,42 +213,88 @@ class Web:
     def page(self, request: Request, name: str, **ctx: Any) -> HTMLResponse:
         return self.templates.TemplateResponse(request, name, {"lang": pick_lang(request), **ctx})
 
+    # ------------------------------------------------------------ WebSockets
+
+    async def ws_admit(self, ws: WebSocket) -> bool:
+        """Accept a WebSocket, or close it with a reason when its address has too many open."""
+        await ws.accept()
+        ip = ip_of(ws)
+        if self.state.ws_per_ip.get(ip, 0) >= self.settings.max_ws_per_ip:
+            await ws.close(code=WS_TOO_MANY, reason=f"at most {self.settings.max_ws_per_ip} connections "
+                                                    "from one address")
+            return False
+        self.state.ws_per_ip[ip] = self.state.ws_per_ip.get(ip, 0) + 1
+        return True
+
+    def ws_leave(self, ws: WebSocket) -> None:
+        ip = ip_of(ws)
+        n = self.state.ws_per_ip.get(ip, 0) - 1
+        if n > 0:
+            self.state.ws_per_ip[ip] = n
+        else:
+            self.state.ws_per_ip.pop(ip, None)
+
 
 def frame(texts: list[str]) -> str:
     """One WebSocket frame from already-encoded events: one object, or a list of them."""
     return texts[0] if len(texts) == 1 else "[" + ",".join(texts) + "]"
 
 
-async def stream_queue(ws: WebSocket, q: asyncio.Queue[str | None], close_at_end: bool = True) -> None:
-    """Send events in frames: everything queued goes out in one frame (batching under load).
+async def stream_feed(ws: WebSocket, feed: Feed, resume_hint: str, close_at_end: bool = True) -> None:
+    """Send a feed in frames: everything waiting goes out in one frame (batching under load).
 
     A receive task notices when the browser leaves, even while no event flows (a run that
     sleeps): the run's grace period starts then, not at its next event. A room stream never
-    ends by itself (close_at_end=False): it waits for the next run.
+    ends by itself (close_at_end=False): it waits for the next run. A client too slow for its
+    feed is closed with WS_TOO_SLOW and a reason saying how to resume.
     """
-    gone = asyncio.get_running_loop().create_task(_until_closed(ws))
+    loop = asyncio.get_running_loop()
+    gone = loop.create_task(_until_closed(ws))
+    sending: asyncio.Future[None] | None = None
     try:
         while not gone.done():
-            getter = asyncio.ensure_future(q.get())
-            done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
+            if feed.overflowed:
+                if sending is not None:
+                    sending.cancel()
+                await _close(ws, WS_TOO_SLOW, f"too slow: more than {feed.limit} events waited; {resume_hint}")
                 return
-            batch = [getter.result()]
-            while not q.empty() and len(batch) < 1000:
-                batch.append(q.get_nowait())
-            texts = [e for e in batch if e is not None]
-            end = close_at_end and None in batch
-            if end:
-                texts = texts[:batch.index(None)]  # nothing follows the end of a run's stream
+            # One frame may wait in uvicorn's buffer and the next for the socket to drain: small frames
+            # keep what a stalled client holds within its feed's bound.
+            texts = feed.take(min(1000, max(1, feed.limit // 2)))
             if texts:
-                await ws.send_text(frame(texts))
-            if end:
+                sending = asyncio.ensure_future(ws.send_text(frame(texts)))
+                waker = loop.create_task(feed.overflow.wait())
+                try:
+                    await asyncio.wait({sending, gone, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waker.cancel()
+                if not sending.done():
+                    continue  # gone or overflowed: the loop's checks handle it
+                sending.result()
+                sending = None
+                continue
+            if feed.ended and close_at_end:
                 break
+            waiter = loop.create_task(feed.wake.wait())
+            try:
+                await asyncio.wait({waiter, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
     finally:
         gone.cancel()
+        if sending is not None and not sending.done():
+            sending.cancel()
     if close_at_end:
-        await ws.close()
+        await _close(ws, 1000, "the run has finished")
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    try:
+        # The close frame waits behind what the client has not read; a client that never reads is cut
+        # off when the wait ends (the handler returns, uvicorn drops the connection).
+        await asyncio.wait_for(ws.close(code=code, reason=reason[:120]), 20)
+    except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+        pass
 
 
 async def _until_closed(ws: WebSocket) -> None:

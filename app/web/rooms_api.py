@@ -3,68 +3,81 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 
-from ..runs import RunRefused
-from .common import (
-    RoomRequest,
-    RunRequest,
-    Web,
-    stream_queue,
-)
+from ..runs import Client, RunRefused
+from .common import WS_NOT_FOUND, ip_of, stream_feed
+from .deps import Instructor, WebDep
+from .models import RoomRequest, RunRequest
+from .submission import submission
+
+router = APIRouter(tags=["rooms"])
+RESUME = re.compile(r"^[0-9a-f]{1,32}:-?\d{1,9}$")
 
 
-def register(app: FastAPI, web: Web) -> None:
-    @app.post("/api/rooms", status_code=201)
-    async def create_room(request: Request, body: RoomRequest | None = None) -> dict[str, Any]:
-        web.need_instructor(request)
-        room = await asyncio.to_thread(web.state.rooms.create, body.title if body else None)
-        return web.room_info(room, request)
+def parse_after(text: str) -> dict[str, int] | None:
+    """`run:seq,run:seq` (the last seq seen of each run), or None if malformed."""
+    out: dict[str, int] = {}
+    for part in list(filter(None, text.split(",")))[:2000]:
+        if not RESUME.match(part):
+            return None
+        run_id, seq = part.split(":")
+        out[run_id] = int(seq)
+    return out
 
-    @app.get("/api/rooms/{code}")
-    async def get_room(code: str, request: Request) -> dict[str, Any]:
-        room = await asyncio.to_thread(web.state.rooms.get, code)
-        if room is None:
-            raise HTTPException(404, f"no room {code!r}")
-        return web.room_info(room, request)
 
-    @app.post("/api/rooms/{code}/runs", status_code=201)
-    async def room_run(code: str, req: RunRequest, request: Request) -> dict[str, Any]:
-        web.need_instructor(request)
-        room = await asyncio.to_thread(web.state.rooms.get, code)
-        if room is None:
-            raise HTTPException(404, f"no room {code!r}")
-        lesson = web.lessons().get(req.lesson) if req.lesson else None
-        if req.lesson and lesson is None:
-            raise HTTPException(404, f"no lesson {req.lesson!r}")
-        files = {**(lesson.files if lesson else {}), **(req.files or {})}
-        if not files:
-            raise HTTPException(422, "give a lesson id, files, or both")
-        try:
-            run = web.state.manager.submit(files, req.main or (lesson.main if lesson else "main.py"),
-                                       lesson.id if lesson else None,
-                                       {**(lesson.limits if lesson else {}), **(req.limits or {})} or None,
-                                       "instructor", lesson.questions if lesson else None,
-                                       req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       room=room.code, pace=web.pace_of(req))
-        except RunRefused as e:
-            raise HTTPException(e.status, e.message) from e
-        web.state.rooms.add_run(room, run)
-        return run.public()
+@router.post("/api/rooms", status_code=201, dependencies=[Instructor])
+async def create_room(web: WebDep, request: Request, body: RoomRequest | None = None) -> dict[str, Any]:
+    room = await asyncio.to_thread(web.state.rooms.create, body.title if body else None)
+    return web.room_info(room, request)
 
-    @app.websocket("/ws/rooms/{code}")
-    async def ws_room(ws: WebSocket, code: str) -> None:
-        await ws.accept()
-        room = await asyncio.to_thread(web.state.rooms.get, code)
-        if room is None:
-            await ws.close(code=4404, reason="no such room")
+
+@router.get("/api/rooms/{code}")
+async def get_room(code: str, web: WebDep, request: Request) -> dict[str, Any]:
+    room = await asyncio.to_thread(web.state.rooms.get, code)
+    if room is None:
+        raise HTTPException(404, f"no room {code!r}")
+    return web.room_info(room, request)
+
+
+@router.post("/api/rooms/{code}/runs", status_code=201, dependencies=[Instructor])
+async def room_run(code: str, req: RunRequest, web: WebDep, request: Request) -> dict[str, Any]:
+    room = await asyncio.to_thread(web.state.rooms.get, code)
+    if room is None:
+        raise HTTPException(404, f"no room {code!r}")
+    sub = submission(req, web.lessons(), web.settings)
+    try:
+        run = web.state.manager.submit(sub, Client(id="sys:instructor", ip=ip_of(request)), room=room.code)
+    except RunRefused as e:
+        raise HTTPException(e.status, e.message) from e
+    web.state.rooms.add_run(room, run)
+    return run.public()
+
+
+@router.websocket("/ws/rooms/{code}")
+async def ws_room(ws: WebSocket, code: str, web: WebDep, after: str = "") -> None:
+    """Every event of the room's runs, each with its `run`; `after=run:seq,…` resumes."""
+    if not await web.ws_admit(ws):
+        return
+    try:
+        resume = parse_after(after)
+        if resume is None:
+            await ws.close(code=4422, reason="after must be run:seq pairs separated by commas")
             return
-        q = await web.state.rooms.subscribe(room, instructor=web.instructor(ws))
+        room = await asyncio.to_thread(web.state.rooms.get, code)
+        if room is None:
+            await ws.close(code=WS_NOT_FOUND, reason="no such room")
+            return
+        feed = await web.state.rooms.subscribe(room, instructor=web.instructor(ws), after=resume)
         try:
-            await stream_queue(ws, q, close_at_end=False)
+            await stream_feed(ws, feed, "reconnect with ?after=run:seq,… (the last seq of each run)",
+                              close_at_end=False)
         except WebSocketDisconnect:
             pass
         finally:
-            web.state.rooms.unsubscribe(room, q)
+            web.state.rooms.unsubscribe(room, feed)
+    finally:
+        web.ws_leave(ws)

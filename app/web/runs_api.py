@@ -1,171 +1,157 @@
-"""Runs: start, status, events, controls (owner or instructor), WebSocket stream, recordings."""
+"""Runs: start, status, events, controls (owner or instructor), WebSocket stream, recordings.
+
+A run's status, events, export and stream are for its owner (the browser that started it), the
+instructor, everyone in its room, and whoever has its share link (`?share=` or the cookie the run
+page sets when a share link is opened).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
-from .common import (
-    MAX_SOURCE,
-    SIGNALS,
-    InputRequest,
-    PaceRequest,
-    RunRequest,
-    SignalRequest,
-    Web,
-    client_id,
-    stream_queue,
-)
+from .common import WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
+from .deps import ClientDep, Instructor, WebDep
+from .models import InputRequest, PaceRequest, RunRequest, SignalRequest
+from .recordings import parse_recording
+from .submission import submission
+
+router = APIRouter(tags=["runs"])
+After = Annotated[int, Query(ge=-1, le=10_000_000, description="only events with a larger seq")]
 
 
-def register(app: FastAPI, web: Web) -> None:
-    @app.post("/api/runs", status_code=201)
-    async def create_run(req: RunRequest, request: Request) -> dict[str, Any]:
-        lesson = None
-        if req.lesson is not None:
-            lesson = web.lessons().get(req.lesson)
-            if lesson is None:
-                raise HTTPException(404, f"no lesson {req.lesson!r}")
-        if lesson is None and not req.files:
-            raise HTTPException(422, "give a lesson id, files, or both")
-        files = dict(lesson.files) if lesson else {}
-        for name, content in (req.files or {}).items():
-            if not name or "/" in name or name.startswith(".") or len(name) > 64:
-                raise HTTPException(422, f"bad file name {name!r}: a plain name like main.py is expected")
-            if len(content.encode()) > MAX_SOURCE:
-                raise HTTPException(413, f"{name} is larger than {MAX_SOURCE // 1024} KiB")
-            files[name] = content
-        exercise = web.exercise_of(lesson, req)
-        if exercise is not None and exercise.main not in (req.files or {}):
-            files[exercise.main] = exercise.starter  # no code sent: the exercise's starting point
-        main = req.main or (lesson.main if lesson else "main.py")
-        limits = {**(lesson.limits if lesson else {}), **(req.limits or {})}
-        pace = web.pace_of(req)
+@router.post("/api/runs", status_code=201)
+async def create_run(req: RunRequest, web: WebDep, client: ClientDep) -> dict[str, Any]:
+    sub = submission(req, web.lessons(), web.settings)
+    try:
+        run = web.state.manager.submit(sub, client)
+    except RunRefused as e:
+        raise HTTPException(e.status, e.message) from e
+    return {**run.public(), "share": run.share}
+
+
+@router.get("/api/runs")
+async def list_runs(web: WebDep, client: ClientDep, request: Request,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    """Your runs, newest first (an instructor's: everyone's)."""
+    owner = None if web.instructor(request) else client.id
+    return await asyncio.to_thread(web.state.storage.list_runs, limit, None, owner)
+
+
+@router.get("/api/runs/{run_id}")
+async def get_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
+    meta = await web.readable_run(request, run_id)
+    return {k: meta.get(k) for k in ("id", "lesson", "status", "created", "finished", "result", "answers", "room",
+                                     "events")}
+
+
+@router.get("/api/runs/{run_id}/events")
+async def run_events(run_id: str, web: WebDep, request: Request, after: After = -1) -> list[dict[str, Any]]:
+    await web.readable_run(request, run_id)
+    run = web.state.manager.runs.get(run_id)
+    if run is not None:
+        return run.events[after + 1:]
+    return await asyncio.to_thread(web.state.storage.get_events, run_id, after)
+
+
+@router.post("/api/runs/{run_id}/stop")
+async def stop_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
+    run = web.state.manager.runs.get(run_id)
+    if run is not None and run.status == RunStatus.FINISHED:
+        return {"ok": True, "status": "finished"}
+    return await web.control(run_id, {"cmd": "stop"}, request)
+
+
+@router.post("/api/runs/{run_id}/signal")
+async def signal_run(run_id: str, req: SignalRequest, web: WebDep, request: Request) -> dict[str, Any]:
+    return await web.control(run_id, {"cmd": "signal", "pid": req.pid, "signal": req.signal.value}, request)
+
+
+@router.post("/api/runs/{run_id}/interrupt")
+async def interrupt_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
+    return await web.control(run_id, {"cmd": "interrupt"}, request)
+
+
+@router.post("/api/runs/{run_id}/input")
+async def input_run(run_id: str, req: InputRequest, web: WebDep, request: Request) -> dict[str, Any]:
+    await web.control(run_id, {"cmd": "input", "text": req.text}, request)
+    if req.eof:
+        await web.control(run_id, {"cmd": "eof"}, request)
+    return {"ok": True}
+
+
+@router.post("/api/runs/{run_id}/pace")
+async def pace_run(run_id: str, req: PaceRequest, web: WebDep, request: Request) -> dict[str, Any]:
+    return await web.control(run_id, {"cmd": "pace", "mode": req.mode.value, "delay_ms": req.delay_ms}, request)
+
+
+@router.post("/api/runs/{run_id}/step")
+async def step_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
+    return await web.control(run_id, {"cmd": "step"}, request)
+
+
+@router.get("/api/runs/{run_id}/export")
+async def export_run(run_id: str, web: WebDep, request: Request) -> Response:
+    meta = await web.readable_run(request, run_id)
+    run = web.state.manager.runs.get(run_id)
+    if run is not None and run.status != RunStatus.FINISHED:
+        raise HTTPException(409, "the run is still going; export it when it has finished")
+    events = run.events if run is not None else await asyncio.to_thread(web.state.storage.get_events, run_id, -1)
+    header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
+                                              ("id", "lesson", "status", "created", "finished", "result",
+                                               "files", "answers")}}
+    body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [header, *events]) + "\n"
+    return Response(body, media_type="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="proclab-run-{run_id}.ndjson"'})
+
+
+@router.post("/api/runs/import", status_code=201, dependencies=[Instructor])
+async def import_run(web: WebDep, request: Request) -> dict[str, Any]:
+    """A recording exported from a ProcLab server (NDJSON: header line, then one event per line)."""
+    meta, events = parse_recording(await request.body())
+    run_id = new_run_id()
+    share = secrets.token_urlsafe(16)
+    record = {"id": run_id, "lesson": meta.get("lesson"), "status": "finished", "created": time.time(),
+              "finished": time.time(), "result": meta.get("result"), "files": meta.get("files") or {},
+              "answers": meta.get("answers"), "room": None, "owner": None, "share": share}
+    if not await asyncio.to_thread(web.state.storage.save_run, record, events):
+        raise HTTPException(507, f"the recording could not be saved ({web.state.storage.health()[1]})")
+    return {"id": run_id, "events": len(events), "imported_from": meta.get("id"), "share": share}
+
+
+@router.websocket("/ws/runs/{run_id}")
+async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> None:
+    if not await web.ws_admit(ws):
+        return
+    try:
         try:
-            run = web.state.manager.submit(files, main, lesson.id if lesson else None, limits or None,
-                                       client_id(request), lesson.questions if lesson else None,
-                                       req.stdin if req.stdin is not None else (lesson.stdin if lesson else None),
-                                       pace=pace, exercise=exercise)
-        except RunRefused as e:
-            raise HTTPException(e.status, e.message) from e
-        except ValueError as e:
-            raise HTTPException(422, str(e)) from e
-        return run.public()
-
-    @app.get("/api/runs")
-    async def list_runs(limit: int = 50) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(web.state.storage.list_runs, min(limit, 500))
-
-    @app.get("/api/runs/{run_id}")
-    async def get_run(run_id: str) -> dict[str, Any]:
-        return await web.find_run(run_id)
-
-    @app.get("/api/runs/{run_id}/events")
-    async def run_events(run_id: str, after: int = -1) -> list[dict[str, Any]]:
-        run = web.state.manager.runs.get(run_id)
-        if run is not None:
-            return run.events[after + 1:]
-        await web.find_run(run_id)
-        return await asyncio.to_thread(web.state.storage.get_events, run_id, after)
-
-    @app.post("/api/runs/{run_id}/stop")
-    async def stop_run(run_id: str, request: Request) -> dict[str, Any]:
-        run = web.state.manager.runs.get(run_id)
-        if run is not None and run.status == RunStatus.FINISHED:
-            return {"ok": True, "status": "finished"}
-        return await web.control(run_id, {"cmd": "stop"}, request)
-
-    @app.post("/api/runs/{run_id}/signal")
-    async def signal_run(run_id: str, req: SignalRequest, request: Request) -> dict[str, Any]:
-        if req.signal not in SIGNALS:
-            raise HTTPException(422, f"signal must be one of {', '.join(SIGNALS)}")
-        return await web.control(run_id, {"cmd": "signal", "pid": req.pid, "signal": req.signal}, request)
-
-    @app.post("/api/runs/{run_id}/interrupt")
-    async def interrupt_run(run_id: str, request: Request) -> dict[str, Any]:
-        return await web.control(run_id, {"cmd": "interrupt"}, request)
-
-    @app.post("/api/runs/{run_id}/input")
-    async def input_run(run_id: str, req: InputRequest, request: Request) -> dict[str, Any]:
-        await web.control(run_id, {"cmd": "input", "text": req.text}, request)
-        if req.eof:
-            await web.control(run_id, {"cmd": "eof"}, request)
-        return {"ok": True}
-
-    @app.post("/api/runs/{run_id}/pace")
-    async def pace_run(run_id: str, req: PaceRequest, request: Request) -> dict[str, Any]:
-        if req.mode not in ("normal", "paused", "step", "slow"):
-            raise HTTPException(422, "mode must be normal, paused, step or slow")
-        return await web.control(run_id, {"cmd": "pace", "mode": req.mode, "delay_ms": req.delay_ms}, request)
-
-    @app.post("/api/runs/{run_id}/step")
-    async def step_run(run_id: str, request: Request) -> dict[str, Any]:
-        return await web.control(run_id, {"cmd": "step"}, request)
-
-    @app.get("/api/runs/{run_id}/export")
-    async def export_run(run_id: str) -> Response:
-        meta = await web.find_run(run_id)
-        run = web.state.manager.runs.get(run_id)
-        if run is not None and run.status != RunStatus.FINISHED:
-            raise HTTPException(409, "the run is still going; export it when it has finished")
-        events = run.events if run is not None else await asyncio.to_thread(web.state.storage.get_events, run_id, -1)
-        header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
-                                                  ("id", "lesson", "status", "created", "finished", "result",
-                                                   "files", "answers")}}
-        if run is not None:
-            header["run"]["files"] = run.files
-        body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [header, *events]) + "\n"
-        return Response(body, media_type="application/x-ndjson",
-                        headers={"Content-Disposition": f'attachment; filename="proclab-run-{run_id}.ndjson"'})
-
-    @app.post("/api/runs/import", status_code=201)
-    async def import_run(request: Request) -> dict[str, Any]:
-        web.need_instructor(request)
-        body = await request.body()
-        if len(body) > 64 * 2**20:
-            raise HTTPException(413, "a recording is at most 64 MiB")
-        lines = [line for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
-        try:
-            header = json.loads(lines[0]) if lines else {}
-            events = [json.loads(line) for line in lines[1:]]
-        except ValueError as e:
-            raise HTTPException(422, f"not an NDJSON recording: {e}") from e
-        if header.get("proclab_recording") != 1 or not isinstance(header.get("run"), dict):
-            raise HTTPException(422, "line 1 must be the recording header {\"proclab_recording\": 1, \"run\": …}")
-        for i, ev in enumerate(events):
-            if not isinstance(ev, dict) or ev.get("seq") != i or "type" not in ev:
-                raise HTTPException(422, f"line {i + 2}: expected the event with seq {i}")
-        meta = header["run"]
-        record = {"id": new_run_id(), "lesson": meta.get("lesson"), "status": "finished",
-                  "created": time.time(), "finished": time.time(), "result": meta.get("result"),
-                  "files": meta.get("files") or {}, "answers": meta.get("answers"), "room": None}
-        await asyncio.to_thread(web.state.storage.save_run, record, events)
-        return {"id": record["id"], "events": len(events), "imported_from": meta.get("id")}
-
-    @app.websocket("/ws/runs/{run_id}")
-    async def ws_run(ws: WebSocket, run_id: str, after: int = -1) -> None:
-        await ws.accept()
+            meta = await web.run_meta(run_id)
+        except HTTPException:
+            await ws.close(code=WS_NOT_FOUND, reason="no such run")
+            return
+        if not web.may_read(ws, meta):
+            await ws.close(code=WS_FORBIDDEN, reason="this run belongs to someone else: use its share link")
+            return
         run = web.state.manager.runs.get(run_id)
         if run is None:
-            rec = await asyncio.to_thread(web.state.storage.get_run, run_id)
-            if rec is None:
-                await ws.close(code=4404, reason="no such run")
-                return
             events = await asyncio.to_thread(web.state.storage.get_events, run_id, after)
             for i in range(0, len(events), 500):
                 await ws.send_text(json.dumps(events[i:i + 500], ensure_ascii=False))
             await ws.close()
             return
-        q = web.state.manager.subscribe(run, after)
+        feed = web.state.manager.subscribe(run, after)
         try:
-            await stream_queue(ws, q)
+            await stream_feed(ws, feed, "reconnect with ?after=<the last seq you got>")
         except WebSocketDisconnect:
             pass
         finally:
-            web.state.manager.unsubscribe(run, q)
+            web.state.manager.unsubscribe(run, feed)
+    finally:
+        web.ws_leave(ws)

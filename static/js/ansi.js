@@ -91,7 +91,6 @@ export function visibleControl(ch) {
   return ch;
 }
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 
 /**

@@ -1,5 +1,7 @@
 // Small fetch helpers for the ProcLab REST API (same origin only).
 
+import { t } from './i18n.js';
+
 export class ApiError extends Error {
   constructor(status, detail, body = null) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
@@ -33,7 +35,7 @@ export async function request(method, url, body, { raw = null, type = 'applicati
   try {
     res = await fetch(url, init);
   } catch (err) {
-    throw new ApiError(0, err && err.message ? err.message : 'network error');
+    throw new ApiError(0, t('api.network'));
   }
   const text = await res.text();
   let data = null;

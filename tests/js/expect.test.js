@@ -31,7 +31,7 @@ test('bounds in words', () => {
 
 test('every kind of expectation described in both languages', () => {
   const items = [
-    [{ finished: 'ok' }, 'The run ends with status “ok”', '运行以状态“ok”结束'],
+    [{ finished: 'ok' }, 'The run’s status is “finished normally”', '运行状态为“正常结束”'],
     [{ limit: 'wall' }, 'A limit is reached: ran too long', '达到限制：运行时间太长'],
     [{ exit_code: 0 }, 'The main process exits with code 0', '主进程以退出码 0 结束'],
     [{ output_contains: 'hi' }, 'The output contains “hi”', '输出中包含“hi”'],

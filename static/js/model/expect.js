@@ -62,19 +62,22 @@ export function describeExpectation(item, tr) {
   return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
 }
 
+/** The catalogue's word for a code (prefix.code), or the code itself when there is none. */
+function named(prefix, code, tr) {
+  const k = `${prefix}.${code}`;
+  const s = tr(k);
+  return s === k ? String(code) : s;
+}
+
 function describe(item, tr) {
   const [kind, v] = entry(item);
   if (kind == null) return null;
   const str = (x) => (typeof x === 'string' || typeof x === 'number' ? String(x) : null);
   switch (kind) {
     case 'finished':
-      return str(v) != null ? tr('exp.finished', { status: v }) : null;
-    case 'limit': {
-      if (str(v) == null) return null;
-      const k = `limit.${v}`;
-      const what = tr(k);
-      return tr('exp.limit', { limit: what === k ? v : what });
-    }
+      return str(v) != null ? tr('exp.finished', { status: named('runStatus', v, tr) }) : null;
+    case 'limit':
+      return str(v) != null ? tr('exp.limit', { limit: named('limitName', v, tr) }) : null;
     case 'exit_code':
       return Number.isInteger(v) ? tr('exp.exitCode', { code: v }) : null;
     case 'output_contains':

@@ -1,12 +1,9 @@
 // "Why it stopped", in plain words (pure; the banner view renders it).
 //   explainStop(stopReason(state), tr, lang) -> {kind, lines: [string], stats: string|null}
-// tr(key, params) translates; lang picks from {en, zh} messages.
+// tr(key, params) translates; lang picks from the {en, zh} messages of recordings made before
+// events carried codes (run.limit params, run.finished outcome).
 
-function msg(m, lang) {
-  if (!m) return '';
-  if (typeof m === 'string') return m;
-  return m[lang] || m.en || m.zh || '';
-}
+import { describeLimit, describeOutcome } from './words.js';
 
 export function explainStop(r, tr, lang) {
   if (!r) return null;
@@ -21,7 +18,7 @@ export function explainStop(r, tr, lang) {
   }
   if (r.limit) {
     kind = kind === 'error' ? kind : 'limit';
-    add(msg(r.limit.message, lang) || tr('banner.limit', { limit: tr(`limit.${r.limit.limit}`) }));
+    add(describeLimit(r.limit, tr, lang));
   }
   if (r.status === 'stopped') {
     if (kind === 'ok') kind = 'stopped';
@@ -34,7 +31,14 @@ export function explainStop(r, tr, lang) {
     else add(tr('banner.killed', { signal: r.rootSignal }));
   }
   if (r.status === 'error' && kind === 'ok') kind = 'error';
-  const finMsg = msg(r.message, lang);
+  // A recording that could not be saved (disk full …): the run itself went on.
+  if (r.recording && r.recording.saved === false) {
+    add(tr('recording.unsaved', { problem: r.recording.problem || '?' }));
+    if (kind === 'ok') kind = 'warn';
+  }
+  const finMsg = r.finished
+    ? describeOutcome({ outcome: r.outcome, message: r.message, code: r.code, reason: r.reason }, tr, lang, r.limit)
+    : null;
   if (finMsg) add(finMsg);
   else if (r.finished && kind === 'ok') add(tr('banner.ok'));
   if (r.finished && r.code != null && r.code !== 0 && !r.rootSignal) {

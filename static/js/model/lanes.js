@@ -40,13 +40,14 @@ export class Lanes {
     return lane;
   }
 
-  _set(lane, state, stat, t, reason = null) {
+  _set(lane, state, stat, t, reason = null, why = null) {
     const segs = lane.segments;
     const last = segs.length ? segs[segs.length - 1] : null;
     if (last && last.t1 == null) {
       if (last.state === state) {
         if (stat) last.stat = stat;
         if (reason) last.reason = reason;
+        if (why) last.why = why;
         return;
       }
       if (t < last.t0) t = last.t0;
@@ -54,7 +55,7 @@ export class Lanes {
     } else if (last && last.t1 != null && t < last.t1) {
       t = last.t1;
     }
-    segs.push({ state, stat: stat || '', reason, t0: t, t1: null });
+    segs.push({ state, stat: stat || '', reason, why, t0: t, t1: null });
   }
 
   _close(lane, t) {
@@ -90,7 +91,7 @@ export class Lanes {
       case 'proc.state': {
         const lane = this._lane(`p${ev.pid}`, ev.pid, null, t);
         if (lane.closed != null) break;
-        this._set(lane, ev.state, ev.stat, t, ev.reason ?? null);
+        this._set(lane, ev.state, ev.stat, t, ev.reason ?? null, ev.why ?? null);
         break;
       }
       case 'proc.exit': {
@@ -117,7 +118,7 @@ export class Lanes {
       case 'proc.thread.state': {
         const lane = this._lane(`t${ev.pid}.${ev.tid}`, ev.pid, ev.tid, t);
         if (lane.closed != null) break;
-        this._set(lane, ev.state, ev.stat, t, ev.reason ?? null);
+        this._set(lane, ev.state, ev.stat, t, ev.reason ?? null, ev.why ?? null);
         break;
       }
       case 'proc.thread.exit': {
@@ -149,7 +150,7 @@ export class Lanes {
     for (const s of lane.segments) {
       if (s.t0 > T) break;
       const end = Math.min(s.t1 == null ? Math.max(now, s.t0) : s.t1, T);
-      out.push({ state: s.state, stat: s.stat, reason: s.reason, t0: s.t0, t1: end, open: s.t1 == null || s.t1 > T });
+      out.push({ state: s.state, stat: s.stat, reason: s.reason, why: s.why ?? null, t0: s.t0, t1: end, open: s.t1 == null || s.t1 > T });
     }
     return out;
   }

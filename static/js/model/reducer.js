@@ -3,7 +3,7 @@
 //
 //   const s = createState();
 //   for (const ev of events) applyEvent(s, ev);
-//   s.procs.get(pid) -> {pid, ppid, state, stat, reason, name, argv, ...}
+//   s.procs.get(pid) -> {pid, ppid, state, stat, why, reason, name, argv, ...}
 //
 // The state is made of plain objects, arrays and Maps so that
 // structuredClone() copies it (used by the timeline checkpoints).
@@ -62,7 +62,8 @@ function newProc(state, pid, t, seq) {
     state: 'new',
     prev: null,
     stat: '',
-    reason: null,
+    reason: null, // English, from the event (old recordings only have this)
+    why: null, // {code, ...params}: what the UI renders
     stateSince: t,
     inferred: false, // state not read from the kernel (exit seen before Z)
     exited: false,
@@ -131,6 +132,225 @@ function basename(path) {
   return i >= 0 ? path.slice(i + 1) : path;
 }
 
+// One handler per event type: (state, ev, t, seq), mutating state.
+const HANDLERS = {
+  'run.queued'(state, ev, t, seq) {
+    if (state.status === 'idle') state.status = 'queued';
+    state.queuePosition = ev.position ?? null;
+  },
+  'run.started'(state, ev, t, seq) {
+    state.status = 'running';
+    state.queuePosition = null;
+    state.rootPid = ev.root_pid ?? null;
+    state.initPid = ev.init_pid ?? null;
+    state.layers = ev.layers || [];
+    state.limits = ev.limits || {};
+    state.lesson = ev.lesson ?? null;
+    state.pidNs = !!ev.pid_ns;
+  },
+  'run.pace'(state, ev, t, seq) {
+    state.pace = { mode: ev.mode, delay_ms: ev.delay_ms ?? 0 };
+  },
+  'run.limit'(state, ev, t, seq) {
+    state.limitsFired.push({ limit: ev.limit, detail: ev.detail, params: ev.params || null, message: ev.message || null, t, seq });
+  },
+  'run.error'(state, ev, t, seq) {
+    state.errors.push(ev.detail);
+  },
+  'run.finished'(state, ev, t, seq) {
+    state.status = 'finished';
+    state.finished = ev;
+  },
+  'proc.spawn'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.synthetic = false;
+    p.ppid = ev.ppid ?? p.ppid;
+    p.originalPpid = ev.ppid ?? p.originalPpid;
+    p.how = ev.how ?? null;
+    if (ev.name) p.name = ev.name;
+    p.spawnT = Math.min(p.spawnT ?? t, t);
+    p.spawnSeq = seq;
+    setLine(p, ev.line, seq);
+    if (ev.how === 'root' && state.rootPid == null) state.rootPid = ev.pid;
+  },
+  'proc.exec'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.argv = Array.isArray(ev.argv) ? ev.argv.slice() : null;
+    p.execs.push({ argv: p.argv, t, seq });
+    if (p.argv && p.argv.length) p.name = basename(p.argv[0]);
+    setLine(p, ev.line, seq);
+  },
+  'proc.state'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    if (p.reaped) return; // a late sample of a collected process
+    transition(state, p, ev.state, { t, seq }, {
+      stat: ev.stat ?? p.stat,
+      reason: ev.reason ?? null,
+      why: ev.why ?? null,
+      inferred: false,
+    });
+  },
+  'proc.reparent'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.reparents.push({ from: ev.old_ppid, to: ev.new_ppid, t, seq });
+    p.ppid = ev.new_ppid;
+    p.adopted = state.initPid != null && ev.new_ppid === state.initPid;
+  },
+  'proc.exit'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.exited = true;
+    p.exit = { code: ev.code ?? null, signal: ev.signal ?? null, core: !!ev.core };
+    p.exitT = t;
+    p.reason = null;
+    p.why = null;
+    // Exited but not yet collected is a zombie by definition; mark it as
+    // inferred when the sampler did not report the Z itself.
+    if (!p.reaped && p.state !== 'zombie') transition(state, p, 'zombie', { t, seq }, { inferred: true });
+    for (const th of p.threads.values()) th.alive = false;
+  },
+  'proc.reaped'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    if (!p.exited) {
+      p.exited = true;
+      p.exitT = t;
+    }
+    p.reaped = true;
+    p.reapedBy = ev.by ?? null;
+    p.reapCall = ev.call ?? null;
+    p.reapT = t;
+    p.reason = null;
+    p.why = null;
+    transition(state, p, 'terminated', { t, seq }, {});
+    for (const th of p.threads.values()) th.alive = false;
+  },
+  'proc.wait'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    setLine(p, ev.line, seq);
+    p.lastWait = { call: ev.call, target: ev.target ?? null, result: ev.result, status: ev.status ?? null, t, seq };
+  },
+  'proc.thread.spawn'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    let th = p.threads.get(ev.tid);
+    if (!th) {
+      th = { tid: ev.tid, pid: ev.pid, name: ev.name ?? null, state: 'new', stat: '', reason: null, why: null, alive: true, spawnT: t, exitT: null };
+      p.threads.set(ev.tid, th);
+    } else if (ev.name) th.name = ev.name;
+  },
+  'proc.thread.state'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    let th = p.threads.get(ev.tid);
+    if (!th) {
+      th = { tid: ev.tid, pid: ev.pid, name: null, state: 'new', stat: '', reason: null, why: null, alive: true, spawnT: t, exitT: null };
+      p.threads.set(ev.tid, th);
+    }
+    th.state = ev.state;
+    th.stat = ev.stat ?? th.stat;
+    th.reason = ev.reason ?? null;
+    th.why = ev.why ?? null;
+  },
+  'proc.thread.exit'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    const th = p.threads.get(ev.tid);
+    if (th) {
+      th.alive = false;
+      th.exitT = t;
+      th.state = 'terminated';
+    }
+  },
+  'proc.line'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    setLine(p, ev.line, seq);
+  },
+  'io.output'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    const n = typeof ev.text === 'string' ? ev.text.length : 0;
+    p.outputBytes += n;
+    state.outputBytes += n;
+    state.outputEvents += 1;
+  },
+  'io.truncated'(state, ev, t, seq) {
+    state.truncatedBytes += ev.bytes || 0;
+  },
+  'io.input'(state, ev, t, seq) {
+    state.inputs.push({ text: ev.text, t, seq });
+  },
+  'ipc.channel'(state, ev, t, seq) {
+    let ch = state.channels.get(ev.channel);
+    if (!ch) {
+      ch = {
+        id: ev.channel, kind: ev.kind, name: ev.name ?? null, line: ev.line ?? null, t, seq,
+        ends: new Map(), written: 0, read: 0, transfers: 0, ops: 0,
+        value: undefined, lastOp: null, lastTransfer: null, closed: false,
+      };
+      state.channels.set(ev.channel, ch);
+      state.channelOrder.push(ev.channel);
+    } else {
+      ch.kind = ev.kind || ch.kind;
+      if (ev.name) ch.name = ev.name;
+    }
+  },
+  'ipc.end'(state, ev, t, seq) {
+    const ch = ensureChannel(state, ev.channel, t, seq);
+    const key = `${ev.pid}:${ev.fd ?? ''}:${ev.end}`;
+    let end = ch.ends.get(key);
+    if (!end) {
+      end = { pid: ev.pid, fd: ev.fd ?? null, end: ev.end, open: true, t };
+      ch.ends.set(key, end);
+    }
+    end.open = ev.action !== 'close';
+    end.t = t;
+    ensureProc(state, ev.pid, t, seq);
+  },
+  'ipc.transfer'(state, ev, t, seq) {
+    const ch = ensureChannel(state, ev.channel, t, seq);
+    const bytes = ev.bytes || 0;
+    if (ev.direction === 'read') ch.read += bytes;
+    else ch.written += bytes;
+    ch.transfers += 1;
+    const rec = { seq, t, channel: ev.channel, pid: ev.pid, direction: ev.direction, bytes, preview: ev.preview ?? '' };
+    ch.lastTransfer = rec;
+    state.transfers.push(rec);
+    state.transferCount += 1;
+    trim(state.transfers);
+    setLine(ensureProc(state, ev.pid, t, seq), ev.line, seq);
+  },
+  'ipc.op'(state, ev, t, seq) {
+    const ch = ensureChannel(state, ev.channel, t, seq);
+    ch.ops += 1;
+    ch.lastOp = { pid: ev.pid, op: ev.op, value: ev.value, t, seq };
+    if (ev.value !== undefined) ch.value = ev.value;
+    setLine(ensureProc(state, ev.pid, t, seq), ev.line, seq);
+  },
+  'signal.sent'(state, ev, t, seq) {
+    const rec = { seq, t, from: ev.from ?? null, to: ev.to, signal: ev.signal, action: null };
+    state.signals.push(rec);
+    state.signalCount += 1;
+    trim(state.signals);
+    if (ev.from != null && ev.from !== state.initPid) setLine(ensureProc(state, ev.from, t, seq), ev.line, seq);
+    const target = ev.to > 0 ? state.procs.get(ev.to) : null;
+    if (target) {
+      target.signalsIn.push({ signal: ev.signal, from: ev.from ?? null, t, seq, action: null });
+      if (target.signalsIn.length > 50) target.signalsIn.shift();
+    }
+  },
+  'signal.handler'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.handlers[ev.signal] = ev.handler;
+    setLine(p, ev.line, seq);
+  },
+  'signal.handled'(state, ev, t, seq) {
+    const p = ensureProc(state, ev.pid, t, seq);
+    for (let i = p.signalsIn.length - 1; i >= 0; i--) {
+      const s = p.signalsIn[i];
+      if (s.signal === ev.signal && s.action == null) {
+        s.action = ev.action;
+        break;
+      }
+    }
+    p.lastHandled = { signal: ev.signal, action: ev.action, t, seq };
+  },
+};
+
 /** Apply one event to the state (mutates it). Unknown types are counted and ignored. */
 export function applyEvent(state, ev) {
   if (!ev || typeof ev !== 'object') return state;
@@ -138,246 +358,8 @@ export function applyEvent(state, ev) {
   if (Number.isFinite(ev.seq)) state.seq = Math.max(state.seq, ev.seq);
   if (t > state.t) state.t = t;
   state.count += 1;
-  const seq = ev.seq;
-
-  switch (ev.type) {
-    case 'run.queued':
-      if (state.status === 'idle') state.status = 'queued';
-      state.queuePosition = ev.position ?? null;
-      break;
-    case 'run.started':
-      state.status = 'running';
-      state.queuePosition = null;
-      state.rootPid = ev.root_pid ?? null;
-      state.initPid = ev.init_pid ?? null;
-      state.layers = ev.layers || [];
-      state.limits = ev.limits || {};
-      state.lesson = ev.lesson ?? null;
-      state.pidNs = !!ev.pid_ns;
-      break;
-    case 'run.pace':
-      state.pace = { mode: ev.mode, delay_ms: ev.delay_ms ?? 0 };
-      break;
-    case 'run.limit':
-      state.limitsFired.push({ limit: ev.limit, detail: ev.detail, message: ev.message || null, t, seq });
-      break;
-    case 'run.error':
-      state.errors.push(ev.detail);
-      break;
-    case 'run.finished':
-      state.status = 'finished';
-      state.finished = ev;
-      break;
-
-    case 'proc.spawn': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      p.synthetic = false;
-      p.ppid = ev.ppid ?? p.ppid;
-      p.originalPpid = ev.ppid ?? p.originalPpid;
-      p.how = ev.how ?? null;
-      if (ev.name) p.name = ev.name;
-      p.spawnT = Math.min(p.spawnT ?? t, t);
-      p.spawnSeq = seq;
-      setLine(p, ev.line, seq);
-      if (ev.how === 'root' && state.rootPid == null) state.rootPid = ev.pid;
-      break;
-    }
-    case 'proc.exec': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      p.argv = Array.isArray(ev.argv) ? ev.argv.slice() : null;
-      p.execs.push({ argv: p.argv, t, seq });
-      if (p.argv && p.argv.length) p.name = basename(p.argv[0]);
-      setLine(p, ev.line, seq);
-      break;
-    }
-    case 'proc.state': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      if (p.reaped) break; // a late sample of a collected process
-      transition(state, p, ev.state, { t, seq }, {
-        stat: ev.stat ?? p.stat,
-        reason: ev.reason ?? null,
-        inferred: false,
-      });
-      break;
-    }
-    case 'proc.reparent': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      p.reparents.push({ from: ev.old_ppid, to: ev.new_ppid, t, seq });
-      p.ppid = ev.new_ppid;
-      p.adopted = state.initPid != null && ev.new_ppid === state.initPid;
-      break;
-    }
-    case 'proc.exit': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      p.exited = true;
-      p.exit = { code: ev.code ?? null, signal: ev.signal ?? null, core: !!ev.core };
-      p.exitT = t;
-      p.reason = null;
-      // Exited but not yet collected is a zombie by definition; mark it as
-      // inferred when the sampler did not report the Z itself.
-      if (!p.reaped && p.state !== 'zombie') transition(state, p, 'zombie', { t, seq }, { inferred: true });
-      for (const th of p.threads.values()) th.alive = false;
-      break;
-    }
-    case 'proc.reaped': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      if (!p.exited) {
-        p.exited = true;
-        p.exitT = t;
-      }
-      p.reaped = true;
-      p.reapedBy = ev.by ?? null;
-      p.reapCall = ev.call ?? null;
-      p.reapT = t;
-      p.reason = null;
-      transition(state, p, 'terminated', { t, seq }, {});
-      for (const th of p.threads.values()) th.alive = false;
-      break;
-    }
-    case 'proc.wait': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      setLine(p, ev.line, seq);
-      p.lastWait = { call: ev.call, target: ev.target ?? null, result: ev.result, status: ev.status ?? null, t, seq };
-      break;
-    }
-    case 'proc.thread.spawn': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      let th = p.threads.get(ev.tid);
-      if (!th) {
-        th = { tid: ev.tid, pid: ev.pid, name: ev.name ?? null, state: 'new', stat: '', reason: null, alive: true, spawnT: t, exitT: null };
-        p.threads.set(ev.tid, th);
-      } else if (ev.name) th.name = ev.name;
-      break;
-    }
-    case 'proc.thread.state': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      let th = p.threads.get(ev.tid);
-      if (!th) {
-        th = { tid: ev.tid, pid: ev.pid, name: null, state: 'new', stat: '', reason: null, alive: true, spawnT: t, exitT: null };
-        p.threads.set(ev.tid, th);
-      }
-      th.state = ev.state;
-      th.stat = ev.stat ?? th.stat;
-      th.reason = ev.reason ?? null;
-      break;
-    }
-    case 'proc.thread.exit': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      const th = p.threads.get(ev.tid);
-      if (th) {
-        th.alive = false;
-        th.exitT = t;
-        th.state = 'terminated';
-      }
-      break;
-    }
-    case 'proc.line': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      setLine(p, ev.line, seq);
-      break;
-    }
-
-    case 'io.output': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      const n = typeof ev.text === 'string' ? ev.text.length : 0;
-      p.outputBytes += n;
-      state.outputBytes += n;
-      state.outputEvents += 1;
-      break;
-    }
-    case 'io.truncated':
-      state.truncatedBytes += ev.bytes || 0;
-      break;
-    case 'io.input':
-      state.inputs.push({ text: ev.text, t, seq });
-      break;
-
-    case 'ipc.channel': {
-      let ch = state.channels.get(ev.channel);
-      if (!ch) {
-        ch = {
-          id: ev.channel, kind: ev.kind, name: ev.name ?? null, line: ev.line ?? null, t, seq,
-          ends: new Map(), written: 0, read: 0, transfers: 0, ops: 0,
-          value: undefined, lastOp: null, lastTransfer: null, closed: false,
-        };
-        state.channels.set(ev.channel, ch);
-        state.channelOrder.push(ev.channel);
-      } else {
-        ch.kind = ev.kind || ch.kind;
-        if (ev.name) ch.name = ev.name;
-      }
-      break;
-    }
-    case 'ipc.end': {
-      const ch = ensureChannel(state, ev.channel, t, seq);
-      const key = `${ev.pid}:${ev.fd ?? ''}:${ev.end}`;
-      let end = ch.ends.get(key);
-      if (!end) {
-        end = { pid: ev.pid, fd: ev.fd ?? null, end: ev.end, open: true, t };
-        ch.ends.set(key, end);
-      }
-      end.open = ev.action !== 'close';
-      end.t = t;
-      ensureProc(state, ev.pid, t, seq);
-      break;
-    }
-    case 'ipc.transfer': {
-      const ch = ensureChannel(state, ev.channel, t, seq);
-      const bytes = ev.bytes || 0;
-      if (ev.direction === 'read') ch.read += bytes;
-      else ch.written += bytes;
-      ch.transfers += 1;
-      const rec = { seq, t, channel: ev.channel, pid: ev.pid, direction: ev.direction, bytes, preview: ev.preview ?? '' };
-      ch.lastTransfer = rec;
-      state.transfers.push(rec);
-      state.transferCount += 1;
-      trim(state.transfers);
-      setLine(ensureProc(state, ev.pid, t, seq), ev.line, seq);
-      break;
-    }
-    case 'ipc.op': {
-      const ch = ensureChannel(state, ev.channel, t, seq);
-      ch.ops += 1;
-      ch.lastOp = { pid: ev.pid, op: ev.op, value: ev.value, t, seq };
-      if (ev.value !== undefined) ch.value = ev.value;
-      setLine(ensureProc(state, ev.pid, t, seq), ev.line, seq);
-      break;
-    }
-
-    case 'signal.sent': {
-      const rec = { seq, t, from: ev.from ?? null, to: ev.to, signal: ev.signal, action: null };
-      state.signals.push(rec);
-      state.signalCount += 1;
-      trim(state.signals);
-      if (ev.from != null && ev.from !== state.initPid) setLine(ensureProc(state, ev.from, t, seq), ev.line, seq);
-      const target = ev.to > 0 ? state.procs.get(ev.to) : null;
-      if (target) {
-        target.signalsIn.push({ signal: ev.signal, from: ev.from ?? null, t, seq, action: null });
-        if (target.signalsIn.length > 50) target.signalsIn.shift();
-      }
-      break;
-    }
-    case 'signal.handler': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      p.handlers[ev.signal] = ev.handler;
-      setLine(p, ev.line, seq);
-      break;
-    }
-    case 'signal.handled': {
-      const p = ensureProc(state, ev.pid, t, seq);
-      for (let i = p.signalsIn.length - 1; i >= 0; i--) {
-        const s = p.signalsIn[i];
-        if (s.signal === ev.signal && s.action == null) {
-          s.action = ev.action;
-          break;
-        }
-      }
-      p.lastHandled = { signal: ev.signal, action: ev.action, t, seq };
-      break;
-    }
-    default:
-      break;
-  }
+  const handler = Object.prototype.hasOwnProperty.call(HANDLERS, ev.type) ? HANDLERS[ev.type] : null;
+  if (handler) handler(state, ev, t, ev.seq);
   return state;
 }
 
@@ -444,7 +426,9 @@ export function stopReason(state) {
     finished: !!fin,
     code: fin ? fin.code : null,
     reason: fin ? fin.reason : null,
-    message: fin && fin.message ? fin.message : null,
+    outcome: fin && fin.outcome ? fin.outcome : null,
+    message: fin && fin.message ? fin.message : null, // recordings made before outcome
+    recording: fin && fin.recording ? fin.recording : null,
     limit,
     rootSignal,
     rootSignalFrom: killer,

@@ -1,7 +1,7 @@
 // Lesson page: lesson text, predictions, code, controls and live views.
 
 import { initPage } from './common.js';
-import { t, onLangChange } from '../i18n.js';
+import { t, has, onLangChange } from '../i18n.js';
 import { api } from '../api.js';
 import { RunStream } from '../stream.js';
 import { createWorkspace } from '../workspace.js';
@@ -113,10 +113,7 @@ function statusText() {
     case 'queued':
       return t('status.queued', { n: ws.live.queuePosition ?? '?' });
     case 'running':
-      if (run.paused) return t('status.paused');
-      if (run.step) return t('status.step');
-      if (run.slow) return t('status.slow');
-      return t('status.running');
+      return t(`pace.${paceMode()}`);
     case 'finished':
       return t('status.finished');
     default:
@@ -300,7 +297,10 @@ function renderLessonText(l) {
   const hasObj = (obj.en && obj.en.length) || (obj.zh && obj.zh.length);
   const sum = l.summary || {};
   head.replaceChildren(
-    h('p', { class: 'lesson-meta' }, l.topic ? h('span', { class: 'chip' }, l.topic) : null),
+    h('p', { class: 'lesson-meta' }, l.topic ? h('span', { class: 'chip' }, has(`topic.${l.topic}`) ? t(`topic.${l.topic}`) : l.topic) : null,
+      l.language === 'c' ? [' ', h('span', { class: 'chip chip-lang' }, 'C')] : null,
+      l.twin ? [' ', h('a', { class: 'twin-link', href: `/lessons/${encodeURIComponent(l.twin)}`, dataset: { i18n: l.language === 'c' ? 'c.twinPython' : 'c.twinC' } },
+        t(l.language === 'c' ? 'c.twinPython' : 'c.twinC'))] : null),
     h('h1', { id: 'lesson-title' }, both(l.title)),
     sum.en || sum.zh ? h('p', { class: 'lead' }, both(sum)) : null,
     hasObj ? h('section', { class: 'objectives', 'aria-labelledby': 'obj-title' },

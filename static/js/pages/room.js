@@ -268,7 +268,7 @@ function renderControls() {
   const rec = selectedRun();
   const active = isActive(rec);
   if (ui.status) {
-    const s = !rec ? t('status.idle') : active ? (pace.paused ? t('status.paused') : t('status.running')) : t('status.finished');
+    const s = !rec ? t('status.idle') : active ? (pace.paused ? t('pace.paused') : t('pace.normal')) : t('status.finished');
     if (ui.status.textContent !== s) ui.status.textContent = s;
     setAttr(ui.status, 'data-phase', !rec ? 'idle' : active ? 'running' : 'finished');
   }
@@ -354,7 +354,10 @@ new RunStream({
   endOnFinish: false,
   urlFor: (code) => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(code)}`;
+    // web: a reconnect resumes after the last seq of each run seen (the server closes a client too slow)
+    const seen = [...runs.values()].filter((r) => r.lastSeq >= 0).map((r) => `${r.id}:${r.lastSeq}`);
+    const after = seen.length ? `?after=${encodeURIComponent(seen.join(','))}` : '';
+    return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(code)}${after}`;
   },
   onEvents: receive,
   onStatus: (st) => {

@@ -55,7 +55,7 @@ function showStatus() {
   // the recording can be downloaded once the run has finished (409 before)
   if (exportLink) exportLink.hidden = following;
   if (!status) return;
-  status.textContent = following ? t('status.running') : t('status.replay');
+  status.textContent = following ? t('pace.normal') : t('status.replay');
   status.dataset.phase = following ? 'running' : 'finished';
 }
 onLangChange(showStatus);

@@ -15,9 +15,19 @@ import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { icon } from '../icons.js';
 
-function modeFor(name) {
-  return /\.py$/.test(name) ? 'python' : 'text/plain';
+// The editor's mode follows the file: CodeMirror 5's python and clike (C) modes.
+const MODES = [
+  [/\.py$/, 'python'],
+  [/\.[ch]$/, 'text/x-csrc'],
+];
+export function modeFor(name) {
+  const hit = MODES.find(([re]) => re.test(name));
+  return hit ? hit[1] : 'text/plain';
 }
+
+// gcc's diagnostics (run.compile) shown in the editor: at most this many line marks.
+const MAX_DIAG_MARKS = 50;
+const SEVERITY_MARK = { error: ['line-error', '✗'], warning: ['line-warning', '⚠'], note: ['line-note', 'ℹ'] };
 
 function load(key) {
   try {
@@ -61,6 +71,8 @@ export function mount(el, ctx) {
   const bar = h('div', { class: 'code-bar' }, tabs, edited, keys, resetBtn);
   const host = h('div', { class: 'code-host' });
   const problemBox = h('div', { class: 'code-problem', role: 'alert', hidden: true });
+  const compileNote = h('span', { class: 'code-compile', role: 'status', hidden: true });
+  bar.insertBefore(compileNote, keys || resetBtn);
   el.append(bar, problemBox, host);
 
   const CM = typeof window !== 'undefined' ? window.CodeMirror : null;
@@ -70,7 +82,7 @@ export function mount(el, ctx) {
   if (CM) {
     cm = CM(host, {
       value: current[active] ?? '',
-      mode: 'python',
+      mode: modeFor(active),
       lineNumbers: true,
       indentUnit: 4,
       tabSize: 4,
@@ -196,6 +208,7 @@ export function mount(el, ctx) {
       if (saving.flash) text(saving.status, t(saving.flash.key, saving.flash.params));
     }
     if (problem) renderProblem();
+    if (compiled) showCompile(compiled);
     buildTabs();
     if (resetBtn) {
       text(resetBtn, t('code.reset'));
@@ -299,6 +312,62 @@ export function mount(el, ctx) {
     }
   }
 
+  // ---- C programs: gcc's diagnostics at their file and line ------------------
+  let compiled = null; // the last run.compile event
+  let diagMarks = []; // [{doc, handle, cls, widget}]
+
+  function clearDiagnostics() {
+    for (const m of diagMarks) {
+      try {
+        m.doc.removeLineClass(m.handle, 'wrap', m.cls);
+        m.widget.clear();
+      } catch {
+        /* the line is gone */
+      }
+    }
+    diagMarks = [];
+  }
+
+  function showCompile(ev) {
+    compiled = ev;
+    clearDiagnostics();
+    const diags = Array.isArray(ev.diagnostics) ? ev.diagnostics : [];
+    compileNote.hidden = false;
+    compileNote.classList.toggle('code-compile-failed', !ev.ok);
+    text(compileNote, t(ev.ok ? 'c.compiled' : 'c.notCompiled', { errors: ev.errors || 0, warnings: ev.warnings || 0, ms: ev.duration_ms || 0 }));
+    if (cm) {
+      for (const d of diags.slice(0, MAX_DIAG_MARKS)) {
+        const doc = docs[d.file];
+        if (!doc || !d.line) continue;
+        const [cls, sign] = SEVERITY_MARK[d.severity] || SEVERITY_MARK.error;
+        const ln = Math.min(d.line, doc.lineCount()) - 1;
+        const handle = doc.addLineClass(ln, 'wrap', cls);
+        const where = d.col ? `${d.line}:${d.col}` : `${d.line}`;
+        const note = h('div', { class: `${cls}-note` }, h('span', { 'aria-hidden': 'true' }, `${sign} `),
+          `${t(`c.severity.${d.severity}`)} (${where}): ${d.message}`);
+        diagMarks.push({ doc, handle, cls, widget: doc.addLineWidget(ln, note, { noHScroll: true }) });
+      }
+    }
+    const first = diags.find((d) => d.severity === 'error') || null;
+    if (!ev.ok) {
+      // the banner names the first error, with a button to its line; the run did not start
+      const message = first ? first.message : t('c.noDetail');
+      problem = { file: (first && first.file) || active, line: (first && first.line) || null, message, title: 'c.compileFailed' };
+      if (names.includes(problem.file)) select(problem.file);
+      renderProblem();
+      if (cm && problem.line && cm.getDoc() === docs[problem.file]) cm.scrollIntoView({ line: problem.line - 1, ch: 0 }, 80);
+    } else if (problem && problem.title === 'c.compileFailed') {
+      clearProblem(false);
+    }
+  }
+
+  function resetCompile() {
+    compiled = null;
+    clearDiagnostics();
+    compileNote.hidden = true;
+    if (problem && problem.title === 'c.compileFailed') clearProblem(false);
+  }
+
   // line markers
   let marked = []; // [{line, cls}]
   let lastMarks = new Map();
@@ -338,7 +407,8 @@ export function mount(el, ctx) {
 
   render.profileName = 'code';
   return {
-    update() {
+    update(events) {
+      for (const ev of events || []) if (ev && ev.type === 'run.compile') showCompile(ev);
       scheduleAtMost(render, 150);
     },
     seek() {
@@ -346,6 +416,7 @@ export function mount(el, ctx) {
     },
     reset() {
       lastMarks = new Map();
+      resetCompile();
       schedule(render);
     },
     getFiles() {
@@ -434,7 +505,7 @@ export function mount(el, ctx) {
         current[n] = files[n];
         original[n] = files[n];
         if (docs[n]) docs[n].setValue(files[n]);
-        else if (cm && CM) docs[n] = CM.Doc(files[n], 'python');
+        else if (cm && CM) docs[n] = CM.Doc(files[n], modeFor(n));
       }
       active = next.includes(active) ? active : (next[0] || mainName);
       if (cm && docs[active]) cm.swapDoc(docs[active]);

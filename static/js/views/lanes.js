@@ -8,6 +8,7 @@ import { t, onLangChange } from '../i18n.js';
 import { schedule } from '../frame.js';
 import { timeTicks, formatDuration } from '../model/lanes.js';
 import { STATE_STYLE, PID_COLORS, pidColorIndex, pidClass } from '../colors.js';
+import { describeBlocked } from '../model/words.js';
 
 const ROW = 26;
 const TROW = 20;
@@ -392,7 +393,8 @@ export function mount(el, ctx) {
     }
     const end = seg.t1 == null ? ctx.lanes.end : seg.t1;
     const who = r.lane.tid != null ? `${r.lane.pid} / ${t('lanes.thread', { tid: r.lane.tid })}` : String(r.lane.pid);
-    tip.textContent = `${who} · ${t(`state.${seg.state}`)}${seg.stat ? ` (STAT ${seg.stat})` : ''}${seg.reason ? ` — ${seg.reason}` : ''}\n${formatDuration(seg.t0)} → ${formatDuration(end)} (${formatDuration(end - seg.t0)})`;
+    const why = describeBlocked(seg, t);
+    tip.textContent = `${who} · ${t(`state.${seg.state}`)}${seg.stat ? ` (STAT ${seg.stat})` : ''}${why ? ` — ${why}` : ''}\n${formatDuration(seg.t0)} → ${formatDuration(end)} (${formatDuration(end - seg.t0)})`;
     tip.hidden = false;
     const left = canvas.getBoundingClientRect().left - el.getBoundingClientRect().left + x + 12;
     tip.style.left = `${Math.min(left, el.clientWidth - 260)}px`;

@@ -8,6 +8,8 @@ import { t, pick, getLang, onLangChange } from '../i18n.js';
 import { isMatch } from '../model/answers.js';
 
 const NUMERIC = new Set(['output_line_count', 'process_count', 'zombie_count', 'exit_code', 'transfer_bytes', 'max_alive']);
+// Answers that are the program's own output: shown as code, like the terminal shows them.
+const OUTPUT_METRICS = new Set(['first_output', 'output_order']);
 
 /** Inline `code` of a prompt as <code> elements (text only). */
 function richText(str) {
@@ -99,6 +101,10 @@ export function mount(el, { lesson, readOnly = false }) {
     refresh();
   }
 
+  function isOutput(q, real) {
+    return typeof real === 'string' && !Array.isArray(q.choices) && OUTPUT_METRICS.has(q.answer && q.answer.metric);
+  }
+
   function choiceText(q, value) {
     if (!Array.isArray(q.choices)) return value;
     for (const c of q.choices) {
@@ -123,7 +129,7 @@ export function mount(el, { lesson, readOnly = false }) {
         readOnly ? null : h('span', { class: 'q-guess' }, guess ? choiceText(it.q, guess) : t('q.noPrediction')),
         readOnly ? null : h('span', { class: 'q-sep', 'aria-hidden': 'true' }, ' · '),
         h('span', { class: 'q-label' }, `${t('q.real')}: `),
-        h('strong', { class: 'q-real' }, realText));
+        h('strong', { class: 'q-real' }, isOutput(it.q, real) ? h('code', null, realText) : realText));
       it.result.append(row);
       if (guess && real !== null && real !== undefined) {
         const ok = isMatch(guess, real, it.q);

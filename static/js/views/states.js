@@ -8,6 +8,7 @@ import { t, onLangChange } from '../i18n.js';
 import { schedule, scheduleAtMost } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { procLabel } from '../model/reducer.js';
+import { describeBlocked } from '../model/words.js';
 
 const VB_W = 800;
 const VB_H = 446;
@@ -254,13 +255,14 @@ export function mount(el, ctx) {
         }
         tk.g.style.display = '';
         shape(tk, sl.compact);
-        const sig = `${p.state}|${p.stat}|${p.reason}|${p.name}|${p.inferred}`;
+        const why = describeBlocked(p, t);
+        const sig = `${p.state}|${p.stat}|${why}|${p.name}|${p.inferred}`;
         if (sig !== tk.sig) {
           tk.sig = sig;
           text(tk.tpid, String(p.pid));
           const letter = p.state === 'terminated' ? '' : (p.stat || '');
           text(tk.tstat, letter);
-          text(tk.title, `${p.pid} ${procLabel(p)} — ${t(`state.${p.state}`)}${p.stat ? ` (STAT ${p.stat})` : ''}${p.reason ? ` — ${p.reason}` : ''}${p.inferred && p.state === 'zombie' ? ` — ${t('state.inferredZombie')}` : ''}`);
+          text(tk.title, `${p.pid} ${procLabel(p)} — ${t(`state.${p.state}`)}${p.stat ? ` (STAT ${p.stat})` : ''}${why ? ` — ${why}` : ''}${p.inferred && p.state === 'zombie' ? ` — ${t('state.inferredZombie')}` : ''}`);
           tk.g.setAttribute('class', `st-token ${pidClass(p)} tk-${p.state}${p.inferred ? ' inferred' : ''}`);
         }
         const moved = tk.state !== null && tk.state !== state;

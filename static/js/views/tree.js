@@ -8,6 +8,7 @@ import { schedule, scheduleAtMost } from '../frame.js';
 import { layoutTree, layoutIndented, treeNodes } from '../model/layout.js';
 import { procLabel } from '../model/reducer.js';
 import { pidClass } from '../colors.js';
+import { describeBlocked } from '../model/words.js';
 
 const FULL = { w: 176, h: 54, compact: false };
 const SMALL = { w: 230, h: 30, compact: true }; // many processes: an indented outline, one line per process
@@ -90,7 +91,7 @@ export function mount(el, ctx) {
   function nodeSignature(p, st) {
     let threads = 0;
     for (const th of p.threads.values()) if (th.alive) threads += 1;
-    return [threads, p.state, p.stat, p.name, p.argv && p.argv.join(' '), p.reason, p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
+    return [threads, p.state, p.stat, p.name, p.argv && p.argv.join(' '), describeBlocked(p, t), p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
       p.reaped, p.reapedBy, p.adopted, p.ppid, p.inferred, p.line && p.line.line, p.pid === st.rootPid].join('|');
   }
 
@@ -105,6 +106,7 @@ export function mount(el, ctx) {
       fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}${extra}`, W - 46);
     }
     else fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}`.trim(), W - 50);
+    const why = describeBlocked(p, t);
     let sub = t(`state.${state}`);
     if (state === 'zombie' || state === 'terminated') {
       if (p.exit && p.exit.signal) sub += ` · ${t('tree.killed', { signal: p.exit.signal })}`;
@@ -112,10 +114,10 @@ export function mount(el, ctx) {
     }
     if (state === 'terminated' && p.reapedBy != null) {
       sub = `${t('state.terminated')} · ${t('tree.reapedBy', { by: p.reapedBy === st.initPid ? t('tree.init') : p.reapedBy })}`;
-    } else if (state === 'blocked' && p.reason) sub += ` · ${p.reason}`;
+    } else if (state === 'blocked' && why) sub += ` · ${why}`;
     let threads = 0;
     for (const th of p.threads.values()) if (th.alive) threads += 1;
-    if (threads > 1 && state !== 'terminated' && state !== 'zombie') sub = `${t('state.' + state)} · ${t('tree.threads', { n: threads })}${state === 'blocked' && p.reason ? ` · ${p.reason}` : ''}`;
+    if (threads > 1 && state !== 'terminated' && state !== 'zombie') sub = `${t('state.' + state)} · ${t('tree.threads', { n: threads })}${state === 'blocked' && why ? ` · ${why}` : ''}`;
     fitText(rec.t2, sub, W - 22);
     const letter = state === 'terminated' ? '✕' : (p.stat || (state === 'zombie' ? 'Z' : '·'));
     text(rec.stat, letter);
@@ -123,7 +125,7 @@ export function mount(el, ctx) {
       t('proc.details', { pid: p.pid }),
       procLabel(p),
       `${t(`state.${state}`)}${p.stat ? ` (STAT ${p.stat})` : ''}${p.inferred && state === 'zombie' ? ` — ${t('state.inferredZombie')}` : ''}`,
-      p.reason || '',
+      why || '',
       p.ppid != null ? t('proc.parent', { ppid: p.ppid === st.initPid ? `${p.ppid} (init)` : p.ppid }) : '',
       p.adopted ? t('tree.adopted') : '',
       p.line ? `${p.line.file}: ${t('proc.line', { line: p.line.line })}` : '',

@@ -1,0 +1,93 @@
+"""Reading a recording someone uploads (POST /api/runs/import): any shape of bad input is a 422 that
+says which line and what was expected, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..settings import ROOT
+from .submission import check_files, invalid
+
+MAX_DEPTH = 16  # events nest a few levels (stats, why, line); a recording nested deeper is not ours
+MAX_EVENTS = 500_000
+
+
+def _known_types() -> frozenset[str]:
+    try:
+        schema = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+        return frozenset(schema["properties"]["type"]["enum"])
+    except (OSError, ValueError, KeyError):  # a deployment without docs/: accept any type name
+        return frozenset()
+
+
+TYPES = _known_types()
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def _line(text: str, n: int) -> Any:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)")
+    except ValueError as e:
+        invalid(["body", f"line {n}"], f"line {n} is not JSON: {e}")
+    if _too_deep(value, MAX_DEPTH):
+        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)")
+    return value
+
+
+def _type_of(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(the header's run, the events), checked."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        invalid(["body"], f"a recording is UTF-8 text (byte {e.start} is not)")
+    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+    if not lines:
+        invalid(["body"], "the recording is empty: expected the header line, then one event per line")
+    if len(lines) > MAX_EVENTS + 1:
+        invalid(["body"], f"a recording has at most {MAX_EVENTS} events")
+    n, first = lines[0]
+    header = _line(first, n)
+    if not isinstance(header, dict) or header.get("proclab_recording") != 1 or not isinstance(header.get("run"), dict):
+        invalid(["body", "line 1"], 'line 1 must be the recording header {"proclab_recording": 1, "run": {...}}')
+    meta: dict[str, Any] = header["run"]
+    for key, kinds, what in (("lesson", (str, type(None)), "a string or null"),
+                             ("files", (dict, type(None)), "an object of file name -> content"),
+                             ("result", (dict, type(None)), "an object or null"),
+                             ("answers", (dict, type(None)), "an object or null"),
+                             ("id", (str, type(None)), "a string or null")):
+        if key in meta and not isinstance(meta[key], kinds):
+            invalid(["body", "line 1", "run", key], f"run.{key} must be {what}, not {_type_of(meta[key])}")
+    check_files(meta.get("files") or {}, ["body", "line 1", "run", "files"])
+    events: list[dict[str, Any]] = []
+    for i, (n, line) in enumerate(lines[1:]):
+        ev = _line(line, n)
+        if not isinstance(ev, dict):
+            invalid(["body", f"line {n}"], f"line {n}: an event is an object, not {_type_of(ev)}")
+        if ev.get("seq") != i or isinstance(ev.get("seq"), bool):
+            invalid(["body", f"line {n}", "seq"], f"line {n}: expected the event with seq {i}")
+        kind = ev.get("type")
+        if not isinstance(kind, str) or (TYPES and kind not in TYPES):
+            invalid(["body", f"line {n}", "type"], f"line {n}: type must be one of the event types of "
+                    "docs/events.md")
+        if not isinstance(ev.get("t", 0), int) or isinstance(ev.get("t"), bool) or ev.get("t", 0) < 0:
+            invalid(["body", f"line {n}", "t"], f"line {n}: t must be a whole number of nanoseconds >= 0")
+        events.append(ev)
+    return meta, events

@@ -1,0 +1,170 @@
+"""Issue 15, bad input: a clear 4xx that names the field, and nothing stored or started (real server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Server
+
+from app.lessons import LessonError, load_lesson
+
+MAIN = {"main.py": "print('hi')\n"}
+
+
+def auth(server: Server) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.secret}"}
+
+
+def run_count(server: Server) -> int:
+    return len(server.http.get("/api/runs", params={"limit": 500}, headers=auth(server)).json())
+
+
+def going(server: Server) -> int:
+    return int(server.http.get("/healthz").json()["runs"]["running"]) + int(
+        server.http.get("/healthz").json()["runs"]["queued"])
+
+
+def detail_text(r: httpx.Response) -> str:
+    return json.dumps(r.json()["detail"])
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("wall_s", "NaN", "finite"), ("wall_s", "Infinity", "finite"), ("leftover_s", "NaN", "finite"),
+    ("cpu_s", "-1", "greater than 0"), ("wall_s", "0", "greater than 0"), ("processes", "0", "greater than"),
+    ("wall_s", "1e300", "at most 30"), ("memory_mb", "100000", "at most 256"), ("nope_s", "1", "nope_s"),
+])
+def test_bad_limits_are_422_naming_field_and_range(server: Server, field: str, value: str, expect: str) -> None:
+    before = run_count(server)
+    body = '{"files": {"main.py": "print(1)"}, "limits": {"' + field + '": ' + value + "}}"
+    r = server.http.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    text = detail_text(r)
+    assert field in text and expect in text, text
+    assert run_count(server) == before
+
+
+def test_a_body_over_the_cap_is_413_before_anything_is_stored(server: Server) -> None:
+    before = run_count(server)
+    big = {"files": {"main.py": "print(1)\n", "data.txt": "x" * (2 * 2**20)}}
+    r = server.http.post("/api/runs", json=big)
+    assert r.status_code == 413 and "KiB" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"files": {"main.py": "print(1)", "d.txt": "'
+        for _ in range(40):
+            yield b"y" * 65536
+        yield b'"}}'
+
+    r = server.http.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    big_file = server.http.post("/api/runs", json={"files": {"main.py": "#" * (300 * 1024)}})
+    assert big_file.status_code == 413 and "main.py" in big_file.text
+    big_stdin = server.http.post("/api/runs", json={"files": MAIN, "stdin": "z" * (300 * 1024)})
+    assert big_stdin.status_code == 422 and "stdin" in big_stdin.text
+    assert run_count(server) == before
+
+
+BAD_NAMES = ["a\x00b.py", "x" * 256 + ".py", "dir/main.py", "..\\evil.py", "", ".hidden.py"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_file_names_are_422_on_every_path(server: Server, name: str) -> None:
+    before = run_count(server)
+    files = {**MAIN, name: "print(2)\n"}
+    r = server.http.post("/api/runs", json={"files": files})
+    assert r.status_code == 422 and "file name" in r.text, r.text
+    room = server.http.post("/api/rooms", json={"title": "names"}, headers=auth(server)).json()
+    r = server.http.post(f"/api/rooms/{room['code']}/runs", json={"files": files}, headers=auth(server))
+    assert r.status_code == 422 and "file name" in r.text, r.text
+    header = {"proclab_recording": 1, "run": {"id": "x", "files": files}}
+    r = server.http.post("/api/runs/import", content=json.dumps(header) + "\n", headers=auth(server))
+    assert r.status_code == 422 and "file name" in r.text, r.text
+    assert run_count(server) == before
+
+
+def test_lesson_save_refuses_bad_names(server: Server) -> None:
+    lesson = server.http.get("/api/lessons").json()[0]["id"]
+    for name in ("a%00b.py", "x" * 256 + ".py", "..%5Cx.py"):
+        r = server.http.put(f"/api/lessons/{lesson}/files/{name}", json={"content": "x"}, headers=auth(server))
+        assert r.status_code == 422 and "file name" in r.text, (name, r.text)
+
+
+@pytest.mark.parametrize("query", ["limit=-1", "limit=0", "limit=100000", "limit=abc"])
+def test_out_of_range_query_values_are_422(server: Server, query: str) -> None:
+    r = server.http.get(f"/api/runs?{query}")
+    assert r.status_code == 422 and "limit" in r.text
+
+
+def test_after_must_be_a_seq(server: Server) -> None:
+    run_id = server.http.post("/api/runs", json={"files": MAIN}).json()["id"]
+    server.wait(run_id)
+    assert server.http.get(f"/api/runs/{run_id}/events?after=-5").status_code == 422
+    assert server.http.get(f"/api/runs/{run_id}/events?after=2").status_code == 200
+
+
+def test_pace_and_signal_422s_list_the_choices(server: Server) -> None:
+    r = server.http.post("/api/runs", json={"files": MAIN, "pace": {"mode": "fast"}})
+    assert r.status_code == 422 and all(m in r.text for m in ("normal", "paused", "step", "slow"))
+    run_id = server.http.post("/api/runs", json={"files": {"main.py": "import time\ntime.sleep(2)\n"}}).json()["id"]
+    r = server.http.post(f"/api/runs/{run_id}/signal", json={"pid": 1, "signal": "SIGSEGV"})
+    assert r.status_code == 422 and "SIGUSR1" in r.text
+    server.http.post(f"/api/runs/{run_id}/stop")
+    server.wait(run_id)
+
+
+NESTED: list = []
+for _ in range(20):
+    NESTED = [NESTED]
+HEADER = json.dumps({"proclab_recording": 1, "run": {"id": "r", "files": MAIN}})
+
+
+@pytest.mark.parametrize("body,expect", [
+    (b"", "empty"),
+    (b"\xff\xfe", "UTF-8"),
+    (b"[1, 2]\n", "line 1"),
+    (b'{"proclab_recording": 1, "run": []}\n', "line 1"),
+    (HEADER.encode() + b"\n" + b"[" * 100000 + b"]" * 100000 + b"\n", "nested too deeply"),
+    (HEADER.encode() + b"\n" + json.dumps({"seq": 0, "type": "io.output", "x": NESTED}).encode(), "nested too deeply"),
+    (HEADER.encode() + b"\n[]\n", "an event is an object, not a list"),
+    (HEADER.encode() + b'\n{"seq": 5, "type": "io.output"}\n', "seq 0"),
+    (HEADER.encode() + b'\n{"seq": 0, "type": "no.such"}\n', "type"),
+    (HEADER.encode() + b'\n{"seq": 0, "type": "run.error", "t": "soon"}\n', "t must be"),
+    (b'{"proclab_recording": 1, "run": {"files": ["main.py"]}}\n', "run.files"),
+    (b'{"proclab_recording": 1, "run": {"result": "ok"}}\n', "run.result"),
+    (HEADER.encode() + b"\nnot json\n", "line 2 is not JSON"),
+])
+def test_malformed_recordings_are_422_naming_what_is_wrong(server: Server, body: bytes, expect: str) -> None:
+    before = run_count(server)
+    r = server.http.post("/api/runs/import", content=body, headers=auth(server))
+    assert r.status_code == 422, r.text[:500]
+    assert expect in detail_text(r), detail_text(r)[:500]
+    assert run_count(server) == before
+
+
+BOMB = """---
+id: bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+---
+"""
+
+
+def test_yaml_alias_expansion_is_bounded(tmp_path: Path, server: Server) -> None:
+    (tmp_path / "bomb").mkdir()
+    (tmp_path / "bomb" / "lesson.md").write_text(BOMB)
+    (tmp_path / "bomb" / "main.py").write_text("print(1)\n")
+    with pytest.raises(LessonError) as e:
+        load_lesson(tmp_path / "bomb")
+    assert "aliases" in e.value.message and e.value.line == 2
+    lesson = server.http.get("/api/lessons").json()[0]["id"]
+    r = server.http.put(f"/api/lessons/{lesson}/files/lesson.md", json={"content": BOMB}, headers=auth(server))
+    assert r.status_code == 422 and "aliases" in r.text
+    assert len(r.content) < 10_000

@@ -1,0 +1,125 @@
+"""The catalogues: every code an event can carry has words in both languages, and the pages use them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ROOT, SCHEMA, Server
+
+from app import i18n
+from app.i18n import Lang
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def then_of(event_type: str) -> dict[str, Any]:
+    return next(a["then"] for a in SCHEMA["allOf"] if a["if"]["properties"]["type"]["const"] == event_type)
+
+
+def enum(event_type: str, *path: str) -> list[str]:
+    node: Any = then_of(event_type)["properties"]
+    for part in path:
+        node = node[part]
+        if "$ref" in node:  # shared definitions ("#/$defs/why")
+            node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return [v for v in node["enum"] if v is not None]
+
+
+# (catalogue prefix, codes from the schema): every code the UI turns into words.
+CODES: list[tuple[str, list[str]]] = [
+    ("why", enum("proc.state", "why", "properties", "code")),
+    ("why", enum("proc.thread.state", "why", "properties", "code")),
+    ("limit", enum("run.limit", "limit")),
+    ("limitName", enum("run.limit", "limit")),
+    ("outcome", enum("run.finished", "outcome", "properties", "code")),
+    ("runStatus", enum("run.finished", "status")),
+    ("state", enum("proc.state", "state")),
+    ("state", enum("proc.thread.state", "state")),
+    ("pace", enum("run.pace", "mode")),
+    ("kind", enum("ipc.channel", "kind")),
+    ("end", enum("ipc.end", "end")),
+]
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+@pytest.mark.parametrize(("prefix", "codes"), CODES, ids=[f"{p}-{i}" for i, (p, _) in enumerate(CODES)])
+def test_every_code_of_the_schema_has_words(lang: Lang, prefix: str, codes: list[str]) -> None:
+    assert codes, f"no {prefix} codes found in the schema"
+    cat = i18n.catalogue(lang)
+    missing = [f"{prefix}.{c}" for c in codes if not cat.get(f"{prefix}.{c}")]
+    assert not missing, f"static/i18n/{lang}.json lacks {missing}"
+
+
+def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
+    en, zh = i18n.catalogue(Lang.EN), i18n.catalogue(Lang.ZH)
+    assert sorted(set(en) - set(zh)) == [], "keys only in en.json"
+    assert sorted(set(zh) - set(en)) == [], "keys only in zh.json"
+    for key, text in en.items():
+        assert sorted(PLACEHOLDER.findall(zh[key])) == sorted(PLACEHOLDER.findall(text)), f"placeholders of {key}"
+        assert zh[key].strip(), f"empty Chinese text for {key}"
+
+
+def test_limit_sentences_need_only_the_numbers_a_limit_event_carries() -> None:
+    from app.sandbox.limits import LIMIT_PARAMS, Limits
+
+    for limit in enum("run.limit", "limit"):
+        params = Limits().params(limit, count=2)
+        assert set(params) >= set(LIMIT_PARAMS[limit])
+        for lang in Lang:
+            text = i18n.translate(lang, f"limit.{limit}", **params)
+            assert not PLACEHOLDER.search(text), f"limit.{limit} in {lang}: {text}"
+
+
+def test_translate_fills_placeholders_and_falls_back() -> None:
+    assert i18n.translate(Lang.ZH, "status.queued", n=3) == "正在排队（第 3 位）"
+    assert i18n.translate(Lang.EN, "status.queued", n=3) == "Waiting for a free slot (position 3)"
+    assert i18n.translate(Lang.ZH, "no.such.key") == "no.such.key"
+    assert i18n.to_lang("zh-CN") is Lang.ZH and i18n.to_lang(None) is Lang.EN
+
+
+def test_no_sentences_for_the_ui_in_the_sandbox() -> None:
+    # Words a user reads live in the catalogues; the sandbox sends codes and numbers.
+    for path in (ROOT / "app" / "sandbox").glob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        assert not re.search(r"[\u4e00-\u9fff]", src), f"{path.name}: Chinese text outside the catalogues"
+        assert '"message": {' not in src, f"{path.name}: an {{en, zh}} message in an event"
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.parametrize("path", ["/", "/signin"])
+def test_pages_render_from_the_catalogue_in_each_language(server: Server, path: str) -> None:
+    zh = httpx.get(server.base + path, cookies={"lang": "zh"}, timeout=10).text
+    en = httpx.get(server.base + path, cookies={"lang": "en"}, timeout=10).text
+    cat_zh, cat_en = i18n.catalogue(Lang.ZH), i18n.catalogue(Lang.EN)
+    assert cat_zh["footer.text"] in zh and cat_en["footer.text"] in en
+    assert cat_en["footer.text"] not in zh and cat_zh["footer.text"] not in en
+    assert 'data-i18n="footer.text"' in zh
+    # every data-i18n element shows its catalogue text in the page's language
+    for key, text in re.findall(r'<span data-i18n="([\w.-]+)">([^<]*)</span>', zh):
+        assert text == cat_zh[key].replace("&", "&amp;"), key
+
+
+def test_templates_name_only_known_keys() -> None:
+    keys = set(i18n.catalogue(Lang.EN))
+    used: set[str] = set()
+    for path in Path(ROOT / "templates").glob("*.html"):
+        used |= set(re.findall(r"\b(?:T|TA|t|has)\(\s*'([\w.-]+)'\s*[,)]", path.read_text(encoding="utf-8")))
+    assert used and not used - keys, f"unknown keys {sorted(used - keys)}"
+
+
+def test_every_lesson_topic_has_words(server: Server) -> None:
+    topics = {lesson["topic"] for lesson in httpx.get(server.base + "/api/lessons", timeout=10).json() if lesson["topic"]}
+    assert topics
+    for lang in Lang:
+        missing = sorted(t for t in topics if f"topic.{t}" not in i18n.catalogue(lang))
+        assert not missing, f"static/i18n/{lang}.json names no topic {missing}"
+    html = httpx.get(server.base + "/", cookies={"lang": "zh"}, timeout=10).text
+    assert '<span class="chip"><span data-i18n="topic.pipe">管道</span></span>' in html
