@@ -1,26 +1,40 @@
-# ProcLab lesson server: one container per classroom.
+# ProcLab lesson server: one container per classroom (README "Docker"; docs/deploy.md has the isolation tiers).
 #   docker build -t proclab .
 #   docker run --rm -p 8000:8000 proclab
-# More isolation (pid/net/mount namespaces, cgroup limits) when the container may use them:
-#   docker run --rm -p 8000:8000 --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=private proclab
-FROM python:3.11-slim
+# BASE: a Debian-based image with python3 >= 3.11, venv and pip: python:3.11-slim (its python3 is
+# /usr/local/bin/python3.11), or Debian's own python3 (/usr/bin/python3.11) in a base made with debootstrap
+# (tests/test_container.py makes one when no registry is reachable). Only `python3` on PATH is used.
+ARG BASE=python:3.11-slim
 
-# tini is PID 1: it reaps orphans, forwards signals. make runs the README's commands. procps gives `ps` to lessons.
+# The package is built and installed into /opt/proclab with the tested versions (constraints.txt); the venv's
+# pip and setuptools are removed after: the server uses neither.
+FROM ${BASE} AS build
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md LICENSE ./
+COPY app app
+COPY lessons lessons
+COPY static static
+COPY templates templates
+RUN python3 -m venv /opt/proclab \
+ && /opt/proclab/bin/pip install --no-cache-dir --quiet -c constraints.txt . \
+ && /opt/proclab/bin/pip uninstall --quiet -y setuptools pip
+
+FROM ${BASE}
+# tini is PID 1: it reaps orphans and forwards signals. procps gives lessons `ps`; gcc and libc6-dev build
+# the C programs of lessons.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini make procps \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends tini procps gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY --from=build /opt/proclab /opt/proclab
 
-WORKDIR /srv/proclab
-COPY . .
-# The README's first command, split: install at build time, start at run time.
-RUN make install
-
-ENV PROCLAB_HOST=0.0.0.0 \
+ENV PATH=/opt/proclab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PROCLAB_HOST=0.0.0.0 \
     PROCLAB_PORT=8000 \
     PROCLAB_DATA_DIR=/var/lib/proclab
 VOLUME ["/var/lib/proclab"]
 EXPOSE 8000
+# Readiness, not only liveness: unhealthy while the launcher is down, the sandbox floor missing or storage failing.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python3 -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+  CMD ["python3", "-c", "import os, urllib.request as u; u.urlopen(f'http://127.0.0.1:{os.environ[\"PROCLAB_PORT\"]}/readyz', timeout=2)"]
 ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
-CMD ["make", "run"]
+CMD ["proclab", "serve"]

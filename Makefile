@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-test system-deps lint check bench clean
+.PHONY: run test install install-test system-deps lint check bench clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,25 @@ $(VENV)/.installed-test: $(PY) pyproject.toml
 
 install-test: system-deps $(VENV)/.installed-test
 
+# Node must be at least package.json's engines.node (Debian bookworm's 18.19): say so rather than fail oddly.
+NODE_CHECK = const want = require("./package.json").engines.node.replace(">=", "").split(".").map(Number); \
+  const have = process.versions.node.split(".").map(Number); \
+  if (have[0] < want[0] || (have[0] === want[0] && have[1] < want[1])) { \
+    console.error(`node $${process.versions.node} is older than package.json engines.node (>=$${want.join(".")})`); \
+    process.exit(1); }
+
+# Everything, including tests/test_container.py (the Docker image, skipped when no engine runs; .ci/run starts one).
 test: install-test
 	$(VENV)/bin/ruff check app tests $(wildcard bench)
-	@if command -v node >/dev/null; then node --test tests/js/; fi
+	$(VENV)/bin/mypy
+	@if command -v node >/dev/null; then node -e '$(NODE_CHECK)' && node --test tests/js/; \
+	  else echo "node not found: the front-end tests (tests/js/) did not run" >&2; exit 1; fi
 	$(PY) -m pytest -q
+
+# constraints.txt: the versions installed now, which the image installs (regenerate after changing deps).
+constraints: install-test
+	( echo "# What the tests passed with; the Dockerfile installs with -c constraints.txt. make constraints rewrites it."; \
+	  $(PIP) freeze --exclude-editable | grep -viE '^(proclab|pip|setuptools|wheel)==' ) > constraints.txt
 
 check: install
 	$(PY) -m app check
@@ -52,4 +67,4 @@ bench: install-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache test-artifacts
+	rm -rf $(VENV) data .pytest_cache .mypy_cache test-artifacts build dist *.egg-info

@@ -16,6 +16,7 @@ from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
 from .sandbox.compile import Language
 from .settings import Settings, SettingsError, get_settings
+from .version import version
 
 MAX_SIBLINGS = 64
 MAX_SIBLING_BYTES = 2 * 2**20
@@ -199,8 +200,15 @@ def cmd_new(args: argparse.Namespace) -> int:
     return scaffold(get_settings(), args.slug)
 
 
+def _prog() -> str:
+    """How the user started us: `proclab` (the installed script), or `python -m app` / `python -m proclab`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return f"python -m {__package__}" if name in ("__main__.py", "-c", "") else name
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description="ProcLab: processes and IPC on the real kernel")
+    parser = argparse.ArgumentParser(prog=_prog(), description="ProcLab: processes and IPC on the real kernel")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="start the lesson server")
     s.add_argument("--host", default=None)

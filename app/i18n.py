@@ -10,13 +10,14 @@ import json
 import re
 from enum import StrEnum
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
-CATALOGUES = Path(__file__).resolve().parent.parent / "static" / "i18n"
+from .settings import ROOT
+
+CATALOGUES = ROOT / "static" / "i18n"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 

@@ -1,4 +1,4 @@
-"""The web process: builds the FastAPI app (lifespan, middleware, /docs, /healthz) and serves it.
+"""The web process: builds the FastAPI app (lifespan, middleware, /docs) and serves it.
 
 Routes live in app/web/, one router per area; they reach the server state through the `Web`
 dependency (app/web/deps.py), made complete in the lifespan before the first request.
@@ -27,9 +27,9 @@ from .runspec import floor_missing
 from .sandbox.client import Launcher, LauncherError
 from .settings import ROOT, Settings, get_settings
 from .storage import Storage, StorageError
-from .web import classroom_api, lessons_api, pages, rooms_api, runs_api
+from .version import version
+from .web import classroom_api, health, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
-from .web.deps import WebDep
 from .web.guards import Guards
 from .web.headers import PageHeaders
 
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 
-    app = FastAPI(title="ProcLab", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="ProcLab", version=version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Lessons on Linux processes and IPC, run on the real kernel.")
 
     @app.get("/docs", include_in_schema=False)
@@ -116,10 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.get("/healthz")
-    async def healthz(web: WebDep) -> JSONResponse:
-        return JSONResponse(web.health(), status_code=200)
-
+    app.include_router(health.router(web))
     for module in (lessons_api, runs_api, rooms_api, classroom_api, pages):
         app.include_router(module.router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +15,31 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .sandbox.limits import Limits
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+class Layout(enum.Enum):
+    """Where lessons/, static/ and templates/ are: beside app/ in a checkout, inside the package once installed."""
+
+    CHECKOUT = "checkout"
+    INSTALLED = "installed"
+
+
+LAYOUT = Layout.INSTALLED if (PACKAGE / "static").is_dir() else Layout.CHECKOUT
+ROOT = PACKAGE if LAYOUT is Layout.INSTALLED else PACKAGE.parent  # the folder holding lessons/, static/, templates/
+
+
+def default_data_dir(layout: Layout = LAYOUT, euid: int | None = None,
+                     env: Mapping[str, str] = os.environ) -> Path:
+    """A checkout keeps its recordings in ./data; an installed server in /var/lib/proclab as root, else in the
+    user's data directory (XDG), never in site-packages."""
+    if layout is Layout.CHECKOUT:
+        return ROOT / "data"
+    if (os.geteuid() if euid is None else euid) == 0:
+        return Path("/var/lib/proclab")
+    xdg = env.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path(env.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "proclab"
 
 
 def _default_runtime() -> str:
@@ -61,7 +87,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
     lessons_dir: Path = ROOT / "lessons"
-    data_dir: Path = ROOT / "data"
+    data_dir: Path = Field(default_factory=default_data_dir)
     runtime_dir: str = Field(default_factory=_default_runtime)
     # Interpreter for runs; must be usable by the run uids. Empty: found by probing.
     run_python: str = ""

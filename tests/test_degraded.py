@@ -37,11 +37,15 @@ def test_healthz_says_what_is_missing(docker_like: Server) -> None:
     assert "namespaces" not in h["active"] and "cgroup" not in h["active"]
     assert {"process", "identity", "rlimits", "supervision"} <= set(h["active"])
     assert any("namespaces" in w for w in h["warnings"])
+    # Every sentence true: runs read /proc/PID/fd with the run's fs uid, so pipes do show their ends.
+    assert h["layers"]["supervision"]["fds"] is True, h["layers"]["supervision"]
+    assert "without ends" not in h["layers"]["supervision"]["detail"]
     status = Path(f"/proc/{docker_like.proc.pid}/status").read_text()
     cap_eff = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff")), 16)
     assert not cap_eff & (1 << 21) and not cap_eff & (1 << 19), "CAP_SYS_ADMIN/CAP_SYS_PTRACE should be dropped"
 
 
+@pytest.mark.skipif(not HOSTILE.is_dir(), reason="shared/hostile is not beside the repo")
 @pytest.mark.parametrize("name, limit", [
     ("01_fork_bomb.py", "processes"), ("03_double_fork_daemon.py", "leftover"), ("10_kill_everyone.py", None),
     ("12_disk_fill.py", "files"), ("13_thread_bomb.py", "processes"), ("14_legit_everything.py", None),

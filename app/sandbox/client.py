@@ -20,8 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from app.sandbox.launcher import main; main(int(sys.argv[1]))"
+# The package this module belongs to (`app` in a checkout, `proclab` once installed), loaded by the launcher
+# from its own folder under its own name: no sys.path entry, so nothing else beside it (site-packages) is seen.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_NAME = __name__.split(".")[0]
+BOOT = ("import sys, importlib.util as u; fd, where, name = sys.argv[1:4]; "
+        "s = u.spec_from_file_location(name, where + '/__init__.py', submodule_search_locations=[where]); "
+        "sys.modules[name] = m = u.module_from_spec(s); s.loader.exec_module(m); "
+        "__import__(name + '.sandbox.launcher', fromlist=['main']).main(int(fd))")
 _PROBE = "import multiprocessing, ctypes, json, socket, select, threading, subprocess, sqlite3; print('ok')"
 
 
@@ -160,7 +166,7 @@ class Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         self.proc = subprocess.Popen(
-            [python, "-I", "-c", BOOT, str(theirs.fileno()), str(ROOT)],
+            [python, "-I", "-c", BOOT, str(theirs.fileno()), str(PACKAGE_DIR), PACKAGE_NAME],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd="/", close_fds=True)
         theirs.close()
         self.ctl = ours

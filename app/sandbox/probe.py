@@ -7,6 +7,7 @@ is missing is reported with the reason, never raised.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -15,12 +16,13 @@ import resource
 import select
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import cgroup, landlock, namespaces, seccomp
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 CAP_SYS_PTRACE = 19
 CHILD_TIMEOUT_S = 2.0  # a probe child that hangs is killed and reported, never waited for forever
@@ -167,6 +169,21 @@ def _has_cap(cap: int) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _fs_creds(uid: int | None) -> Iterator[None]:
+    if uid is None:
+        yield
+        return
+    libc = _libc()
+    libc.setfsgid(uid)
+    libc.setfsuid(uid)
+    try:
+        yield
+    finally:
+        libc.setfsuid(0)
+        libc.setfsgid(0)
+
+
 def _supervision(uid: int | None) -> Entry:
     """Can we watch and stop a run's process: /proc stat files, signals; and its fds (needs ptrace access)?"""
     go_r, go_w = os.pipe()
@@ -178,6 +195,7 @@ def _supervision(uid: int | None) -> Entry:
         try:
             if uid is not None:
                 _become(uid)
+                _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as a run's processes do after setresuid
             os.write(ready_w, b"r")
             os.read(go_r, 1)
         finally:
@@ -194,9 +212,12 @@ def _supervision(uid: int | None) -> Entry:
             seen.append(name)
         extra: list[str] = []
         try:
-            os.listdir(f"/proc/{pid}/fd")
-            with open(f"/proc/{pid}/syscall", "rb") as f:
-                f.read()
+            # As the supervisor samples (supervisor._RunFsCreds): with the run's fs uid, so that a root
+            # without CAP_SYS_PTRACE (a default docker run) may read the fds of the run's dumpable processes.
+            with _fs_creds(uid):
+                os.listdir(f"/proc/{pid}/fd")
+                with open(f"/proc/{pid}/syscall", "rb") as f:
+                    f.read()
             fds = True
         except OSError as e:
             fds = False

@@ -917,7 +917,7 @@ def _patch_multiprocessing() -> None:
     _ctx.BaseContext.Pipe = lambda self, duplex=True: mp_pipe(duplex)  # type: ignore[method-assign]
 
     kinds = {"Semaphore": "semaphore", "BoundedSemaphore": "semaphore", "Lock": "lock", "RLock": "lock"}
-    make_methods = ms.SemLock._make_methods  # type: ignore[attr-defined]
+    make_methods = ms.SemLock._make_methods  # type: ignore[attr-defined]  # private, absent from typeshed
 
     def _make_methods(self):  # type: ignore[no-untyped-def]
         # SemLock binds acquire/release per instance, so they are wrapped here, not on the class.
