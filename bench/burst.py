@@ -58,8 +58,10 @@ async def _wait(c: httpx.AsyncClient, ids: list[str], timeout: float = 300) -> i
 
 
 async def _burst(server: Server, token: str, n: int, spread_s: float) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.base, timeout=60) as admin:
-        r = await admin.post("/api/rooms", json={"title": "burst"}, headers={"Authorization": f"Bearer {token}"})
+    # The instructor: the students' runs are theirs and the instructor's to read.
+    async with httpx.AsyncClient(base_url=server.base, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"}) as admin:
+        r = await admin.post("/api/rooms", json={"title": "burst"})
         r.raise_for_status()
         code = r.json()["code"]
         students = await _students(server, code, n)
