@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
+from .classroom.checking import check_exercise
 from .expectations import check
 from .lessons import Lesson, LessonStore
 from .outcome import stream_run
@@ -17,6 +19,12 @@ def run_lesson(settings: Settings, launcher: Launcher, lesson: Lesson) -> list[d
     spec = build_spec(settings, launcher, lesson.files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
                       stdio=lesson.stdio)
     return list(stream_run(launcher, spec, lesson.questions))
+
+
+def run_files(settings: Settings, launcher: Launcher, lesson: Lesson, files: dict[str, str]) -> list[dict[str, Any]]:
+    spec = build_spec(settings, launcher, files, lesson.main, lesson.id, lesson.limits, lesson.stdin,
+                      stdio=lesson.stdio)
+    return list(stream_run(launcher, spec))
 
 
 def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> int:
@@ -39,6 +47,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
     except LauncherError as e:
         print(f"the sandbox could not start: {e}")
         return 2
+    total_ex = 0
     try:
         for lesson in chosen:
             events = run_lesson(settings, launcher, lesson)
@@ -58,9 +67,15 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
                 if verbose:
                     out = "".join(e["text"] for e in events if e["type"] == "io.output")
                     print("       output:\n" + "\n".join("         " + x for x in out.splitlines()[-20:]))
+            for ex in lesson.exercises:
+                problems = check_exercise(ex, functools.partial(run_files, settings, launcher, lesson), lesson.files)
+                print(f"{'ok' if not problems else 'FAIL':4} {lesson.id}/{ex.id}: solution passes, starter fails"
+                      if not problems else f"FAIL {lesson.id}/{ex.id}: " + "; ".join(problems))
+                failed += bool(problems)
+                total_ex += 1
     finally:
         launcher.stop()
-    total = len(chosen) + len(store.errors)
+    total = len(chosen) + len(store.errors) + total_ex
     print(f"{total - failed} passed, {failed} failed")
     sys.stdout.flush()
     return 1 if failed else 0

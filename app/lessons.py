@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import EXPECTATION_KINDS, METRICS
 from .sandbox.compile import Language, Stdio, default_main
 from .sandbox.limits import Limits
@@ -59,6 +60,7 @@ class Lesson:
     files: dict[str, str] = field(default_factory=dict)
     main: str = "main.py"
     stdin: str | None = None
+    exercises: list[Exercise] = field(default_factory=list)
     stdio: str | None = None  # compile.Stdio value: how stdout is buffered (default: as on a terminal)
     twin: str | None = None  # the same lesson in the other language (a lesson id), linked from both pages
     twin_line: int | None = None
@@ -71,7 +73,7 @@ class Lesson:
         return {**self.summary_dict(), "objectives": self.objectives, "limits": self.limits,
                 "body_md": self.body, "body_html": {k: _md.render(v) for k, v in self.body.items()},
                 "files": self.files, "main": self.main, "questions": self.questions, "expect": self.expect,
-                "stdin": self.stdin, "stdio": self.stdio}
+                "stdin": self.stdin, "stdio": self.stdio, "exercises": [e.public() for e in self.exercises]}
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -254,6 +256,14 @@ def load_lesson(folder: Path) -> Lesson:
             except SyntaxError as e:
                 raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
     stdin = data.get("stdin")
+    ex_node = next((v for k, v in node.value if k.value == "exercises"), None) \
+        if isinstance(node, yaml.MappingNode) else None
+    ex_lines = [_line_of(n) for n in ex_node.value] if isinstance(ex_node, yaml.SequenceNode) else \
+        [_line_of(node, "exercises")]
+    try:
+        exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path)
+    except ExerciseError as e:
+        raise LessonError(e.path, e.line, e.message) from e
     twin = data.get("twin")
     if twin is not None and not (isinstance(twin, str) and ID_RE.match(twin)):
         raise LessonError(path, _line_of(node, "twin"), f"'twin' must be the id of another lesson, got {twin!r}")
@@ -264,7 +274,8 @@ def load_lesson(folder: Path) -> Lesson:
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
                   questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
-                  stdio=stdio, twin=twin, twin_line=_line_of(node, "twin") if twin else None)
+                  stdio=stdio, twin=twin, twin_line=_line_of(node, "twin") if twin else None,
+                  exercises=exercises)
 
 
 def _link_twins(lessons: dict[str, Lesson], errors: list[LessonError]) -> None:

@@ -4,14 +4,14 @@ The supervisor's last message is its exit report (type `run.finished`, with stat
 duration and stats, and `outcome` once the supervisor sends it). `finished_event` turns that report
 (or, when there is none, what the web process knows: stopped in the queue, the sandbox restarted,
 the web process died) into the event clients see, with the answers to the lesson's questions
-computed here and only here. `goals` has a place for the classroom issue.
+computed here and only here, and an exercise's `goals` (app/classroom/grading.py) too.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .expectations import answers as compute_answers
@@ -70,7 +70,8 @@ def outcome_of_report(report: dict[str, Any], events: list[dict[str, Any]] | Non
 
 def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
                    questions: list[dict[str, Any]] | None = None, *, outcome: Outcome | None = None,
-                   detail: str | None = None, recording: dict[str, Any] | None = None) -> dict[str, Any]:
+                   detail: str | None = None, recording: dict[str, Any] | None = None,
+                   goals: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """The public run.finished.
 
     report: the supervisor's exit report, or None when the run ended without one.
@@ -78,6 +79,7 @@ def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
     server stopped, the run never started); then status, reason and outcome come from it.
     events: the run's events before this one (answers are computed over them).
     recording: whether the recording was saved ({"saved": bool, "problem": code}), web runs only.
+    goals: an exercise's grader, given the run's events with this run.finished last (seq set).
     """
     base = dict(report or {})
     ev: dict[str, Any] = {"type": "run.finished", "status": base.get("status", "error"), "code": base.get("code"),
@@ -105,6 +107,12 @@ def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
             ev["answers"] = {}
     if recording is not None:
         ev["recording"] = recording
+    if goals is not None:
+        try:
+            ev["goals"] = goals([*events, {**ev, "seq": len(events)}])
+        except Exception:  # a bad exercise must not lose the end of the run
+            log.exception("goals for a run")
+            ev["goals"] = []
     return ev
 
 

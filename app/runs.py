@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import json
 import logging
 import secrets
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .classroom.exercises import Exercise
+from .classroom.grading import grade
 from .feeds import Feed
 from .outcome import Outcome, finished_event
 from .runspec import build_spec, new_run_id
@@ -78,6 +81,7 @@ class Submission:
     stdin: str | None = None
     pace: dict[str, Any] | None = None  # start paced: {"mode": "step"|"slow"|"paused", "delay_ms": N}
     stdio: str | None = None  # compile.Stdio value; None: as on a terminal
+    exercise: Exercise | None = None  # an exercise of the lesson: run.finished carries its goals
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Run:
     client: Client
     room: str | None = None
     share: str = field(default_factory=lambda: secrets.token_urlsafe(16))  # the share link's secret
+    exercise: Exercise | None = None  # run.finished gets this exercise's goals
     status: RunStatus = RunStatus.QUEUED
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -163,7 +168,7 @@ class RunManager:
                                  f"{self.settings.max_runs_per_ip}); wait for one to finish")
         if len(self.queue) >= self.settings.max_queue:
             raise RunRefused(503, "the server is full; try again in a minute")
-        run = Run(id=new_run_id(), sub=sub, client=client, room=room)
+        run = Run(id=new_run_id(), sub=sub, client=client, room=room, exercise=sub.exercise)
         self.runs[run.id] = run
         self.queue.append(run)
         self._pump()
@@ -248,9 +253,13 @@ class RunManager:
 
     async def _finish(self, run: Run, report: dict[str, Any] | None,
                       failure: tuple[Outcome, str] | None = None) -> None:
-        fin = finished_event(report, run.events, run.sub.questions,
-                             outcome=failure[0] if failure else None, detail=failure[1] if failure else None,
-                             recording={"saved": True})
+        exercise = run.exercise
+        build = functools.partial(finished_event, report, run.events, run.sub.questions,
+                                  outcome=failure[0] if failure else None, detail=failure[1] if failure else None,
+                                  recording={"saved": True},
+                                  goals=(lambda evs: [g.to_dict() for g in grade(exercise, evs)]) if exercise else None)
+        # In a thread for an exercise: finding each goal's evidence re-reads the run a few times.
+        fin = await asyncio.to_thread(build) if exercise is not None else build()
         fin.setdefault("v", 1)
         fin["seq"] = len(run.events)
         fin.setdefault("t", run.events[-1]["t"] if run.events else 0)

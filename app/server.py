@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import i18n
 from .auth import Auth
+from .classroom.hub import Classroom
 from .lessons import LessonStore
 from .rooms import RoomHub
 from .runs import RunManager, interrupted_finish
@@ -27,7 +28,7 @@ from .sandbox.client import Launcher, LauncherError
 from .settings import ROOT, Settings, get_settings
 from .storage import Storage, StorageError
 from .version import version
-from .web import health, lessons_api, pages, rooms_api, runs_api
+from .web import classroom_api, health, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
 from .web.guards import Guards
 from .web.headers import PageHeaders
@@ -55,8 +56,13 @@ async def build_state(settings: Settings) -> State:
     manager.floor_missing = floor_missing(launcher.info, launcher.as_root) if launcher.info else ["process"]
     if manager.floor_missing:
         log.error("refusing to run student code: the sandbox floor is missing %s", ", ".join(manager.floor_missing))
+
+    def fresh_lessons() -> LessonStore:
+        lessons.refresh()
+        return lessons
+
     return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
-                 rooms=RoomHub(manager),
+                 rooms=RoomHub(manager), classroom=Classroom(manager, fresh_lessons),
                  auth=Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute))
 
 
@@ -111,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": errors}, status_code=422)
 
     app.include_router(health.router(web))
-    for module in (lessons_api, runs_api, rooms_api, pages):
+    for module in (lessons_api, runs_api, rooms_api, classroom_api, pages):
         app.include_router(module.router)
     return app
 

@@ -27,9 +27,13 @@ class Sizes:
     hostile_s: float = 10.0  # 7. how long four hostile runs are kept going
     layer_starts: int = 20  # 7. starts per layer configuration
     c_starts: int = 20  # 8. C runs (and plain gcc + run) for the C start latency
+    burst_students: int = 60  # classroom burst: students pressing Run within a second
+    hall_students: int = 1000  # lecture hall: students watching one run in a room
+    hall_procs: int = 4  # client processes they are spread over
 
     @classmethod
     def tiny(cls) -> Sizes:
         return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2, short_lived=3,
                    spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
-                   mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2)
+                   mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2, burst_students=5,
+                   hall_students=10, hall_procs=1)

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import HTTPConnection
 
 from ..auth import Auth
+from ..classroom.hub import Classroom
 from ..feeds import Feed
 from ..lessons import LessonStore
 from ..rooms import RoomHub
@@ -92,6 +93,7 @@ class State:
     manager: RunManager
     rooms: RoomHub
     auth: Auth
+    classroom: Classroom
     started: float = field(default_factory=time.time)
     ws_per_ip: dict[str, int] = field(default_factory=dict)
 

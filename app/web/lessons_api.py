@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from ..expectations import check as check_expectations
 from ..lessons import LessonError, load_lesson
@@ -31,11 +31,14 @@ async def api_lesson_errors(web: WebDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/lessons/{lesson_id}")
-async def api_lesson(lesson_id: str, web: WebDep) -> dict[str, Any]:
+async def api_lesson(lesson_id: str, web: WebDep, request: Request) -> dict[str, Any]:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
         raise HTTPException(404, f"no lesson {lesson_id!r}")
-    return lesson.to_dict()
+    out = lesson.to_dict()
+    if web.instructor(request):  # classroom: instructors see each exercise's reference solution
+        out["exercises"] = [e.public(instructor=True) for e in lesson.exercises]
+    return out
 
 
 @router.get("/api/lessons/{lesson_id}/files/{name}", dependencies=[Instructor])

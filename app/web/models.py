@@ -63,6 +63,9 @@ class RunRequest(BaseModel):
     pace: PaceRequest | None = Field(default=None, description="start paced (e.g. step mode from the first call)")
     stdio: Stdio | None = Field(default=None, description="stdout buffering: terminal (line-buffered, the default) "
                                 "or pipe (fully buffered); the lesson's setting when not given")
+    exercise: str | None = Field(default=None, max_length=200,
+                                 description="an exercise of the lesson: run.finished carries its goals; without "
+                                 "files[main] the exercise's starter runs")
 
 
 class SignalRequest(BaseModel):

@@ -8,7 +8,8 @@ from typing import Any, NoReturn
 
 from fastapi import HTTPException
 
-from ..lessons import LessonStore
+from ..classroom.exercises import Exercise
+from ..lessons import Lesson, LessonStore
 from ..runs import Submission
 from ..sandbox.compile import default_main
 from ..settings import Settings
@@ -48,6 +49,17 @@ def check_files(files: dict[str, Any], loc: list[str | int]) -> None:
             invalid([*loc, name], f"{name} is larger than {MAX_SOURCE // 1024} KiB", 413)
 
 
+def exercise_of(lesson: Lesson | None, req: RunRequest) -> Exercise | None:
+    """The exercise a run is graded against (its lesson must be given too)."""
+    if req.exercise is None:
+        return None
+    found = next((e for e in lesson.exercises if e.id == req.exercise), None) if lesson else None
+    if found is None:
+        expected = f"one of {[e.id for e in lesson.exercises]}" if lesson else "a lesson id too"
+        invalid(["body", "exercise"], f"no exercise {req.exercise[:80]!r} in lesson {req.lesson!r}; expected {expected}")
+    return found
+
+
 def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Submission:
     """Check a run request and make it a Submission (HTTPException 404/413/422 naming the field)."""
     lesson = None
@@ -59,6 +71,9 @@ def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Sub
         invalid(["body"], "give a lesson id, files, or both")
     check_files(req.files or {}, ["body", "files"])
     files = {**(lesson.files if lesson else {}), **(req.files or {})}
+    exercise = exercise_of(lesson, req)
+    if exercise is not None and exercise.main not in (req.files or {}):
+        files[exercise.main] = exercise.starter  # no code sent: the exercise's starting point
     main = req.main or (lesson.main if lesson else default_main(files))
     if main not in files:
         invalid(["body", "main"], f"the files do not include the main file {main[:80]!r}")
@@ -76,4 +91,5 @@ def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Sub
     stdin = req.stdin if req.stdin is not None else (lesson.stdin if lesson else None)
     stdio = req.stdio.value if req.stdio else (lesson.stdio if lesson else None)
     return Submission(files=files, main=main, lesson=lesson.id if lesson else None, limits=limits or None,
-                      questions=list(lesson.questions) if lesson else [], stdin=stdin, pace=pace, stdio=stdio)
+                      questions=list(lesson.questions) if lesson else [], stdin=stdin, pace=pace, stdio=stdio,
+                      exercise=exercise)

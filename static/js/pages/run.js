@@ -80,6 +80,7 @@ async function load() {
   try {
     const events = await api.events(runInfo.id);
     ws.feed(events);
+    seekToEvidence(); // classroom: a goal's evidence link (?seq=N) opens the replay at that event
   } catch (err) {
     toast(t('replay.loadFailed', { error: err.message || String(err) }), { error: true, ms: 10000 });
   }
@@ -95,6 +96,13 @@ async function load() {
     loadAnswers();
   }
   showStatus();
+}
+
+function seekToEvidence() {
+  const raw = new URLSearchParams(location.search).get('seq');
+  if (raw === null) return;
+  const i = ws.timeline.events.findIndex((e) => e.seq === Number(raw));
+  if (i >= 0) ws.seekCount(i + 1);
 }
 
 load();

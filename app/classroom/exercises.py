@@ -1,0 +1,114 @@
+"""Exercises in a lesson's front matter: a goal, expectations (app/expectations.py), hints, starter, solution.
+
+    exercises:
+      - id: reap-the-zombie
+        goal: {en: "...", zh: "..."}
+        expect: [{state: zombie}, {reaped_by: parent}]
+        hints: {en: ["..."], zh: ["..."]}
+
+The student's starting point is `exercises/<id>/starter.py` and the reference solution
+`exercises/<id>/solution.py`, both in the lesson folder; either replaces the lesson's main file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..expectations import EXPECTATION_KINDS
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+LANGS = ("en", "zh")
+
+
+class ExerciseError(ValueError):
+    """A malformed exercise: the loader turns it into a LessonError with the file and line."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class Exercise:
+    id: str
+    lesson: str
+    goal: dict[str, str]
+    expect: list[dict[str, Any]]
+    hints: dict[str, list[str]] = field(default_factory=dict)
+    starter: str = ""
+    solution: str = ""
+    main: str = "main.py"
+
+    def files(self, lesson_files: dict[str, str], code: str) -> dict[str, str]:
+        """The lesson's files with `code` as the main file."""
+        return {**lesson_files, self.main: code}
+
+    def public(self, instructor: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "lesson": self.lesson, "goal": self.goal, "expect": self.expect,
+                               "hints": self.hints, "starter": {self.main: self.starter}, "main": self.main}
+        if instructor:
+            out["solution"] = {self.main: self.solution}
+        return out
+
+
+def _text(value: Any, path: Path, line: int | None, name: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {lang: value for lang in LANGS}
+    if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
+        raise ExerciseError(path, line, f"'{name}' must be a mapping with text for en and zh, got {value!r}"[:300])
+    return {lang: value[lang] for lang in LANGS}
+
+
+def _read(path: Path, lesson_md: Path, line: int | None) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ExerciseError(lesson_md, line, f"the exercise file {path} is missing") from e
+    except UnicodeDecodeError as e:
+        raise ExerciseError(path, None, f"not UTF-8 text: {e}") from e
+    try:
+        compile(text, str(path), "exec")
+    except SyntaxError as e:
+        raise ExerciseError(path, e.lineno, f"Python syntax error: {e.msg}") from e
+    return text
+
+
+def parse_exercises(raw: Any, lines: list[int | None], lesson_id: str, main: str, lesson_md: Path) -> list[Exercise]:
+    """`lines[i]`: the line of exercise i in lesson.md (for errors)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ExerciseError(lesson_md, lines[0] if lines else None, "'exercises' must be a list")
+    out: list[Exercise] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        line = lines[i] if i < len(lines) else None
+        if not isinstance(item, dict):
+            raise ExerciseError(lesson_md, line, f"each exercise must be a mapping, got {item!r}"[:300])
+        eid = item.get("id")
+        if not isinstance(eid, str) or not ID_RE.match(eid):
+            raise ExerciseError(lesson_md, line, f"exercise 'id' must be lowercase letters, digits and '-', got {eid!r}")
+        if eid in seen:
+            raise ExerciseError(lesson_md, line, f"two exercises with id {eid!r}")
+        seen.add(eid)
+        expect = item.get("expect")
+        if not isinstance(expect, list) or not expect:
+            raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'expect' must be a non-empty list")
+        for e in expect:
+            if not isinstance(e, dict) or len(e) != 1 or next(iter(e)) not in EXPECTATION_KINDS:
+                raise ExerciseError(lesson_md, line, f"exercise {eid!r}: each expectation must be one of "
+                                    f"{', '.join(sorted(EXPECTATION_KINDS))} with a value, got {e!r}"[:400])
+        hints_raw = item.get("hints") or {}
+        if not isinstance(hints_raw, dict) or not all(isinstance(hints_raw.get(lang, []), list) for lang in LANGS):
+            raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'hints' must map en and zh to lists of text")
+        folder = lesson_md.parent / "exercises" / eid
+        out.append(Exercise(id=eid, lesson=lesson_id, goal=_text(item.get("goal"), lesson_md, line, f"{eid}.goal"),
+                            expect=expect, hints={lang: [str(h) for h in hints_raw.get(lang, [])] for lang in LANGS},
+                            starter=_read(folder / "starter.py", lesson_md, line),
+                            solution=_read(folder / "solution.py", lesson_md, line), main=main))
+    return out

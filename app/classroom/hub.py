@@ -1,0 +1,199 @@
+"""The classroom's server state: who is in each room, their runs on the wall, progress, live notices.
+
+Listens to every run's events (RunManager.listeners): a room student's run updates the wall as it
+goes, and its run.finished records exercise progress. Pages that watch a room's class view get a
+small notice ("wall", "predictions", "progress", "show") when something changed, at most a few
+times a second, and fetch what they need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..feeds import Feed
+from ..lessons import LessonStore
+from ..runs import Run, RunManager, RunStatus
+from .batches import Batches
+from .exercises import Exercise
+from .store import ClassStore, token_hash
+from .wall import WallEntry
+
+log = logging.getLogger("proclab.classroom")
+NOTICE_EVERY_S = 0.25
+QUEUE_MAX = 256  # notices are tiny and coalesced; a watcher this far behind is dropped
+
+
+@dataclass
+class ClassRoom:
+    code: str
+    wall: dict[str, WallEntry] = field(default_factory=dict)  # student id -> current or last run
+    names: dict[str, str] = field(default_factory=dict)  # student id -> nickname, of those still in the room
+    tokens: dict[str, str] = field(default_factory=dict)  # token hash -> student id (no SQLite on a Run press)
+    watchers: set[Feed] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)
+    flush: asyncio.TimerHandle | None = None
+    shown: str | None = None
+
+
+@dataclass
+class StudentRun:
+    room: str
+    student: str
+    exercise: Exercise | None
+
+
+class Classroom:
+    def __init__(self, manager: RunManager, lessons: Callable[[], LessonStore]) -> None:
+        self.manager = manager
+        self.lessons = lessons
+        self.store = ClassStore(manager.storage)
+        self.batches = Batches(manager)
+        self.rooms: dict[str, ClassRoom] = {}
+        self.student_runs: dict[str, StudentRun] = {}  # run id -> whose
+        self._tasks: set[asyncio.Task[Any]] = set()
+        manager.listeners.append(self._on_events)
+
+    def room(self, code: str) -> ClassRoom:
+        code = code.upper()
+        room = self.rooms.get(code)
+        if room is None:  # may run in a worker thread: the first complete one wins
+            fresh = ClassRoom(code=code)
+            for s in self.store.students(code):
+                fresh.names[s["id"]] = s["name"]
+            fresh.tokens = self.store.tokens(code)
+            room = self.rooms.setdefault(code, fresh)
+        return room
+
+    def student(self, code: str, token: str) -> dict[str, Any] | None:
+        room = self.room(code)
+        sid = room.tokens.get(token_hash(token))
+        if sid is None or sid not in room.names:
+            return None
+        return {"id": sid, "name": room.names[sid]}
+
+    def joined(self, code: str, student: dict[str, Any], token: str | None) -> None:
+        room = self.room(code)
+        room.names[student["id"]] = student["name"]
+        if token is not None:
+            room.tokens[token_hash(token)] = student["id"]
+
+    def removed(self, code: str, sid: str) -> None:
+        room = self.room(code)
+        room.names.pop(sid, None)
+        room.wall.pop(sid, None)
+        room.tokens = {h: s for h, s in room.tokens.items() if s != sid}
+
+    # ------------------------------------------------------------ notices
+
+    def notify(self, code: str, what: str) -> None:
+        room = self.rooms.get(code.upper())
+        if room is None:  # not loaded: nobody watches it (watching loads it), and the loop must not read SQLite
+            return
+        room.dirty.add(what)
+        if room.flush is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called from a worker thread: nobody to tell yet
+                return
+            room.flush = loop.call_later(NOTICE_EVERY_S, self._flush, room)
+
+    def _flush(self, room: ClassRoom) -> None:
+        room.flush = None
+        text = json.dumps({"type": "class.changed", "what": sorted(room.dirty), "shown": room.shown})
+        room.dirty.clear()
+        for feed in list(room.watchers):
+            feed.push([text])  # past QUEUE_MAX it overflows: closed, the page reconnects and fetches afresh
+
+    def watch(self, code: str) -> Feed:
+        feed = Feed(QUEUE_MAX)
+        self.room(code).watchers.add(feed)
+        return feed
+
+    def unwatch(self, code: str, feed: Feed) -> None:
+        self.room(code).watchers.discard(feed)
+
+    # ------------------------------------------------------------ runs
+
+    def student_busy(self, code: str, sid: str) -> Run | None:
+        entry = self.room(code).wall.get(sid)
+        run = self.manager.runs.get(entry.run) if entry else None
+        return run if run is not None and run.status != RunStatus.FINISHED else None
+
+    def add_student_run(self, code: str, sid: str, run: Run, exercise: Exercise | None) -> None:
+        room = self.room(code)
+        self.student_runs[run.id] = StudentRun(room.code, sid, exercise)
+        entry = WallEntry(run=run.id, lesson=run.lesson, exercise=exercise.id if exercise else None)
+        for ev in run.events:  # whatever the run already said (its queue position, or more)
+            entry.apply(ev)
+        if run.status == RunStatus.RUNNING and entry.status == "queued":
+            entry.status = "running"
+        room.wall[sid] = entry
+        self.notify(room.code, "wall")
+
+    def remember_run(self, code: str, sid: str, run_id: str, lesson: str, exercise: str | None) -> None:
+        """Stored after the response: the student's 201 does not wait for SQLite."""
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.store.add_run, code, sid, run_id, lesson, exercise))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_events(self, run: Run, texts: list[str]) -> None:
+        if run.room is not None and run.events and run.events[-1]["type"] == "run.finished":
+            self.notify(run.room, "predictions")  # the kernel's answers are in: mark them on the histograms
+        who = self.student_runs.get(run.id)
+        if who is None:
+            return
+        room = self.room(who.room)
+        entry = room.wall.get(who.student)
+        if entry is None or entry.run != run.id:
+            return
+        for ev in run.events[len(run.events) - len(texts):]:
+            entry.apply(ev)
+        self.notify(room.code, "wall")
+        if run.events and run.events[-1]["type"] == "run.finished":
+            self.student_runs.pop(run.id, None)
+            fin = run.events[-1]
+            if who.exercise is not None:  # a run the sandbox could not finish is an attempt too, not passed
+                goals = fin.get("goals") or []
+                passed = bool(goals) and all(g["passed"] for g in goals)
+                task = asyncio.get_running_loop().create_task(self._record(who, run.id, passed))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, who: StudentRun, run_id: str, passed: bool) -> None:
+        assert who.exercise is not None
+        try:
+            await asyncio.to_thread(self.store.record_attempt, who.room, who.student, who.exercise.lesson,
+                                    who.exercise.id, passed, run_id)
+        except Exception:
+            log.exception("progress of run %s", run_id)
+        self.notify(who.room, "progress")
+
+    def wall(self, code: str) -> list[dict[str, Any]]:
+        room = self.room(code)
+        out = []
+        for sid, name in room.names.items():
+            entry = room.wall.get(sid)
+            if entry is None:
+                out.append({"student": sid, "name": name, "run": None, "status": None, "stuck": False,
+                            "reason": None})
+            else:
+                out.append(entry.public(name, sid))
+        return out
+
+    def queue_position(self, run: Run) -> int:
+        """1 for the first in line; 0 once it runs."""
+        if run.status != RunStatus.QUEUED:
+            return 0
+        for i, r in enumerate(self.manager.queue):
+            if r is run:
+                return i + 1
+        return 0
+
+    def exercises(self) -> list[Exercise]:
+        return [ex for lesson in self.lessons().ordered() for ex in lesson.exercises]
