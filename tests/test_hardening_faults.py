@@ -110,7 +110,7 @@ def test_a_full_disk_keeps_runs_going_and_says_the_recording_was_lost(tmp_path: 
             first = s.run({"files": {"main.py": "print('room to spare')\n"}})
             assert first[-1]["recording"] == {"saved": True}
             filler = data / "filler"
-            with filler.open("wb") as f:
+            with filler.open("wb", buffering=0) as f:  # unbuffered: closing it has nothing left to flush
                 try:
                     while True:
                         f.write(b"\0" * 65536)
