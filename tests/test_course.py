@@ -47,7 +47,8 @@ def test_lesson_expectations_hold_on_the_real_kernel(launcher: Launcher, lesson_
     if failed and lesson.main.endswith(".c") and not NATIVE_SHIM.is_dir() and all(
             next(iter(f)) in TRACED or f == {"event": "proc.wait"} for f in failed):
         pytest.xfail(f"{lesson_id}: needs the calls the native shim traces: {failed}")
-    assert not failed, f"{lesson_id}: not seen in the real run: {failed}\noutput:\n{out[-1500:]}"
+    ends = [e for e in events if e["type"] in ("run.limit", "run.error", "run.finished")]
+    assert not failed, f"{lesson_id}: not seen in the real run: {failed}\noutput:\n{out[-1500:]}\nend: {ends}"
     got = answers(lesson.questions, events)
     assert all(v is not None for v in got.values()), f"{lesson_id}: a question got no answer from the run: {got}"
     for ev in events:  # the event contract holds for every topic of the course
