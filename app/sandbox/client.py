@@ -10,6 +10,7 @@ import asyncio
 import codecs
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -235,6 +236,16 @@ class Launcher:
         sock = self.open_run(spec)
         buf = b""
         interrupts = 0
+
+        def interrupt(_signum: int = signal.SIGINT, _frame: object = None) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
+
+        # A handler, not `except KeyboardInterrupt` around recv: Ctrl+C may land while the caller is
+        # still printing the last event, and must not end the command there.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, interrupt) if main_thread else None
         if stdin_fd is not None:
             threading.Thread(target=_forward_stdin, args=(sock, stdin_fd), daemon=True).start()
         try:
@@ -242,8 +253,7 @@ class Launcher:
                 try:
                     chunk = sock.recv(65536)
                 except KeyboardInterrupt:
-                    interrupts += 1
-                    _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
+                    interrupt()
                     continue
                 if not chunk:
                     return
@@ -256,6 +266,8 @@ class Launcher:
                         if ev["type"] == "run.finished":
                             return
         finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
             sock.close()
 
     # ---------------------------------------------------------------- from an event loop (the web process)
