@@ -38,8 +38,8 @@ log = logging.getLogger("proclab")
 
 async def build_state(settings: Settings) -> State:
     """Everything the server holds. A database that cannot be used stops the start (StorageError)."""
-    storage = Storage(settings.data_dir / "proclab.db")
-    left = await asyncio.to_thread(storage.interrupted, interrupted_finish)
+    storage = await asyncio.to_thread(Storage.open, settings.database, settings.node_id)  # upgrades to head
+    left = await asyncio.to_thread(storage.interrupted, interrupted_finish, settings.node_id)
     if left:
         log.warning("%d run(s) were going when the server last stopped; kept as interrupted: %s",
                     len(left), ", ".join(left))

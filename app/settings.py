@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import socket
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
@@ -77,6 +78,8 @@ class SettingsError(ValueError):
     """Settings the server refuses to start with; the message names each variable and what it accepts."""
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://", "sqlite:///")
+
 # Positive, finite numbers for the server's maximum limits.
 PositiveLimit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -88,6 +91,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     lessons_dir: Path = ROOT / "lessons"
     data_dir: Path = Field(default_factory=default_data_dir)
+    # Where recordings, rooms, classroom progress and batches live: postgresql://user:password@host:5432/db
+    # (several nodes share it) or sqlite:///path. None: the SQLite file <data_dir>/proclab.db.
+    database_url: str | None = None
+    # This node's name, stored with every run it starts (a restart ends only its own unfinished runs).
+    node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
     runtime_dir: str = Field(default_factory=_default_runtime)
     # Interpreter for runs; must be usable by the run uids. Empty: found by probing.
     run_python: str = ""
@@ -146,6 +154,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("expected an address starting with http:// or https://, e.g. http://10.0.0.5:8000")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(DATABASE_SCHEMES):
+            raise ValueError("expected postgresql://user:password@host:5432/dbname or sqlite:///path/to/proclab.db")
+        return value
+
+    @property
+    def database(self) -> str | Path:
+        """What app/storage.py opens: database_url, else the SQLite file in data_dir."""
+        return self.database_url or self.data_dir / "proclab.db"
 
     @property
     def disabled(self) -> set[str]:
