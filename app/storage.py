@@ -78,7 +78,7 @@ def database_url(target: Path | str) -> URL:
     return url.set(drivername=scheme[url.drivername])
 
 
-def _cause(e: BaseException) -> str:
+def cause_of(e: BaseException) -> str:
     """The driver's own words, without SQLAlchemy's wrapping and background link."""
     if isinstance(e, DBAPIError) and e.orig is not None:
         return str(e.orig).strip()
@@ -90,7 +90,7 @@ def _problem_code(e: BaseException) -> str:
     state = getattr(orig, "sqlstate", None)
     if isinstance(state, str) and state in SQLSTATE_PROBLEM:
         return SQLSTATE_PROBLEM[state]
-    lower = _cause(e).lower()
+    lower = cause_of(e).lower()
     return next((code for word, code in TEXT_PROBLEM if word in lower), "write_failed")
 
 
@@ -143,8 +143,8 @@ class Storage:
             self._check_and_upgrade()
         except (SQLAlchemyError, sqlite3.Error) as e:
             self.engine.dispose()
-            log.error("database %s: %s", self.where, _cause(e))
-            raise StorageError(self._cannot_use(_cause(e))) from e
+            log.error("database %s: %s", self.where, cause_of(e))
+            raise StorageError(self._cannot_use(cause_of(e))) from e
 
     @classmethod
     def open(cls, url: str | Path, node: str | None = None) -> Storage:
@@ -203,7 +203,7 @@ class Storage:
             try:
                 conn = self.engine.connect()
             except SQLAlchemyError as e:
-                log.error("could not store %s in %s: %s", what, self.where, _cause(e))
+                log.error("could not store %s in %s: %s", what, self.where, cause_of(e))
                 self.problem = _problem_code(e)
                 return False
             try:
@@ -211,11 +211,11 @@ class Storage:
                 fn(conn)
                 trans.commit()
             except SQLAlchemyError as e:
-                log.error("could not store %s in %s: %s", what, self.where, _cause(e))
+                log.error("could not store %s in %s: %s", what, self.where, cause_of(e))
                 try:
                     conn.rollback()
                 except SQLAlchemyError as rb:  # never let it mask the cause above
-                    log.error("rollback after that failed too: %s", _cause(rb))
+                    log.error("rollback after that failed too: %s", cause_of(rb))
                 self.problem = _problem_code(e)
                 return False
             finally:
@@ -237,7 +237,7 @@ class Storage:
         try:
             self.read(lambda c: c.execute(select(T.runs.c.id).limit(1)).fetchall())
         except SQLAlchemyError as e:
-            return f"the database {self.where} does not answer: {_cause(e)}"
+            return f"the database {self.where} does not answer: {cause_of(e)}"
         return None
 
     def begin_run(self, run: dict[str, Any]) -> bool:
