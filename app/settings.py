@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     # Where recordings, rooms, classroom progress and batches live: postgresql://user:password@host:5432/db
     # (several nodes share it) or sqlite:///path. None: the SQLite file <data_dir>/proclab.db.
     database_url: str | None = None
-    # This node's name, stored with every run it starts (a restart ends only its own unfinished runs).
+    # This node's name, stored with every run it starts. Set, a restart ends only this node's unfinished runs;
+    # unset (one server alone), every unfinished run.
     node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
     runtime_dir: str = Field(default_factory=_default_runtime)
     # Interpreter for runs; must be usable by the run uids. Empty: found by probing.

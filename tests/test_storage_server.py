@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import Server, http_client, of, output, start_server, stop_server
+import pytest
+from conftest import Server, free_port, http_client, of, output, start_server, stop_server
 
 from app.storage import Storage
 
@@ -149,3 +150,25 @@ def test_a_restarted_node_ends_only_its_own_runs(tmp_path: Path, fresh_postgres:
         assert "tick 3" in output(events)  # what it recorded while going is kept
     finally:
         stop_server(a)
+
+
+def test_an_unreachable_postgres_stops_the_start_naming_the_url_and_what_to_check(tmp_path: Path) -> None:
+    url = f"postgresql://proclab:hunter2@127.0.0.1:{free_port()}/proclab"
+    with pytest.raises(RuntimeError) as e:
+        start_server(tmp_path, {"PROCLAB_DATABASE_URL": url})
+    text = str(e.value)
+    assert "postgresql://proclab:***@127.0.0.1" in text and "hunter2" not in text
+    assert "PROCLAB_DATABASE_URL" in text and "PostgreSQL is running" in text
+
+
+def test_a_server_alone_ends_every_run_left_going_whatever_node_recorded_it(tmp_path: Path) -> None:
+    """No PROCLAB_NODE_ID: one server, whose host name may have changed (a new container)."""
+    db = Storage(tmp_path / "data" / "proclab.db", node="old-container")
+    db.begin_run({"id": "left", "status": "running", "created": time.time()})
+    db.close()
+    s = start_server(tmp_path)
+    try:
+        fin = s.wait("left", 10)[-1]
+        assert fin["type"] == "run.finished" and fin["outcome"] == {"code": "interrupted"}
+    finally:
+        stop_server(s)
