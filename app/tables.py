@@ -8,9 +8,25 @@ Integer (flags are 0/1, as SQLite stored them). JSON values are stored as text, 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text
+from typing import Any
+
+from sqlalchemy import Column, Dialect, Float, ForeignKey, Index, Integer, MetaData, Table, TypeDecorator
+from sqlalchemy import Text as SqlText
 
 metadata = MetaData()
+
+
+class Text(TypeDecorator[str]):
+    """TEXT. PostgreSQL's text cannot hold NUL, which SQLite's can (a room title, an answer given over the
+    API): there it is stored as U+FFFD instead of failing the write."""
+
+    impl = SqlText
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and dialect.name == "postgresql" and "\x00" in value:
+            return value.replace("\x00", "\ufffd")
+        return value
 
 runs = Table(
     "runs", metadata,

@@ -155,6 +155,8 @@ def test_rooms(target: Path | str) -> None:
     s.add_room("ABCD", "Processes")
     got = s.get_room("ABCD")
     assert got is not None and got["title"] == "Processes" and s.get_room("ZZZZ") is None
+    s.add_room("NULS", "a\x00b")  # PostgreSQL's text has no NUL: kept as U+FFFD there, not a failed write
+    assert s.get_room("NULS")["title"] == ("a\x00b" if isinstance(target, Path) else "a\ufffdb")  # type: ignore[index]
     s.close()
 
 
