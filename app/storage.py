@@ -35,6 +35,7 @@ from . import tables as T
 log = logging.getLogger("proclab.storage")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 5.0  # what Python's sqlite3 waited by default, kept
+IMMEDIATE = "proclab_begin_immediate"  # connection info key: the next BEGIN takes the write lock
 MIGRATION_LOCK = 0x70726F636C6162  # pg_advisory_xact_lock key ("proclab"): nodes starting together upgrade once
 RUN_COLUMNS = ("id", "lesson", "status", "created", "finished", "result", "files", "room", "answers", "owner",
                "share", "node")
@@ -107,7 +108,9 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE (the write lock at once) when asked: a migration must not read the schema, then find
+        # another process upgraded it meanwhile (in WAL mode that write would fail at once, not wait).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop(IMMEDIATE, False) else "BEGIN")
     return engine
 
 
@@ -161,21 +164,25 @@ class Storage:
                 "the database must exist (createdb), ProcLab makes its tables itself")
 
     def _check_and_upgrade(self) -> None:
+        """An integrity check (SQLite), then Alembic's upgrade to head, in one transaction."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self._guard(), self.engine.begin() as conn:
-            if self.backend is Backend.SQLITE:
-                check = conn.exec_driver_sql("PRAGMA quick_check").fetchone()
-                if check is None or check[0] != "ok":
-                    raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
-            else:  # several nodes starting at once: one upgrades, the others wait and find it done
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            cfg.attributes["connection"] = conn
-            cfg.attributes["metadata"] = T.metadata
-            command.upgrade(cfg, "head")
+        with self._guard(), self.engine.connect() as conn:
+            if self.backend is Backend.SQLITE:  # processes opening one file together upgrade it in turn
+                conn.info[IMMEDIATE] = True
+            with conn.begin():
+                if self.backend is Backend.SQLITE:
+                    check = conn.exec_driver_sql("PRAGMA quick_check").fetchone()
+                    if check is None or check[0] != "ok":
+                        raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
+                else:  # several nodes starting at once: one upgrades, the others wait and find it done
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                cfg.attributes["connection"] = conn
+                cfg.attributes["metadata"] = T.metadata
+                command.upgrade(cfg, "head")
 
     def _guard(self) -> contextlib.AbstractContextManager[Any]:
         """SQLite's one connection is taken in turns; PostgreSQL's pool serves threads at once."""

@@ -120,6 +120,24 @@ def test_the_migrations_make_exactly_the_tables_the_code_uses(request: pytest.Fi
     assert names == {t.name for t in T.metadata.sorted_tables} | {"alembic_version"}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_nodes_opening_a_new_database_at_once_all_start_and_it_is_upgraded_once(
+        request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
+    target = str(tmp_path / "shared.db") if backend == "sqlite" else request.getfixturevalue("fresh_postgres")
+    code = ("import sys; from pathlib import Path; from app.storage import Storage; "
+            "t = sys.argv[1]; s = Storage(t if '://' in t else Path(t), node=sys.argv[2]); "
+            "s.begin_run({'id': sys.argv[2], 'status': 'running', 'created': 1.0}); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, target, f"n{i}"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]  # every pipe read and closed before asserting
+    assert all(p.returncode == 0 for p in procs), "\n".join(e[-1500:] for e in errors)
+    s = Storage(Path(target) if backend == "sqlite" else target)
+    assert sorted(r["id"] for r in s.list_runs()) == ["n0", "n1", "n2", "n3"]
+    versions = s.read(lambda c: c.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall())
+    assert [tuple(v) for v in versions] == [("0002",)]
+    s.close()
+
+
 def migrate_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "app", "migrate", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
