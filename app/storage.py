@@ -353,9 +353,16 @@ class Storage:
                 for x in self.read(lambda c: c.execute(q).fetchall())]
 
     def prune(self, retention_days: float) -> int:
+        """Delete runs older than retention_days (their events go with them: ON DELETE CASCADE); the number
+        deleted. A failure is logged and kept for health() like any write (0 deleted), not raised: the
+        janitor calling this must go on."""
         cutoff = time.time() - retention_days * 86400
-        with self.transaction() as c:  # events go with their runs (ON DELETE CASCADE)
-            return int(c.execute(delete(T.runs).where(T.runs.c.created < cutoff)).rowcount)
+        deleted = [0]
+
+        def write(c: Connection) -> None:
+            deleted[0] = int(c.execute(delete(T.runs).where(T.runs.c.created < cutoff)).rowcount)
+        self._write("the pruning of old runs", write)
+        return deleted[0]
 
     def add_room(self, code: str, title: str | None) -> None:
         with self.transaction() as c:
