@@ -142,8 +142,14 @@ class Storage:
         else:
             self.where = self.url.render_as_string(hide_password=True).replace("+psycopg", "", 1)
             self.engine = _postgres_engine(self.url)
+        from alembic.util import CommandError
+
         try:
             self._check_and_upgrade()
+        except CommandError as e:  # its alembic_version names a revision this code does not have
+            self.engine.dispose()
+            raise StorageError(f"the database {self.where} was made or upgraded by a newer ProcLab ({e}): run "
+                               "that version, or a newer one, on every node that uses it") from e
         except (SQLAlchemyError, sqlite3.Error) as e:
             self.engine.dispose()
             log.error("database %s: %s", self.where, cause_of(e))

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, inspect
 
 from app import tables as T
 from app.classroom.store import ClassStore
-from app.storage import Storage
+from app.storage import Storage, StorageError
 
 # The schema as main's code (before migrations) made it, copied here as it was: CREATE TABLE IF NOT EXISTS
 # in app/storage.py and app/classroom/store.py, then ALTER TABLE runs ADD COLUMN owner, share.
@@ -103,6 +103,15 @@ def test_a_database_made_by_mains_code_upgrades_with_every_row_kept(tmp_path: Pa
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
         assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (13,)
     Storage(path).close()  # at head: opening again changes nothing
+
+
+def test_a_database_of_a_newer_proclab_is_refused_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "proclab.db"
+    Storage(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(StorageError, match="newer ProcLab.*0099"):
+        Storage(path)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
