@@ -75,7 +75,8 @@ def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
     port = _free_port()
     run(pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--no-locale")
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    run(pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
+    start = (*prefix, pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
+    run(*start[len(prefix):])
 
     def stop() -> None:
         subprocess.run([*prefix, pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
@@ -87,7 +88,22 @@ def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
     except BaseException:
         stop()
         raise
-    return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DB_NAME}", stop
+    url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DB_NAME}"
+    _CONTROL[url] = (list(start), [*prefix, pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+    return url, stop
+
+
+# url -> (start command, stop command) of the servers started here, for tests of a database that goes away
+_CONTROL: dict[str, tuple[list[str], list[str]]] = {}
+
+
+def pause(url: str) -> None:
+    """Stop the server of url (started by start_postgres), keeping its data, until resume(url)."""
+    subprocess.run(_CONTROL[url][1], check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def resume(url: str) -> None:
+    subprocess.run(_CONTROL[url][0], check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
 def create_database(url: str, name: str) -> str:

@@ -193,3 +193,26 @@ def test_an_unreachable_or_unknown_database_names_the_url_and_what_to_do(tmp_pat
     assert "refused" in text_.lower()
     with pytest.raises(StorageError, match="mysql.*expected sqlite:///"):
         Storage("mysql://u@h/db")
+
+
+def test_a_postgres_that_goes_away_fails_writes_without_raising_and_they_work_again_when_it_is_back(
+        tmp_path: Path) -> None:
+    """The database restarts (an upgrade, a failover): writes meanwhile fail and are reported, and the pool's
+    dead connections are replaced, not reused, once it is back."""
+    from pg_server import pause, resume, start_postgres
+
+    url, stop = start_postgres(tmp_path / "pg")
+    try:
+        s = Storage(url)
+        assert s.begin_run({"id": "r", "status": "running", "created": time.time()})
+        pause(url)
+        assert s.append_events("r", [(0, js(ev(0)))]) is False
+        assert s.health() == (False, "write_failed")
+        problem = s.ping(2)
+        assert problem is not None and "does not answer" in problem and "127.0.0.1" in problem
+        resume(url)
+        assert s.append_events("r", [(0, js(ev(0)))]) and s.health() == (True, None) and s.ping(2) is None
+        assert [e["seq"] for e in s.get_events("r")] == [0]
+        s.close()
+    finally:
+        stop()
