@@ -145,6 +145,16 @@ def base_url(server: Server) -> str:
     return server.base
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server (tests/pg_server.py) for the session: postgresql://postgres@127.0.0.1:<port>/proclab."""
+    from pg_server import start_postgres
+
+    url, stop = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield url
+    stop()
+
+
 def cookie_header(c: httpx.Client) -> dict[str, str]:
     """The client's cookies as a header, for a WebSocket that is that browser's (the run's owner)."""
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}
