@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from . import i18n
 from .auth import Auth
 from .classroom.hub import Classroom
+from .cluster import Alone, Directory
 from .lessons import LessonStore
 from .rooms import RoomHub
 from .runs import RunManager, interrupted_finish
@@ -39,7 +40,7 @@ log = logging.getLogger("proclab")
 async def build_state(settings: Settings) -> State:
     """Everything the server holds. A database that cannot be used stops the start (StorageError)."""
     storage = Storage(settings.data_dir / "proclab.db")
-    left = await asyncio.to_thread(storage.interrupted, interrupted_finish)
+    left = await asyncio.to_thread(storage.interrupted, interrupted_finish, settings.node_id)
     if left:
         log.warning("%d run(s) were going when the server last stopped; kept as interrupted: %s",
                     len(left), ", ".join(left))
@@ -61,8 +62,18 @@ async def build_state(settings: Settings) -> State:
         lessons.refresh()
         return lessons
 
+    cluster: Directory
+    rooms: RoomHub
+    if settings.redis_url:  # several nodes: redis-py is imported only here
+        from .cluster.node import RedisNode
+        from .cluster.rooms import ClusterRoomHub
+
+        node = RedisNode(settings, manager, storage)
+        cluster, rooms = node, ClusterRoomHub(manager, node)
+    else:
+        cluster, rooms = Alone(manager), RoomHub(manager)
     return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
-                 rooms=RoomHub(manager), classroom=Classroom(manager, fresh_lessons),
+                 rooms=rooms, cluster=cluster, classroom=Classroom(manager, fresh_lessons),
                  auth=Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute))
 
 
@@ -80,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("%s", e)
             raise
         web.attach(state)
+        await state.cluster.start()
         await state.manager.keep_warm()
         janitor = asyncio.get_running_loop().create_task(state.manager.janitor())
         try:
@@ -88,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             janitor.cancel()
             await state.manager.shutdown()
             await state.manager.flush()
+            await state.cluster.stop()
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 

@@ -46,8 +46,8 @@ CREATE TABLE IF NOT EXISTS rooms (
 );
 """
 # Columns added after the first release: (name, type); added to an older database at open.
-ADDED = (("owner", "TEXT"), ("share", "TEXT"))
-RUN_COLUMNS = "id, lesson, status, created, finished, result, files, room, answers, owner, share"
+ADDED = (("owner", "TEXT"), ("share", "TEXT"), ("node", "TEXT"))
+RUN_COLUMNS = "id, lesson, status, created, finished, result, files, room, answers, owner, share, node"
 
 
 class StorageError(RuntimeError):
@@ -142,16 +142,35 @@ class Storage:
         update = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS.split(", ")[1:])
                   if replace else "DO NOTHING")
         self.db.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) {update}",
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) {update}",
             (run["id"], run.get("lesson"), run["status"], run["created"], run.get("finished"),
              json.dumps(run.get("result")), json.dumps(run.get("files", {})), run.get("room"),
-             json.dumps(run.get("answers")), run.get("owner"), run.get("share")))
+             json.dumps(run.get("answers")), run.get("owner"), run.get("share"), run.get("node")))
 
-    def interrupted(self, finish: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]) -> list[str]:
+    def interrupted(self, finish: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]],
+                    node: str | None = None) -> list[str]:
         """Runs a previous web process left going (it was killed): each gets the run.finished that
-        `finish(run, events)` makes and is marked finished. Returns their ids."""
+        `finish(run, events)` makes and is marked finished. Returns their ids. node: only that node's runs
+        (and runs stored before runs had a node), so a node starting does not end its neighbours' runs."""
         with self.lock:
-            ids = [r[0] for r in self.db.execute("SELECT id FROM runs WHERE status != 'finished'")]
+            if node is None:
+                ids = [r[0] for r in self.db.execute("SELECT id FROM runs WHERE status != 'finished'")]
+            else:
+                ids = [r[0] for r in self.db.execute(
+                    "SELECT id FROM runs WHERE status != 'finished' AND (node = ? OR node IS NULL)", (node,))]
+        return self._end(ids, finish)
+
+    def mark_node_lost(self, node: str, finish: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+                       ) -> list[str]:
+        """The unfinished runs of a node that stopped answering, ended like `interrupted` with `finish`'s
+        run.finished after the events stored so far. Returns their ids."""
+        with self.lock:
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM runs WHERE status != 'finished' AND node = ?", (node,))]
+        return self._end(ids, finish)
+
+    def _end(self, ids: list[str], finish: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+             ) -> list[str]:
         for run_id in ids:
             run = self.get_run(run_id)
             if run is None:
@@ -173,7 +192,7 @@ class Storage:
         return {"id": row[0], "lesson": row[1], "status": row[2], "created": row[3], "finished": row[4],
                 "result": json.loads(row[5]) if row[5] else None, "files": json.loads(row[6] or "{}"),
                 "room": row[7], "answers": json.loads(row[8]) if row[8] else None, "owner": row[9],
-                "share": row[10]}
+                "share": row[10], "node": row[11]}
 
     def get_events(self, run_id: str, after: int = -1) -> list[dict[str, Any]]:
         with self.lock:

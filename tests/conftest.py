@@ -155,6 +155,16 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop()
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (tests/redis_server.py) for the session: redis://127.0.0.1:<port>/0."""
+    from redis_server import start_redis
+
+    url, stop = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    stop()
+
+
 def cookie_header(c: httpx.Client) -> dict[str, str]:
     """The client's cookies as a header, for a WebSocket that is that browser's (the run's owner)."""
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}
