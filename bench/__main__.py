@@ -18,7 +18,7 @@ from . import report
 from .common import Result, Server
 from .sizes import Sizes
 
-NAMES = ("start", "delay", "fidelity", "classroom", "concurrent", "memory", "hostile", "cstart", "burst", "hall")
+NAMES = ("start", "delay", "fidelity", "classroom", "concurrent", "memory", "hostile", "cstart", "burst", "hall", "cluster")
 
 
 def wait_quiet(max_wait: float, threshold: float = 0.2) -> float:
