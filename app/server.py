@@ -62,19 +62,21 @@ async def build_state(settings: Settings) -> State:
         lessons.refresh()
         return lessons
 
+    auth = Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute)
     cluster: Directory
     rooms: RoomHub
     if settings.redis_url:  # several nodes: redis-py is imported only here
         from .cluster.node import RedisNode
         from .cluster.rooms import ClusterRoomHub
+        from .cluster.sessions import SharedSessions
 
         node = RedisNode(settings, manager, storage)
         cluster, rooms = node, ClusterRoomHub(manager, node)
+        auth.sessions = SharedSessions(settings.session_hours, node.sync)
     else:
         cluster, rooms = Alone(manager), RoomHub(manager)
     return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
-                 rooms=rooms, cluster=cluster, classroom=Classroom(manager, fresh_lessons),
-                 auth=Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute))
+                 rooms=rooms, cluster=cluster, classroom=Classroom(manager, fresh_lessons), auth=auth)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

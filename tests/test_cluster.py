@@ -217,6 +217,26 @@ def test_a_clients_cap_counts_its_runs_on_every_node(cluster: Cluster) -> None:
     _wait_finished(a, again.json()["id"], cluster.auth())
 
 
+def test_an_instructor_signed_in_on_one_node_is_signed_in_on_all_and_signing_out_ends_it_everywhere(
+        cluster: Cluster) -> None:
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = http_client(a.base).post("/signin", content=f"token={a.secret}", headers=form)
+    assert r.status_code == 303
+    session = {"pl_instructor": r.cookies["pl_instructor"]}
+    on_b = http_client(b.base, cookies=session)
+    assert on_b.get("/api/me").json()["instructor"] is True
+    assert on_b.post("/api/rooms").status_code == 201
+    assert http_client(b.base).post("/api/rooms").status_code == 401  # without the session: no
+    assert on_b.post("/signout").status_code == 303
+    on_a = http_client(a.base, cookies=session)
+    deadline = time.monotonic() + 15  # a node that had just seen the session looks again within seconds
+    while on_a.get("/api/me").json()["instructor"]:
+        assert time.monotonic() < deadline, "the session outlived its sign-out on another node"
+        time.sleep(0.2)
+    assert on_a.post("/api/rooms").status_code == 401
+
+
 def test_a_node_killed_mid_run_ends_its_run_as_node_lost_for_watchers_elsewhere(cluster: Cluster) -> None:
     doomed = cluster.start("d")
     _wait_nodes(cluster.nodes["a"], {"a", "b", "c", "d"})
@@ -240,7 +260,7 @@ def test_a_node_killed_mid_run_ends_its_run_as_node_lost_for_watchers_elsewhere(
         seen: list[dict[str, Any]] = []
         task = asyncio.create_task(_listen(ws_url(a, f"/ws/rooms/{code}"), seen))
         deadline = time.monotonic() + 30
-        while sum(e["type"] == "io.output" for e in seen) < 5:
+        while output(seen).count("before") < 5:
             assert time.monotonic() < deadline, seen
             await asyncio.sleep(0.05)
         os.kill(doomed.proc.pid, signal.SIGKILL)

@@ -156,7 +156,9 @@ class RedisNode:
         self.node = settings.node_id
         # Any: redis-py types every answer as bytes | str | None; with decode_responses they are str.
         self.r: Any = aioredis.from_url(settings.redis_url, decode_responses=True)
-        self.sync: Any = redis.Redis.from_url(settings.redis_url, decode_responses=True)  # for worker threads
+        # For worker threads and the instructor's session lookups (synchronous, like Auth.is_instructor).
+        self.sync: Any = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2,
+                                              socket_connect_timeout=2)
         self._place = self.r.register_script(PLACE)
         self._admit = self.r.register_script(ADMIT)
         self._claim = self.r.register_script(CLAIM)
