@@ -93,10 +93,12 @@ def run(sizes: Sizes) -> Result:
                          "room's Redis stream. Single: one embedded node (no Redis) with all the students, measured "
                          "right before in the same run. Lost = seqs a student never got; delay = arrival − the "
                          "event's time on CLOCK_MONOTONIC; Redis hop = cluster delay − single delay (medians, p99); "
-                         "CPU per event = a node's CPU during the broadcast / events."))
+                         "CPU per event = a node's CPU during the broadcast / events. The same with one student per node "
+                         "(three on the single node) first: the hop's own delay, without 600 clients on the cores."))
     with tempfile.TemporaryDirectory(prefix="proclab-bench-cluster-") as tmp:
         with Server(env={"PROCLAB_INSTRUCTOR_TOKEN": TOKEN}, name="single") as single:
             single.check_runs()
+            quiet_alone = room_broadcast(single, [(single, 3)], sizes.class_s)
             alone = room_broadcast(single, [(single, n)], sizes.class_s)
         url, stop_redis = _start_redis(Path(tmp) / "redis")
         try:
@@ -106,6 +108,7 @@ def run(sizes: Sizes) -> Result:
                     "PROCLAB_DATA_DIR": str(Path(tmp) / "data")}, name=f"node-{name}")) for name in NODES]
                 nodes[0].check_runs()
                 time.sleep(HEARTBEAT_WAIT_S)  # every node has seen the others' heartbeats
+                quiet = room_broadcast(nodes[0], [(node, 1) for node in nodes], sizes.class_s)
                 per = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
                 spread = room_broadcast(nodes[0], list(zip(nodes, per, strict=True)), sizes.class_s)
         finally:
@@ -124,11 +127,17 @@ def run(sizes: Sizes) -> Result:
     p99 = max(x["delay"]["p99"] for x in spread["nodes"]) - s["delay"]["p99"]
     res.add("Redis hop: added delay, median / p99 (worst node)", f"{med:.1f} / {p99:.1f}", "ms",
             "cluster minus single node, same run")
+    qa = quiet_alone["nodes"][0]["delay"]
+    qm = max(x["delay"]["median"] for x in quiet["nodes"]) - qa["median"]
+    qp = max(x["delay"]["p99"] for x in quiet["nodes"]) - qa["p99"]
+    res.add("Redis hop with one student per node: added delay, median / p99", f"{qm:.1f} / {qp:.1f}", "ms",
+            f"single node, 3 students: {qa['median']:.1f} / {qa['p99']:.1f} ms; cluster nodes: " + ", ".join(
+                f"{x['node']} {x['delay']['median']:.1f} / {x['delay']['p99']:.1f}" for x in quiet["nodes"]))
     for x in spread["nodes"]:
         res.add(f"node {x['node']}: CPU per event", x["cpu_s"] / max(1, spread["events"]) * 1e6, "µs",
                 f"{x['cpu_s']:.1f} s over {spread['wall_s']:.1f} s for {x['students']} students; single node: "
                 f"{s['cpu_s'] / max(1, alone['events']) * 1e6:.0f} µs for {s['students']}")
-    res.raw = {"single": alone, "cluster": spread}
+    res.raw = {"single": alone, "cluster": spread, "single_quiet": quiet_alone, "cluster_quiet": quiet}
     return res
 
 
