@@ -1,4 +1,4 @@
-"""Command line: serve, run, check, new."""
+"""Command line: serve, run, check, new, migrate."""
 
 from __future__ import annotations
 
@@ -200,6 +200,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     return scaffold(get_settings(), args.slug)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .transfer import main as migrate
+
+    return migrate(args.source, args.target, args.force)
+
+
 def _prog() -> str:
     """How the user started us: `proclab` (the installed script), or `python -m app` / `python -m proclab`."""
     name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
@@ -227,6 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     n = sub.add_parser("new", help="scaffold a new lesson")
     n.add_argument("slug")
     n.set_defaults(fn=cmd_new)
+    m = sub.add_parser("migrate", help="copy every recording, room, classroom table and batch into another database",
+                       description="Copy a ProcLab database into another, e.g. a data directory's SQLite file into "
+                                   "PostgreSQL. Stop the server first; the source is only read.")
+    m.add_argument("--from", dest="source", required=True, metavar="URL",
+                   help="the database to read: sqlite:///path/to/proclab.db (or postgresql://...)")
+    m.add_argument("--to", dest="target", required=True, metavar="URL",
+                   help="the database to fill: postgresql://user:password@host:5432/dbname (its tables are made)")
+    m.add_argument("--force", action="store_true",
+                   help="copy into a database that already has runs: only the rows it lacks are added")
+    m.set_defaults(fn=cmd_migrate)
     args = parser.parse_args(argv)
     try:
         return int(args.fn(args))

@@ -39,8 +39,11 @@ log = logging.getLogger("proclab")
 
 async def build_state(settings: Settings) -> State:
     """Everything the server holds. A database that cannot be used stops the start (StorageError)."""
-    storage = Storage(settings.data_dir / "proclab.db")
-    left = await asyncio.to_thread(storage.interrupted, interrupted_finish, settings.node_id)
+    storage = await asyncio.to_thread(Storage.open, settings.database, settings.node_id)  # upgrades to head
+    # A node named by PROCLAB_NODE_ID ends only its own runs (others may be going on other nodes); a server
+    # without one is alone, and ends every run left going, whatever host name it had then (a new container).
+    alone = "node_id" not in settings.model_fields_set
+    left = await asyncio.to_thread(storage.interrupted, interrupted_finish, None if alone else settings.node_id)
     if left:
         log.warning("%d run(s) were going when the server last stopped; kept as interrupted: %s",
                     len(left), ", ".join(left))

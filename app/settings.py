@@ -78,6 +78,8 @@ class SettingsError(ValueError):
     """Settings the server refuses to start with; the message names each variable and what it accepts."""
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://", "sqlite:///")
+
 # Positive, finite numbers for the server's maximum limits.
 PositiveLimit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -89,6 +91,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     lessons_dir: Path = ROOT / "lessons"
     data_dir: Path = Field(default_factory=default_data_dir)
+    # Where recordings, rooms, classroom progress and batches live: postgresql://user:password@host:5432/db
+    # (several nodes share it) or sqlite:///path. None: the SQLite file <data_dir>/proclab.db.
+    database_url: str | None = None
+    # This node's name, stored with every run it starts. Set, a restart ends only this node's unfinished runs;
+    # unset (one server alone), every unfinished run.
+    node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
     runtime_dir: str = Field(default_factory=_default_runtime)
     # Interpreter for runs; must be usable by the run uids. Empty: found by probing.
     run_python: str = ""
@@ -127,11 +135,8 @@ class Settings(BaseSettings):
     ws_buffer_events: int = 5000  # events waiting for one slow WebSocket; above, it is closed (resume with after=)
     signin_per_minute: int = 10  # sign-in attempts per IP address per minute; then 429 with Retry-After
     session_hours: float = 12.0  # an instructor's sign-in lasts this long (sign-out ends it at once)
-    # Several nodes (docs/deploy.md): the database they share (None: the SQLite file in data_dir), this node's
-    # name (stored with each of its runs; by default the host name) and the Redis they share live state
-    # through (None: one embedded node, and redis-py is never imported).
-    database_url: str | None = None
-    node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Several nodes (docs/deploy.md): the Redis they share live state through (app/cluster/). None: one
+    # embedded node, and redis-py is never imported.
     redis_url: str | None = None
 
     @property
@@ -160,6 +165,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("expected an address starting with http:// or https://, e.g. http://10.0.0.5:8000")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(DATABASE_SCHEMES):
+            raise ValueError("expected postgresql://user:password@host:5432/dbname or sqlite:///path/to/proclab.db")
+        return value
+
+    @property
+    def database(self) -> str | Path:
+        """What app/storage.py opens: database_url, else the SQLite file in data_dir."""
+        return self.database_url or self.data_dir / "proclab.db"
 
     @property
     def disabled(self) -> set[str]:

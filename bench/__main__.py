@@ -18,7 +18,8 @@ from . import report
 from .common import Result, Server
 from .sizes import Sizes
 
-NAMES = ("start", "delay", "fidelity", "classroom", "concurrent", "memory", "hostile", "cstart", "burst", "hall", "cluster")
+NAMES = ("start", "delay", "fidelity", "classroom", "concurrent", "memory", "hostile", "cstart", "burst", "hall",
+         "storage", "cluster")
 
 
 def wait_quiet(max_wait: float, threshold: float = 0.2) -> float:

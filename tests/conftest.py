@@ -165,6 +165,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop()
 
 
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> str:
+    """An empty database of its own on the session's PostgreSQL server."""
+    from pg_server import create_database
+
+    return create_database(postgres_url, "t" + os.urandom(6).hex())
+
+
 def cookie_header(c: httpx.Client) -> dict[str, str]:
     """The client's cookies as a header, for a WebSocket that is that browser's (the run's owner)."""
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}

@@ -1,4 +1,4 @@
-"""Several nodes: a real redis-server and three real `proclab serve` nodes sharing one database.
+"""Several nodes: a real redis-server and three real `proclab serve` nodes sharing one real PostgreSQL.
 
 Each node has its own launcher and runs; they share live state through Redis (app/cluster/). What a
 user would notice is asserted: a room's students on every node get the same events in order, a run
@@ -21,6 +21,7 @@ import httpx
 import pytest
 import websockets
 from conftest import Server, http_client, output, start_server, stop_server
+from pg_server import create_database
 from redis_server import start_redis
 
 SLOTS = 2
@@ -48,10 +49,12 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Cluster]:
+    """Three nodes on one real PostgreSQL database (its own) and one real redis-server."""
     tmp = tmp_path_factory.mktemp("cluster")
+    database = create_database(postgres_url, "cluster_" + os.urandom(4).hex())
     redis_url, stop_redis = start_redis(tmp / "redis")
-    c = Cluster(tmp, redis_url, os.environ.get("PROCLAB_TEST_DATABASE_URL"))
+    c = Cluster(tmp, redis_url, database)
     try:
         for name in ("a", "b", "c"):
             c.start(name)

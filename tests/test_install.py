@@ -71,6 +71,9 @@ def test_wheel_holds_every_bundled_file_and_no_top_level_app(wheel: Path) -> Non
         missing = [str(p.relative_to(ROOT)) for p in files if f"proclab/{p.relative_to(ROOT)}" not in names]
         assert not missing, f"not in the wheel: {missing}"
     assert {"proclab/py.typed", "proclab/sandbox/shim.py", "proclab/web/health.py"} <= names
+    migrations = [p for p in (ROOT / "app" / "migrations").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    missing = [str(p) for p in migrations if f"proclab/{p.relative_to(ROOT / 'app')}" not in names]
+    assert len(migrations) >= 5 and not missing, f"Alembic's migrations not in the wheel: {missing}"
     assert not [n for n in names if n.startswith(("app/", "tests/", "bench/"))], "only the proclab package"
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names), "the licence ships"
 

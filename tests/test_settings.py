@@ -27,6 +27,8 @@ def start(env: dict[str, str], tmp: str) -> subprocess.CompletedProcess[str]:
     ({"PROCLAB_MAX_CPU_S": "inf"}, ["PROCLAB_MAX_CPU_S=inf", "finite"]),
     ({"PROCLAB_WARM_SPARES": "many"}, ["PROCLAB_WARM_SPARES=many", "integer"]),
     ({"PROCLAB_PUBLIC_URL": "10.0.0.5:8000"}, ["PROCLAB_PUBLIC_URL", "http://"]),
+    ({"PROCLAB_DATABASE_URL": "mysql://u@db/proclab"}, ["PROCLAB_DATABASE_URL=mysql://u@db/proclab",
+                                                        "postgresql://", "sqlite:///"]),
 ])
 def test_the_server_refuses_to_start_with_a_wrong_setting(env: dict[str, str], says: list[str], tmp_path) -> None:
     done = start(env, str(tmp_path))

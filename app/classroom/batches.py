@@ -2,6 +2,9 @@
 
 The outcome of a run is a metric of app/expectations.py (`output_order` by default: the order of
 the lines, which shows who printed first and the final value of an unlocked counter).
+
+A batch is stored (Storage.add_batch) when it starts and each time a run is added, so after a restart,
+or on another node, GET /api/batches/{id} still answers from the stored run ids, runs and events.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,24 +39,39 @@ def distribution(outcomes: list[tuple[str, str]]) -> list[dict[str, Any]]:
             for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
+def view(batch_id: str, count: int, metric: dict[str, Any], refused: str | None,
+         runs: list[tuple[str, str, dict[str, Any] | None]], outcomes: dict[str, str]) -> dict[str, Any]:
+    """GET /api/batches/{id}'s answer. runs: (id, status, result) in submission order; outcomes: run id -> outcome."""
+    done = [run_id for run_id, status, _ in runs if status == RunStatus.FINISHED]
+    return {"id": batch_id, "count": count, "metric": metric, "submitted": len(runs), "finished": len(done),
+            "done": len(done) == count, "refused": refused,
+            "runs": [{"id": run_id, "status": status, "result": result.get("status") if result else None}
+                     for run_id, status, result in runs],
+            "outcomes": distribution([(run_id, outcomes[run_id]) for run_id in done if run_id in outcomes])}
+
+
 @dataclass
 class Batch:
     id: str
     count: int
     metric: dict[str, Any]
     client: str
+    lesson: str | None = None
+    created: float = field(default_factory=time.time)
     runs: list[Run] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)  # run id -> outcome
     refused: str | None = None
     task: asyncio.Task[None] | None = None
 
     def public(self) -> dict[str, Any]:
-        done = [r for r in self.runs if r.status == RunStatus.FINISHED]
-        return {"id": self.id, "count": self.count, "metric": self.metric, "submitted": len(self.runs),
-                "finished": len(done), "done": len(done) == self.count, "refused": self.refused,
-                "runs": [{"id": r.id, "status": r.status.value,
-                          "result": (r.result or {}).get("status") if r.result else None} for r in self.runs],
-                "outcomes": distribution([(r.id, self.outcomes[r.id]) for r in done if r.id in self.outcomes])}
+        return view(self.id, self.count, self.metric, self.refused,
+                    [(r.id, r.status.value, r.result) for r in self.runs], self.outcomes)
+
+    def record(self) -> dict[str, Any]:
+        """What Storage.add_batch keeps."""
+        return {"id": self.id, "created": self.created, "lesson": self.lesson, "owner": self.client,
+                "count": self.count, "metric": self.metric, "runs": [r.id for r in self.runs],
+                "refused": self.refused}
 
 
 class Batches:
@@ -61,29 +80,61 @@ class Batches:
         self.batches: dict[str, Batch] = {}
 
     def start(self, count: int, metric: dict[str, Any], client: str,
-              submit: Callable[[], Run]) -> Batch:
+              submit: Callable[[], Run], lesson: str | None = None) -> Batch:
         """Runs are submitted as the client's cap allows (`max_runs_per_client` at once), so a batch waits
         in the same queue as everyone else and cannot take every slot."""
-        batch = Batch(id="b" + secrets.token_hex(6), count=count, metric=metric, client=client)
+        batch = Batch(id="b" + secrets.token_hex(6), count=count, metric=metric, client=client, lesson=lesson)
         batch.runs.append(submit())  # the first refusal (server full, no sandbox) is the caller's error
         self.batches[batch.id] = batch
         batch.task = asyncio.get_running_loop().create_task(self._drive(batch, submit))
-        if len(self.batches) > 200:  # keep the newest; their runs are in SQLite anyway
+        if len(self.batches) > 200:  # keep the newest in memory; the others are read from storage
             for old in list(self.batches)[:-200]:
                 if self.batches[old].task is None or self.batches[old].task.done():  # type: ignore[union-attr]
                     self.batches.pop(old, None)
         return batch
 
+    async def get(self, batch_id: str) -> dict[str, Any] | None:
+        """A batch's view: from memory when this process drives it, else from storage (a restart, another node)."""
+        batch = self.batches.get(batch_id)
+        if batch is not None:
+            return batch.public()
+        return await asyncio.to_thread(self._stored, batch_id)
+
+    def _stored(self, batch_id: str) -> dict[str, Any] | None:
+        storage = self.manager.storage
+        rec = storage.get_batch(batch_id)
+        if rec is None:
+            return None
+        runs: list[tuple[str, str, dict[str, Any] | None]] = []
+        outcomes: dict[str, str] = {}
+        for run_id in rec["runs"]:
+            live = self.manager.runs.get(run_id)
+            if live is not None:
+                status, result, events = live.status.value, live.result, live.events
+            else:
+                stored = storage.get_run(run_id)
+                if stored is None:  # pruned
+                    continue
+                status, result = stored["status"], stored["result"]
+                events = storage.get_events(run_id) if status == RunStatus.FINISHED else []
+            runs.append((run_id, status, result))
+            if status == RunStatus.FINISHED:
+                outcomes[run_id] = _safe_outcome(rec["metric"], events, run_id)
+        return view(rec["id"], rec["count"], rec["metric"], rec["refused"], runs, outcomes)
+
+    async def _save(self, batch: Batch) -> None:
+        await asyncio.to_thread(self.manager.storage.add_batch, batch.record())
+
     async def _drive(self, batch: Batch, submit: Callable[[], Run]) -> None:
         cap = max(1, self.manager.settings.max_runs_per_client)
+        saved = (-1, "")
         while True:
+            if saved != (len(batch.runs), batch.refused or ""):
+                saved = (len(batch.runs), batch.refused or "")
+                await self._save(batch)
             for r in batch.runs:
                 if r.status == RunStatus.FINISHED and r.id not in batch.outcomes:
-                    try:
-                        batch.outcomes[r.id] = outcome_of(batch.metric, r.events)
-                    except Exception:  # one odd run must not stop the batch
-                        log.exception("outcome of run %s", r.id)
-                        batch.outcomes[r.id] = ""
+                    batch.outcomes[r.id] = _safe_outcome(batch.metric, r.events, r.id)
             going = [r for r in batch.runs if r.status != RunStatus.FINISHED]
             if len(batch.runs) == batch.count and not going:
                 return
@@ -100,3 +151,11 @@ class Batches:
                     w.cancel()
             else:
                 await asyncio.sleep(0.5)
+
+
+def _safe_outcome(metric: dict[str, Any], events: list[dict[str, Any]], run_id: str) -> str:
+    try:
+        return outcome_of(metric, events)
+    except Exception:  # one odd run must not stop the batch
+        log.exception("outcome of run %s", run_id)
+        return ""

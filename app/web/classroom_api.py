@@ -362,7 +362,7 @@ async def create_batch(body: BatchRequest, web: WebDep, client: ClientDep) -> di
     def submit() -> Run:
         return web.state.manager.submit(sub, client)
     try:
-        batch = web.state.classroom.batches.start(body.count, metric, client.id, submit)
+        batch = web.state.classroom.batches.start(body.count, metric, client.id, submit, body.lesson)
     except RunRefused as e:
         raise HTTPException(e.status, e.message) from e
     return batch.public()
@@ -370,10 +370,10 @@ async def create_batch(body: BatchRequest, web: WebDep, client: ClientDep) -> di
 
 @router.get("/api/batches/{batch_id}")
 async def get_batch(batch_id: str, web: WebDep) -> dict[str, Any]:
-    batch = web.state.classroom.batches.batches.get(batch_id)
-    if batch is None:
+    found = await web.state.classroom.batches.get(batch_id)
+    if found is None:
         raise HTTPException(404, f"no batch {batch_id!r}")
-    return batch.public()
+    return found
 
 
 # ------------------------------------------------------------ pages

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -45,31 +44,24 @@ def _sandbox(web: Web) -> str | None:
 
 
 def _storage(web: Web) -> str | None:
-    """Write and remove a file in the data directory, then read from the database. No fsync: under a busy
-    disk it could outlast the HEALTHCHECK's timeout, and a full disk shows in SQLite's own writes."""
+    """Write and remove a file in the data directory (SQLite's), then read from the database. No fsync: under a
+    busy disk it could outlast the HEALTHCHECK's timeout, and a full disk shows in the database's own writes."""
     storage = web.state.storage
     ok, problem = storage.health()
     if not ok:  # a save that failed while a run went on (disk full, read-only …)
         return f"recordings could not be saved lately ({problem}): see the server log"
-    probe = storage.path.parent / f".readyz-{os.getpid()}"
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if storage.path is not None:
+        probe = storage.path.parent / f".readyz-{os.getpid()}"
         try:
-            os.write(fd, b"ok")
-        finally:
-            os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        return f"the data directory {storage.path.parent} is not writable: {e.strerror or e}"
-    if not storage.lock.acquire(timeout=STORAGE_TIMEOUT_S):
-        return f"the database {storage.path} has been busy for more than {STORAGE_TIMEOUT_S:g} s"
-    try:
-        storage.db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
-    except sqlite3.Error as e:
-        return f"the database {storage.path} does not answer: {e}"
-    finally:
-        storage.lock.release()
-    return None
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"ok")
+            finally:
+                os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            return f"the data directory {storage.path.parent} is not writable: {e.strerror or e}"
+    return storage.ping(STORAGE_TIMEOUT_S)
 
 
 CHECKS: dict[Check, Callable[[Web], str | None]] = {
