@@ -17,7 +17,7 @@ COPY static static
 COPY templates templates
 COPY docs/events.schema.json docs/
 RUN python3 -m venv /opt/proclab \
- && /opt/proclab/bin/pip install --no-cache-dir --quiet -c constraints.txt . \
+ && /opt/proclab/bin/pip install --no-cache-dir --quiet -c constraints.txt ".[cluster]" \
  && /opt/proclab/bin/pip uninstall --quiet -y setuptools pip
 
 FROM ${BASE}

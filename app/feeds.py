@@ -28,6 +28,14 @@ class Feed:
         if texts:
             self.wake.set()
 
+    def prepend(self, texts: list[str]) -> None:
+        """A catch-up read after the feed was registered (a cluster stream's reader): it goes before what
+        came live meanwhile."""
+        self.items.extendleft(reversed(texts))
+        self.catching_up += len(texts)
+        if texts:
+            self.wake.set()
+
     def push(self, texts: list[str]) -> None:
         if self.overflowed or self.ended:
             return

@@ -32,13 +32,16 @@ class Outcome(enum.StrEnum):
     SANDBOX_RESTARTED = "sandbox_restarted"
     INTERRUPTED = "interrupted"
     COMPILE_FAILED = "compile_failed"
+    NODE_LOST = "node_lost"
 
 
 # The status each outcome the web process decides on reports (status stays for logs, CLI and old pages).
 _STATUS = {Outcome.STOPPED: "stopped", Outcome.FAILED: "error", Outcome.START_FAILED: "error",
-           Outcome.SANDBOX_RESTARTED: "error", Outcome.INTERRUPTED: "error", Outcome.LIMIT: "limit"}
+           Outcome.SANDBOX_RESTARTED: "error", Outcome.INTERRUPTED: "error",
+           Outcome.NODE_LOST: "error", Outcome.LIMIT: "limit"}
 _REASON = {Outcome.SANDBOX_RESTARTED: "the sandbox restarted during the run",
            Outcome.INTERRUPTED: "the server stopped during the run",
+           Outcome.NODE_LOST: "the node holding the run stopped answering",
            Outcome.STOPPED: "stopped while waiting in the queue"}
 
 

@@ -64,8 +64,9 @@ class RoomHub:
             self.rooms[code] = room
         return room
 
-    def add_run(self, room: Room, run: Run) -> None:
-        room.run_ids.append(run.id)
+    def add_run(self, room: Room, run_id: str) -> None:
+        if run_id not in room.run_ids:
+            room.run_ids.append(run_id)
 
     def _on_events(self, run: Run, texts: list[str]) -> None:
         if run.room is None:

@@ -109,6 +109,7 @@ class Run:
     result: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    node: str | None = None  # the node that runs it (settings.node_id)
 
     @property
     def lesson(self) -> str | None:
@@ -125,12 +126,12 @@ class Run:
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "lesson": self.lesson, "status": self.status.value, "created": self.created,
                 "finished": self.finished_at, "result": self.result, "answers": self.answers, "room": self.room,
-                "events": len(self.events)}
+                "events": len(self.events), "node": self.node}
 
     def record(self) -> dict[str, Any]:
         return {"id": self.id, "lesson": self.lesson, "status": self.status.value, "created": self.created,
                 "finished": self.finished_at, "result": self.result, "files": self.files, "room": self.room,
-                "answers": self.answers, "owner": self.client.id, "share": self.share}
+                "answers": self.answers, "owner": self.client.id, "share": self.share, "node": self.node}
 
 
 class RunManager:
@@ -148,7 +149,10 @@ class RunManager:
 
     # ------------------------------------------------------------ submit
 
-    def submit(self, sub: Submission, client: Client, room: str | None = None) -> Run:
+    def submit(self, sub: Submission, client: Client, room: str | None = None, run_id: str | None = None,
+               prior: list[str] | None = None) -> Run:
+        """run_id, prior: a run admitted by the cluster (app/cluster/node.py) keeps the id it was given and
+        the events already published for it (its run.queued in the shared queue)."""
         if self.floor_missing:
             raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
                              f"{', '.join(self.floor_missing)} (see /healthz)")
@@ -168,7 +172,11 @@ class RunManager:
                                  f"{self.settings.max_runs_per_ip}); wait for one to finish")
         if len(self.queue) >= self.settings.max_queue:
             raise RunRefused(503, "the server is full; try again in a minute")
-        run = Run(id=new_run_id(), sub=sub, client=client, room=room, exercise=sub.exercise)
+        run = Run(id=run_id or new_run_id(), sub=sub, client=client, room=room, exercise=sub.exercise,
+                  node=self.settings.node_id)
+        if prior:
+            run.encoded.extend(prior)
+            run.events.extend(json.loads(t) for t in prior)
         self.runs[run.id] = run
         self.queue.append(run)
         self._pump()

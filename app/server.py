@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from . import i18n
 from .auth import Auth
 from .classroom.hub import Classroom
+from .cluster import Alone, Directory
 from .lessons import LessonStore
 from .rooms import RoomHub
 from .runs import RunManager, interrupted_finish
@@ -64,9 +65,21 @@ async def build_state(settings: Settings) -> State:
         lessons.refresh()
         return lessons
 
+    auth = Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute)
+    cluster: Directory
+    rooms: RoomHub
+    if settings.redis_url:  # several nodes: redis-py is imported only here
+        from .cluster.node import RedisNode
+        from .cluster.rooms import ClusterRoomHub
+        from .cluster.sessions import SharedSessions
+
+        node = RedisNode(settings, manager, storage)
+        cluster, rooms = node, ClusterRoomHub(manager, node)
+        auth.sessions = SharedSessions(settings.session_hours, node.sync)
+    else:
+        cluster, rooms = Alone(manager), RoomHub(manager)
     return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
-                 rooms=RoomHub(manager), classroom=Classroom(manager, fresh_lessons),
-                 auth=Auth(settings.instructor_token, settings.session_hours, settings.signin_per_minute))
+                 rooms=rooms, cluster=cluster, classroom=Classroom(manager, fresh_lessons), auth=auth)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("%s", e)
             raise
         web.attach(state)
+        await state.cluster.start()
         await state.manager.keep_warm()
         janitor = asyncio.get_running_loop().create_task(state.manager.janitor())
         try:
@@ -91,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             janitor.cancel()
             await state.manager.shutdown()
             await state.manager.flush()
+            await state.cluster.stop()
             await asyncio.to_thread(state.launcher.stop)
             state.storage.close()
 

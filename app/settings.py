@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     ws_buffer_events: int = 5000  # events waiting for one slow WebSocket; above, it is closed (resume with after=)
     signin_per_minute: int = 10  # sign-in attempts per IP address per minute; then 429 with Retry-After
     session_hours: float = 12.0  # an instructor's sign-in lasts this long (sign-out ends it at once)
+    # Several nodes (docs/deploy.md): the Redis they share live state through (app/cluster/). None: one
+    # embedded node, and redis-py is never imported.
+    redis_url: str | None = None
 
     @property
     def max_limits(self) -> Limits:
@@ -148,6 +151,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(x.strip().lower() for x in value.split(",") if x.strip())
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a Redis address like redis://redis:6379/0 (or rediss://, unix://)")
+        return value or None
 
     @field_validator("public_url")
     @classmethod

@@ -19,7 +19,7 @@ from .common import Result, Server
 from .sizes import Sizes
 
 NAMES = ("start", "delay", "fidelity", "classroom", "concurrent", "memory", "hostile", "cstart", "burst", "hall",
-         "storage")
+         "storage", "cluster")
 
 
 def wait_quiet(max_wait: float, threshold: float = 0.2) -> float:

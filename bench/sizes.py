@@ -32,6 +32,7 @@ class Sizes:
     hall_procs: int = 4  # client processes they are spread over
     storage_batches: int = 400  # storage: append_events calls of 50 events per writer
     storage_writers: int = 4  # storage: writers at once (threads, one run each)
+    cluster_students: int = 600  # several nodes: students of one room spread over three nodes
 
     @classmethod
     def tiny(cls) -> Sizes:
@@ -39,4 +40,4 @@ class Sizes:
                    spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
                    mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2, burst_students=5,
                    hall_students=10, hall_procs=1,
-                   storage_batches=5, storage_writers=2)
+                   storage_batches=5, storage_writers=2, cluster_students=6)

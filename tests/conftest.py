@@ -155,6 +155,16 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop()
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (tests/redis_server.py) for the session: redis://127.0.0.1:<port>/0."""
+    from redis_server import start_redis
+
+    url, stop = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    stop()
+
+
 @pytest.fixture
 def fresh_postgres(postgres_url: str) -> str:
     """An empty database of its own on the session's PostgreSQL server."""

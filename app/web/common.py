@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 
 from ..auth import Auth
 from ..classroom.hub import Classroom
+from ..cluster import Directory, NodeUnreachable
 from ..feeds import Feed
 from ..lessons import LessonStore
 from ..rooms import RoomHub
@@ -94,6 +95,7 @@ class State:
     rooms: RoomHub
     auth: Auth
     classroom: Classroom
+    cluster: Directory  # where runs go and how runs of other nodes are reached (app/cluster/)
     started: float = field(default_factory=time.time)
     ws_per_ip: dict[str, int] = field(default_factory=dict)
 
@@ -144,6 +146,7 @@ class Web:
             "runs": {"running": manager.running, "queued": len(manager.queue),
                      "slots": self.settings.max_concurrent_runs},
             "lessons": len(self.state.lessons.lessons),
+            "cluster": self.state.cluster.describe(),
             "uptime_s": round(time.time() - self.state.started, 1),
         }
 
@@ -164,6 +167,9 @@ class Web:
         run = self.state.manager.runs.get(run_id)
         if run is not None:
             return {**run.public(), "owner": run.client.id, "share": run.share, "files": run.files}
+        elsewhere = await self.state.cluster.meta(run_id)
+        if elsewhere is not None:
+            return elsewhere
         rec = await asyncio.to_thread(self.state.storage.get_run, run_id)
         if rec is None:
             raise HTTPException(404, f"no run {run_id!r}")
@@ -191,8 +197,7 @@ class Web:
     async def control(self, run_id: str, cmd: dict[str, Any], request: Request) -> dict[str, Any]:
         run = self.state.manager.runs.get(run_id)
         if run is None:
-            await self.run_meta(run_id)
-            raise HTTPException(409, "the run has finished")
+            return await self._control_elsewhere(run_id, cmd, request)
         if not self.instructor(request):
             if run.room is not None:
                 raise HTTPException(403, "only the instructor controls a classroom run")
@@ -201,6 +206,23 @@ class Web:
         if run.status == RunStatus.FINISHED:
             raise HTTPException(409, "the run has finished")
         await self.state.manager.command(run_id, cmd)
+        return {"ok": True}
+
+    async def _control_elsewhere(self, run_id: str, cmd: dict[str, Any], request: Request) -> dict[str, Any]:
+        """A control of a run another node holds: the same checks from its record, then sent to that node."""
+        meta = await self.run_meta(run_id)
+        if meta.get("status") == RunStatus.FINISHED or await self.state.cluster.meta(run_id) is None:
+            raise HTTPException(409, "the run has finished")
+        if not self.instructor(request):
+            if meta.get("room") is not None:
+                raise HTTPException(403, "only the instructor controls a classroom run")
+            if meta.get("owner") != client_of(request).id:
+                raise HTTPException(403, "this run belongs to another browser")
+        try:
+            if not await self.state.cluster.command(run_id, cmd):
+                raise HTTPException(409, "the run has finished")
+        except NodeUnreachable as e:
+            raise HTTPException(503, str(e)) from e
         return {"ok": True}
 
     def room_info(self, room: Any, request: Request) -> dict[str, Any]:

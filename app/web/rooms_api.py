@@ -50,11 +50,12 @@ async def room_run(code: str, req: RunRequest, web: WebDep, request: Request) ->
         raise HTTPException(404, f"no room {code!r}")
     sub = submission(req, web.lessons(), web.settings)
     try:
-        run = web.state.manager.submit(sub, Client(id="sys:instructor", ip=ip_of(request)), room=room.code)
+        run = await web.state.cluster.place(sub, Client(id="sys:instructor", ip=ip_of(request)), room=room.code)
     except RunRefused as e:
         raise HTTPException(e.status, e.message) from e
-    web.state.rooms.add_run(room, run)
-    return run.public()
+    web.state.rooms.add_run(room, run["id"])
+    run.pop("share", None)
+    return run
 
 
 @router.websocket("/ws/rooms/{code}")

@@ -31,10 +31,9 @@ After = Annotated[int, Query(ge=-1, le=10_000_000, description="only events with
 async def create_run(req: RunRequest, web: WebDep, client: ClientDep) -> dict[str, Any]:
     sub = submission(req, web.lessons(), web.settings)
     try:
-        run = web.state.manager.submit(sub, client)
+        return await web.state.cluster.place(sub, client)
     except RunRefused as e:
         raise HTTPException(e.status, e.message) from e
-    return {**run.public(), "share": run.share}
 
 
 @router.get("/api/runs")
@@ -49,7 +48,7 @@ async def list_runs(web: WebDep, client: ClientDep, request: Request,
 async def get_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
     meta = await web.readable_run(request, run_id)
     return {k: meta.get(k) for k in ("id", "lesson", "status", "created", "finished", "result", "answers", "room",
-                                     "events")}
+                                     "events", "node")}
 
 
 @router.get("/api/runs/{run_id}/events")
@@ -58,6 +57,9 @@ async def run_events(run_id: str, web: WebDep, request: Request, after: After = 
     run = web.state.manager.runs.get(run_id)
     if run is not None:
         return run.events[after + 1:]
+    elsewhere = await web.state.cluster.events(run_id, after)  # held by another node (or just finished there)
+    if elsewhere is not None:
+        return elsewhere
     return await asyncio.to_thread(web.state.storage.get_events, run_id, after)
 
 
@@ -65,6 +67,8 @@ async def run_events(run_id: str, web: WebDep, request: Request, after: After = 
 async def stop_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
     run = web.state.manager.runs.get(run_id)
     if run is not None and run.status == RunStatus.FINISHED:
+        return {"ok": True, "status": "finished"}
+    if run is None and (meta := await web.state.cluster.meta(run_id)) and meta["status"] == RunStatus.FINISHED:
         return {"ok": True, "status": "finished"}
     return await web.control(run_id, {"cmd": "stop"}, request)
 
@@ -140,6 +144,14 @@ async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> 
             await ws.close(code=WS_FORBIDDEN, reason="this run belongs to someone else: use its share link")
             return
         run = web.state.manager.runs.get(run_id)
+        if run is None and (remote := await web.state.cluster.subscribe(run_id, after)) is not None:
+            try:
+                await stream_feed(ws, remote, "reconnect with ?after=<the last seq you got>")
+            except WebSocketDisconnect:
+                pass
+            finally:
+                web.state.cluster.unsubscribe(run_id, remote)
+            return
         if run is None:
             events = await asyncio.to_thread(web.state.storage.get_events, run_id, after)
             for i in range(0, len(events), 500):

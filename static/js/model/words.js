@@ -123,6 +123,7 @@ const OUTCOME = {
   start_failed: (o, fin) => ['outcome.start_failed', { detail: o.detail ?? fin.reason ?? '' }],
   sandbox_restarted: () => ['outcome.sandbox_restarted'],
   interrupted: () => ['outcome.interrupted'],
+  node_lost: () => ['outcome.node_lost'],
   compile_failed: () => ['outcome.compile_failed'],
 };
 
