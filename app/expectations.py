@@ -5,12 +5,30 @@ See docs/authoring.md for the vocabulary.
 
 from __future__ import annotations
 
+import os
 import re
+import signal as _signal_mod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 Event = dict[str, Any]
+
+# The values the event stream can carry (docs/events.schema.json; tests/test_lessons.py holds them equal),
+# so a lesson that names another is refused when it loads, not silently never met.
+STATES = ("new", "ready", "running", "blocked", "stopped", "zombie")
+STATUSES = ("ok", "error", "limit", "stopped")
+LIMITS = ("processes", "memory", "cpu", "wall", "output", "files", "leftover")
+CHANNEL_KINDS = ("pipe", "fifo", "socket", "file", "queue", "mp_pipe", "value", "array", "semaphore", "lock", "event",
+                 "condition")
+HANDLED = ("handler", "ignore", "default")
+EVENT_TYPES = ("run.queued", "run.compile", "run.started", "run.pace", "run.limit", "run.error", "run.finished",
+               "proc.spawn", "proc.exec", "proc.state", "proc.reparent", "proc.exit", "proc.reaped", "proc.wait",
+               "proc.thread.spawn", "proc.thread.state", "proc.thread.exit", "proc.line", "io.output", "io.truncated",
+               "io.input", "ipc.channel", "ipc.end", "ipc.transfer", "ipc.op", "signal.sent", "signal.handler",
+               "signal.handled")
+SIGNALS = tuple(sorted(_signal_mod.Signals.__members__))
+MAX_DURATION_S = 3600.0
 
 
 @dataclass
@@ -70,9 +88,44 @@ def _threads_max(f: RunFacts) -> int:
     return best
 
 
+def stints(f: RunFacts, want: str, needle: str | None = None) -> list[float]:
+    """Seconds each process (or thread) spent in state `want`, from the event that began it to the one that
+    ended it: its next state, its exit (a zombie outlives that), its reaping, or the end of the run. A stint
+    still going is not counted, so what holds on a prefix of the run holds on the whole (grading's rule)."""
+    start: dict[tuple[int, int | None], int] = {}
+    out: list[float] = []
+
+    def close(key: tuple[int, int | None], t: int) -> None:
+        if key in start:
+            out.append(max(0, t - start.pop(key)) / 1e9)
+
+    for e in f.events:
+        typ, t = e["type"], e.get("t", 0)
+        if typ in ("proc.state", "proc.thread.state"):
+            key = (e["pid"], e.get("tid") if typ == "proc.thread.state" else None)
+            if e["state"] == want and (needle is None or needle in (e.get("reason") or "")):
+                start.setdefault(key, t)
+            else:
+                close(key, t)
+        elif typ == "proc.exit" and want != "zombie":
+            close((e["pid"], None), t)
+        elif typ == "proc.thread.exit":
+            close((e["pid"], e["tid"]), t)
+        elif typ == "proc.reaped":
+            for key in [k for k in start if k[0] == e["pid"]]:
+                close(key, t)
+        elif typ == "run.finished":
+            for key in list(start):
+                close(key, t)
+    return out
+
+
 def _state(f: RunFacts, v: Any) -> bool:
     want = v if isinstance(v, str) else v.get("state")
     needle = None if isinstance(v, str) else v.get("reason_contains")
+    min_s = None if isinstance(v, str) else v.get("min_s")
+    if min_s is not None:
+        return any(s >= min_s for s in stints(f, want, needle))
     for e in f.of("proc.state") + f.of("proc.thread.state"):
         if e["state"] == want and (needle is None or needle in (e.get("reason") or "")):
             return True
@@ -119,6 +172,24 @@ def _transfer(f: RunFacts, v: dict[str, Any]) -> bool:
     return total >= v.get("min_bytes", 1)
 
 
+WAIT_RESULTS = ("child", "none")
+
+
+def _wait(f: RunFacts, v: dict[str, Any]) -> bool:
+    """Traced wait calls: of this `call`, with or without WNOHANG, that collected a `child` or found `none`
+    finished yet (WNOHANG's 0); how many (`count`, default at least one)."""
+    n = 0
+    for e in f.of("proc.wait"):
+        if "call" in v and e["call"] != v["call"]:
+            continue
+        if "nohang" in v and bool((e.get("options") or 0) & os.WNOHANG) != v["nohang"]:
+            continue
+        if "result" in v and (e["result"] > 0) != (v["result"] == "child"):
+            continue
+        n += 1
+    return _bounds(v.get("count", {"min": 1}), n)
+
+
 def _op(f: RunFacts, v: dict[str, Any]) -> bool:
     return any((not v.get("kind") or f.channel_kind.get(e["channel"]) == v["kind"]) and
                (not v.get("op") or e["op"] == v["op"]) for e in f.of("ipc.op"))
@@ -145,8 +216,171 @@ EXPECTATION_KINDS: dict[str, Check] = {
     "transfer": _transfer,
     "channel": lambda f, v: v in f.channel_kind.values(),
     "op": _op,
+    "wait": _wait,
     "event": lambda f, v: bool(f.of(str(v))),
 }
+
+
+# ------------------------------------------------------------ what a value may be (checked when a lesson loads)
+
+Problem = str | None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], Problem]:
+    def rule(v: Any) -> Problem:
+        return None if isinstance(v, str) and v in choices else f"{name} must be one of {', '.join(choices)}, got {v!r}"
+    return rule
+
+
+def _text(v: Any) -> Problem:
+    return None if isinstance(v, str) and v else f"a non-empty text is expected, got {v!r}"
+
+
+def _regex(v: Any) -> Problem:
+    if not isinstance(v, str) or not v:
+        return f"a regular expression is expected, got {v!r}"
+    try:
+        re.compile(v)
+    except re.error as e:
+        return f"{v!r} is not a valid regular expression: {e}"
+    return None
+
+
+def _keys(v: Any, allowed: tuple[str, ...]) -> Problem:
+    if not isinstance(v, dict) or not v:
+        return f"a mapping with {', '.join(allowed)} is expected, got {v!r}"
+    extra = [k for k in v if k not in allowed]
+    return f"unknown key {extra[0]!r}; expected {', '.join(allowed)}" if extra else None
+
+
+def _count(v: Any) -> Problem:
+    if _is_int(v):
+        return None if v >= 0 else f"a count of 0 or more is expected, got {v}"
+    bad = _keys(v, ("min", "max"))
+    if bad:
+        return f"a count (e.g. 2) or {{min: N, max: N}} is expected: {bad}"
+    for k in ("min", "max"):
+        if k in v and not (_is_int(v[k]) and v[k] >= 0):
+            return f"'{k}' must be a whole number of 0 or more, got {v[k]!r}"
+    if "min" in v and "max" in v and v["min"] > v["max"]:
+        return f"'min' ({v['min']}) is above 'max' ({v['max']})"
+    return None
+
+
+def _exit_status(v: Any) -> Problem:
+    return None if _is_int(v) and 0 <= v <= 255 else f"an exit code from 0 to 255 is expected, got {v!r}"
+
+
+_signal_name = _one_of("the signal", SIGNALS)
+
+
+def _state_value(v: Any) -> Problem:
+    if isinstance(v, str):
+        return _one_of("the state", STATES)(v)
+    bad = _keys(v, ("state", "reason_contains", "min_s"))
+    if bad:
+        return f"a state name or {{state: NAME, reason_contains: TEXT, min_s: SECONDS}} is expected: {bad}"
+    if "state" not in v:
+        return "'state' is missing (e.g. {state: zombie, min_s: 1})"
+    if "reason_contains" in v and _text(v["reason_contains"]):
+        return f"'reason_contains': {_text(v['reason_contains'])}"
+    m = v.get("min_s")
+    if m is not None and not (isinstance(m, int | float) and not isinstance(m, bool) and 0 < m <= MAX_DURATION_S):
+        return f"'min_s' must be a number of seconds above 0 and at most {MAX_DURATION_S:g}, got {m!r}"
+    return _one_of("the state", STATES)(v["state"])
+
+
+def _exit_value(v: Any) -> Problem:
+    bad = _keys(v, ("code", "signal"))
+    if bad or len(v) != 1:
+        return f"{{code: N}} or {{signal: NAME}} is expected, got {v!r}"
+    return _exit_status(v["code"]) if "code" in v else _signal_name(v["signal"])
+
+
+def _signal_value(v: Any) -> Problem:
+    if isinstance(v, str):
+        return _signal_name(v)
+    bad = _keys(v, ("signal", "handled"))
+    if bad or "signal" not in v:
+        return f"a signal name or {{signal: NAME, handled: ACTION}} is expected: {bad or 'signal is missing'}"
+    if "handled" in v and _one_of("'handled'", HANDLED)(v["handled"]):
+        return _one_of("'handled'", HANDLED)(v["handled"])
+    return _signal_name(v["signal"])
+
+
+def _transfer_value(v: Any) -> Problem:
+    bad = _keys(v, ("kind", "bytes", "min_bytes"))
+    if bad:
+        return f"{{kind: KIND, bytes: N}} or {{kind: KIND, min_bytes: N}} is expected: {bad}"
+    if "bytes" in v and "min_bytes" in v:
+        return "give 'bytes' (exactly) or 'min_bytes' (at least), not both"
+    for k, low in (("bytes", 0), ("min_bytes", 1)):
+        if k in v and not (_is_int(v[k]) and v[k] >= low):
+            return f"'{k}' must be a whole number of {low} or more, got {v[k]!r}"
+    return _one_of("the channel kind", CHANNEL_KINDS)(v["kind"]) if "kind" in v else None
+
+
+def _op_value(v: Any) -> Problem:
+    bad = _keys(v, ("kind", "op"))
+    if bad:
+        return f"{{kind: KIND, op: NAME}} is expected: {bad}"
+    if "op" in v and _text(v["op"]):
+        return f"'op': {_text(v['op'])}"
+    return _one_of("the channel kind", CHANNEL_KINDS)(v["kind"]) if "kind" in v else None
+
+
+WAIT_CALLS = ("wait", "waitpid", "wait3", "wait4", "waitid")
+
+
+def _wait_value(v: Any) -> Problem:
+    bad = _keys(v, ("call", "nohang", "result", "count"))
+    if bad:
+        return f"{{call: NAME, nohang: BOOL, result: child|none, count: N}} is expected: {bad}"
+    if "call" in v and _one_of("'call'", WAIT_CALLS)(v["call"]):
+        return _one_of("'call'", WAIT_CALLS)(v["call"])
+    if "nohang" in v and not isinstance(v["nohang"], bool):
+        return f"'nohang' must be true or false, got {v['nohang']!r}"
+    if "result" in v and _one_of("'result'", WAIT_RESULTS)(v["result"]):
+        return _one_of("'result'", WAIT_RESULTS)(v["result"])
+    return f"'count': {_count(v['count'])}" if "count" in v and _count(v["count"]) else None
+
+
+VALUE_RULES: dict[str, Callable[[Any], Problem]] = {
+    "finished": _one_of("the status", STATUSES),
+    "limit": _one_of("the limit", LIMITS),
+    "exit_code": _exit_status,
+    "output_contains": _text,
+    "output_matches": _regex,
+    "output_lines": _count,
+    "processes": _count,
+    "threads": _count,
+    "state": _state_value,
+    "reparent": lambda v: None if v == "init" or v is True else f"init (or true: by anyone) is expected, got {v!r}",
+    "reaped_by": _one_of("the reaper", ("init", "parent")),
+    "exit": _exit_value,
+    "exec": _text,
+    "signal": _signal_value,
+    "transfer": _transfer_value,
+    "channel": _one_of("the channel kind", CHANNEL_KINDS),
+    "op": _op_value,
+    "wait": _wait_value,
+    "event": _one_of("the event type", EVENT_TYPES),
+}
+
+
+def problem(item: Any) -> Problem:
+    """Why `item` is not an expectation (one kind with a value it can have), or None."""
+    if not isinstance(item, dict) or len(item) != 1:
+        return f"each expectation must be a mapping with one key, got {item!r}"[:300]
+    ((kind, value),) = item.items()
+    if kind not in EXPECTATION_KINDS:
+        return f"unknown expectation {kind!r}; expected one of {', '.join(sorted(EXPECTATION_KINDS))}"
+    bad = VALUE_RULES[kind](value)
+    return f"expectation '{kind}': {bad}"[:400] if bad else None
 
 
 def check(expect: Iterable[dict[str, Any]], events: list[Event]) -> list[dict[str, Any]]:

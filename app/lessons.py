@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .classroom.exercises import Exercise, ExerciseError, parse_exercises
-from .expectations import EXPECTATION_KINDS, METRICS
+from .expectations import METRICS, problem
 from .sandbox.compile import Language, Stdio, default_main
 from .sandbox.limits import Limits
 
@@ -96,6 +96,18 @@ def _line_of(node: yaml.Node | None, key: str | None = None) -> int | None:
             if getattr(k, "value", None) == key:
                 return k.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
     return node.start_mark.line + 2
+
+
+def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        return next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    return None
+
+
+def _item_lines(seq: yaml.Node | None, n: int) -> list[int | None]:
+    """The line of each item of a YAML list (None where unknown), at least n of them."""
+    lines: list[int | None] = [_line_of(v) for v in seq.value] if isinstance(seq, yaml.SequenceNode) else []
+    return lines + [_line_of(seq)] * (n - len(lines))
 
 
 def _langs(value: Any, path: Path, line: int | None, name: str, required: bool = True) -> dict[str, str]:
@@ -211,14 +223,10 @@ def load_lesson(folder: Path) -> Lesson:
         for k, v in node.value:
             if k.value == "expect":
                 expect_node = v
-    for i, item in enumerate(expect):
-        item_line = _line_of(expect_node.value[i]) if isinstance(expect_node, yaml.SequenceNode) else None
-        if not isinstance(item, dict) or len(item) != 1:
-            raise LessonError(path, item_line, f"each expectation must be a mapping with one key, got {item!r}"[:300])
-        (kind,) = item
-        if kind not in EXPECTATION_KINDS:
-            raise LessonError(path, item_line,
-                              f"unknown expectation {kind!r}; expected one of {', '.join(sorted(EXPECTATION_KINDS))}")
+    for item, item_line in zip(expect, _item_lines(expect_node, len(expect)), strict=True):
+        bad = problem(item)
+        if bad:
+            raise LessonError(path, item_line, bad)
     questions = data.get("questions") or []
     if not isinstance(questions, list):
         raise LessonError(path, _line_of(node, "questions"), "'questions' must be a list")
@@ -260,8 +268,10 @@ def load_lesson(folder: Path) -> Lesson:
         if isinstance(node, yaml.MappingNode) else None
     ex_lines = [_line_of(n) for n in ex_node.value] if isinstance(ex_node, yaml.SequenceNode) else \
         [_line_of(node, "exercises")]
+    ex_expect_lines = [_item_lines(_value_node(n, "expect"), 0) for n in ex_node.value] \
+        if isinstance(ex_node, yaml.SequenceNode) else []
     try:
-        exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path)
+        exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path, ex_expect_lines)
     except ExerciseError as e:
         raise LessonError(e.path, e.line, e.message) from e
     twin = data.get("twin")

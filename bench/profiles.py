@@ -3,7 +3,8 @@
 Names: `sampler` (the supervisor of a 10-process run and of a 1-process run), `classroom` (the web
 process while one run is broadcast to 200 WebSockets), `start` (the web process during 30 starts),
 `concurrent` (the web process while 40 lesson runs run at once), `cgroup` (moving a process into a
-cgroup, outside ProcLab: the largest part of the start latency).
+cgroup, outside ProcLab: the largest part of the start latency), `burst` (the web process while 60
+students press Run at once).
 py-spy samples the running process from outside (no change to it); it is in the `test` extra.
 Prints the functions with the most samples: own (the function itself was running) and total (it or
 what it called). bench/FINDINGS.md records what these showed.
@@ -72,7 +73,7 @@ class Profile:
             for f in set(frames):
                 total[f] += c
         self.out.unlink(missing_ok=True)
-        return {"samples": n, "idle": idle, "own": own.most_common(25), "total": total.most_common(40)}
+        return {"samples": n, "idle": idle, "own": own.most_common(25), "total": total.most_common(60)}
 
 
 def show(title: str, prof: dict[str, Any], extra: str = "") -> None:
@@ -247,6 +248,37 @@ def concurrent() -> None:
          f" (/healthz p99 {h['p99']:.0f} ms, max {h['max']:.0f} ms)")
 
 
+def burst() -> None:
+    """The web process while 60 students press Run at the same instant (bench/burst.py), three bursts;
+    py-spy records the presses only (not the joins before nor the runs after)."""
+    import httpx
+
+    from .burst import _burst, _press, _students, _wait
+
+    token = "bench-" + str(time.time_ns())
+    waits = ("EpollSelector.select", "Runner.run", "_worker ", "Condition.wait")
+
+    async def presses(server: Server) -> tuple[list[float], dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=server.base, timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"}) as admin:
+            code = (await admin.post("/api/rooms", json={"title": "profile"})).json()["code"]
+            students = await _students(server, code, 60)
+            prof = Profile(server.pid)
+            done = await asyncio.gather(*(_press(c, code, 0.0) for c in students))
+            res = prof.stop(idle_leaves=waits)
+            await _wait(admin, [p["id"] for p in done])
+            await asyncio.gather(*(c.close() for c in students))
+        return [p["ms"] for p in done], res
+
+    with Server(env={"PROCLAB_INSTRUCTOR_TOKEN": token}, name="profile") as server:
+        asyncio.run(_burst(server, token, 10, 0.0))  # warm: rooms, lessons, spares
+        for i in range(3):
+            rts, res = asyncio.run(presses(server))
+            rts.sort()
+            show(f"web process, burst {i + 1}: 60 presses at once (under py-spy)", res,
+                 f" (round trips: median {rts[len(rts) // 2]:.0f} ms, max {rts[-1]:.0f} ms)")
+
+
 def _cgroup_dir() -> Path:
     """A cgroup directory we may create children in: the pids controller (v1) or our own cgroup (v2)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
@@ -292,7 +324,7 @@ def cgroup() -> None:
 
 def main() -> None:
     names = {"sampler": sampler, "classroom": classroom, "start": start, "concurrent": concurrent,
-             "cgroup": cgroup}
+             "cgroup": cgroup, "burst": burst}
     if len(sys.argv) != 2 or sys.argv[1] not in names:
         raise SystemExit(f"usage: python -m bench.profiles {{{','.join(names)}}}")
     names[sys.argv[1]]()

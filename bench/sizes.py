@@ -30,6 +30,7 @@ class Sizes:
     burst_students: int = 60  # classroom burst: students pressing Run within a second
     hall_students: int = 1000  # lecture hall: students watching one run in a room
     hall_procs: int = 4  # client processes they are spread over
+    hall_stalled: int = 10  # lecture hall: students whose browser stops reading
     storage_batches: int = 400  # storage: append_events calls of 50 events per writer
     storage_writers: int = 4  # storage: writers at once (threads, one run each)
     cluster_students: int = 600  # several nodes: students of one room spread over three nodes
@@ -39,5 +40,5 @@ class Sizes:
         return cls(starts=3, delay_phase_ms=50, delay_cycles=2, fid_cycles_20=3, fid_cycles_5=3, spinners=2, short_lived=3,
                    spin_s=0.3, cost_procs=3, cost_s=0.5, clients=5, client_procs=1, class_s=0.5, concurrent=3,
                    mem_ws=5, mem_runs=1, bombs=1, hostile_s=1.0, layer_starts=2, c_starts=2, burst_students=5,
-                   hall_students=10, hall_procs=1,
+                   hall_students=10, hall_procs=1, hall_stalled=2,
                    storage_batches=5, storage_writers=2, cluster_students=6)

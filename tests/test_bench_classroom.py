@@ -25,3 +25,9 @@ def test_burst_and_hall_tiny() -> None:
     assert h.raw["clients"] == sizes.hall_students
     assert h.raw["lost"] == 0 and h.raw["duplicates"] == 0 and h.raw["client_errors"] == 0
     assert any(f.name == "server memory per student" for f in h.figures)
+    # A student whose browser stops reading is dropped with a reason, then resumes with ?after= and loses nothing.
+    stalled = h.raw["stalled"]["students"]
+    assert len(stalled) == sizes.hall_stalled
+    for s in stalled:
+        assert s["code"] == 4008 and "after=" in s["reason"], s
+        assert s["before"] < h.raw["stalled"]["events"] and s["lost"] == 0 and s["duplicates"] == 0, s

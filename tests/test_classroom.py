@@ -258,3 +258,44 @@ def test_the_class_websocket_tells_the_instructor_what_changed(server: Server) -
         return seen
 
     assert "wall" in asyncio.run(scenario())
+
+
+def test_a_class_behind_one_address_each_gets_its_run_one_at_a_time_in_order(server: Server) -> None:
+    """35 students from one IP (a school's NAT: all 127.0.0.1 here), more than PROCLAB_MAX_RUNS_PER_IP (12),
+    press Run together: nobody is refused by the per-IP cap, each student has one run at a time, the queue
+    is first come, first served (a queued run's position only ever goes down), and every run finishes."""
+    import threading
+    n = 35
+    code = new_room(server)
+    students = [student(server, code, f"s{i}") for i in range(n)]
+    gate = threading.Barrier(n)
+    answers: list[httpx.Response | None] = [None] * n
+
+    def press(i: int) -> None:
+        gate.wait()
+        answers[i] = students[i].post(f"/api/rooms/{code}/my-runs", json={"lesson": "fork-basics"})
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = [r for r in answers if r is not None]
+    assert [r.status_code for r in got] == [201] * n, [r.text for r in got if r.status_code != 201][:3]
+    bodies = [r.json() for r in got]
+    queued = sorted(b["position"] for b in bodies if b["position"])
+    assert queued, "with 35 presses at once some must wait"
+    assert len(set(queued)) == len(queued) and queued[0] >= 1  # one place each in the one queue
+    # One run per student at a time: a second press while the first waits or runs is refused, named.
+    waiting = next(i for i, b in enumerate(bodies) if b["position"])
+    again = students[waiting].post(f"/api/rooms/{code}/my-runs", json={"lesson": "fork-basics"})
+    assert again.status_code == 409 and bodies[waiting]["id"] in again.text
+    for b in bodies:
+        wait_run(server, b["id"], timeout=120)
+    for b in bodies:
+        events = server.http.get(f"/api/runs/{b['id']}/events", headers=auth(server)).json()
+        positions = [e["position"] for e in events if e["type"] == "run.queued"]
+        assert positions == sorted(positions, reverse=True), positions  # nobody got ahead of it
+        assert events[-1]["type"] == "run.finished" and events[-1]["status"] == "ok"
+    wall = server.http.get(f"/api/rooms/{code}/wall", headers=auth(server)).json()["students"]
+    assert sorted(w["run"] for w in wall) == sorted(b["id"] for b in bodies)

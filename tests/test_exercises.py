@@ -10,6 +10,7 @@ from conftest import run_source
 
 from app.classroom.exercises import Exercise
 from app.classroom.grading import evidence, grade
+from app.expectations import RunFacts, check, stints
 from app.lessons import LessonError, LessonStore, load_lesson
 from app.settings import ROOT
 
@@ -62,8 +63,15 @@ def test_an_exercise_loads_with_its_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("extra", "starter", "solution", "where", "words"), [
     ("  - id: two\n    goal: x\n    expect: [{processes: 1}]\n", "pass\n", "pass\n", "lesson.md:10", "two exercises"),
     ("  - id: Bad Id\n    goal: x\n    expect: [{processes: 1}]\n", "pass\n", "pass\n", "lesson.md:10", "'id'"),
-    ("  - id: three\n    goal: x\n    expect: [{nonsense: 1}]\n", "pass\n", "pass\n", "lesson.md:10",
-     "expectation must be one of"),
+    ("  - id: three\n    goal: x\n    expect: [{nonsense: 1}]\n", "pass\n", "pass\n", "lesson.md:12",
+     "unknown expectation 'nonsense'; expected one of"),
+    # A malformed value names the expectation's own line, not only the exercise's.
+    ("  - id: five\n    goal: x\n    expect:\n      - processes: 1\n      - state: {state: zombie, min_s: 0}\n",
+     "pass\n", "pass\n", "lesson.md:14", "exercise 'five': expectation 'state': 'min_s' must be a number"),
+    ("  - id: six\n    goal: x\n    expect:\n      - transfer: {kind: tube, bytes: 100}\n", "pass\n", "pass\n",
+     "lesson.md:13", "the channel kind must be one of pipe, fifo"),
+    ("  - id: seven\n    goal: x\n    expect:\n      - wait: {nohang: sometimes}\n", "pass\n", "pass\n",
+     "lesson.md:13", "'nohang' must be true or false"),
     ("  - id: four\n    goal: x\n    expect: []\n", "pass\n", "pass\n", "lesson.md:10", "non-empty"),
     ("", None, "pass\n", "lesson.md:6", "starter.py is missing"),
     ("", "pass\n", "def (:\n", "solution.py:1", "syntax error"),
@@ -95,3 +103,39 @@ def test_evidence_is_the_first_event_from_which_a_goal_holds(tmp_path: Path) -> 
     assert goals[4].evidence_seq is None
     # the evidence is the first: nothing before it satisfies the goal
     assert evidence({"processes": 2}, events[:goals[1].evidence_seq]) is None
+
+
+def test_the_issues_example_exercises_are_in_the_course() -> None:
+    """Issue 16's examples, each graded by what proves it (not only by the output it prints)."""
+    store = LessonStore(ROOT / "lessons")
+    by_id = {e.id: e for lesson in store.ordered() for e in lesson.exercises}
+    assert {"state": {"state": "zombie", "min_s": 1}} in by_id["zombie-one-second"].expect
+    assert {"reaped_by": "parent"} in by_id["zombie-one-second"].expect
+    assert {"wait": {"call": "waitpid", "nohang": True, "result": "child", "count": 3}} in \
+        by_id["reap-three-wnohang"].expect
+    assert {"transfer": {"kind": "fifo", "bytes": 100}} in by_id["fifo-100-bytes"].expect
+    assert {"threads": {"min": 3}} in by_id["gil-two-threads"].expect
+
+
+def test_a_zombie_for_at_least_a_second_is_measured_from_the_real_events(tmp_path: Path) -> None:
+    # Two children: one a zombie for about 0.3 s, the other for about 1.3 s; both reaped by the parent.
+    src = ("import os, time\nkids = []\nfor _ in range(2):\n    pid = os.fork()\n    if pid == 0:\n"
+           "        os._exit(0)\n    kids.append(pid)\ntime.sleep(0.3)\nos.waitpid(kids[0], 0)\ntime.sleep(1.0)\n"
+           "os.waitpid(kids[1], 0)\nprint('both reaped', flush=True)\ntime.sleep(0.2)\n")
+    events = run_source(src, tmp_path)
+    for i, e in enumerate(events):
+        e["seq"] = i
+    zombies = sorted(stints(RunFacts(events), "zombie"))
+    assert len(zombies) == 2 and 0.2 < zombies[0] < 0.9 and 1.2 < zombies[1] < 2.5, zombies
+    results = check([{"state": {"state": "zombie", "min_s": m}} for m in (0.2, 1, 3)], events)
+    assert [r["ok"] for r in results] == [True, True, False]
+    ex = Exercise(id="z", lesson="l", goal={"en": "", "zh": ""},
+                  expect=[{"state": {"state": "zombie", "min_s": 1}}, {"reaped_by": "parent"}])
+    long_goal, reaped = grade(ex, events)
+    assert long_goal.passed and reaped.passed
+    # The evidence is the event that ended the long stretch: the second child's reaping, after the first's.
+    proof = events[long_goal.evidence_seq]
+    first = events[reaped.evidence_seq]
+    assert proof["type"] == first["type"] == "proc.reaped" and proof["pid"] != first["pid"]
+    assert long_goal.evidence_seq > reaped.evidence_seq
+    assert evidence({"state": {"state": "zombie", "min_s": 1}}, events[:long_goal.evidence_seq]) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from app import expectations
 from app.lessons import LessonError, LessonStore, load_lesson
 
 GOOD = """---
@@ -64,6 +66,32 @@ def test_good_lesson_renders_without_raw_html(tmp_path: Path) -> None:
     (GOOD.replace("expect:\n", "expect:\n  - [oops\n"), None, "not valid YAML"),
     (GOOD.replace("<!-- lang: zh -->", "<!-- lang: fr -->"), 16, "unknown language 'fr'"),
     (GOOD.replace("{metric: process_count}", "{metric: guess}"), 8, "metric"),
+    # Values the event stream never carries, or that no run can meet, are refused at load, on their line.
+    *[(GOOD.replace("  - processes: {min: 1}", "  - processes: {min: 1}\n  - " + bad), 7, words) for bad, words in [
+        ("state: sleeping", "the state must be one of new, ready, running, blocked, stopped, zombie, got 'sleeping'"),
+        ("state: {state: zombie, min_s: -1}", "'min_s' must be a number of seconds above 0"),
+        ("state: {state: zombie, for: 1}", "unknown key 'for'"),
+        ("state: {min_s: 1}", "'state' is missing"),
+        ("signal: SIGFOO", "the signal must be one of"),
+        ("signal: {signal: SIGUSR1, handled: caught}", "'handled' must be one of handler, ignore, default"),
+        ("processes: {min: 3, max: 2}", "'min' (3) is above 'max' (2)"),
+        ("processes: two", "a count (e.g. 2) or {min: N, max: N} is expected"),
+        ("threads: -1", "a count of 0 or more"),
+        ("transfer: {kind: tube, bytes: 100}", "the channel kind must be one of"),
+        ("transfer: {kind: fifo, bytes: 100, min_bytes: 1}", "not both"),
+        ("output_matches: '(['", "not a valid regular expression"),
+        ("output_contains: ''", "a non-empty text"),
+        ("exit: {code: 300}", "an exit code from 0 to 255"),
+        ("exit: {code: 1, signal: SIGKILL}", "{code: N} or {signal: NAME}"),
+        ("exit_code: true", "an exit code from 0 to 255"),
+        ("event: proc.explode", "the event type must be one of"),
+        ("finished: done", "the status must be one of ok, error, limit, stopped"),
+        ("limit: time", "the limit must be one of"),
+        ("reaped_by: grandparent", "the reaper must be one of init, parent"),
+        ("wait: {call: waitpid, count: {min: 4, max: 3}}", "'count': 'min' (4) is above 'max' (3)"),
+        ("channel: tube", "the channel kind must be one of"),
+        ("op: {kind: lock, op: ''}", "'op': a non-empty text"),
+    ]],
 ])
 def test_malformed_lessons_name_file_and_line(tmp_path: Path, broken: str, line: int | None, words: str) -> None:
     with pytest.raises(LessonError) as err:
@@ -72,6 +100,18 @@ def test_malformed_lessons_name_file_and_line(tmp_path: Path, broken: str, line:
     assert words in str(err.value)
     if line is not None:
         assert err.value.line == line, str(err.value)
+
+
+def test_the_vocabularys_values_are_the_event_schemas() -> None:
+    schema = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+    then = {a["if"]["properties"]["type"]["const"]: a["then"]["properties"] for a in schema["allOf"]}
+    assert list(expectations.EVENT_TYPES) == schema["properties"]["type"]["enum"]
+    assert list(expectations.STATES) == then["proc.state"]["state"]["enum"]
+    assert list(expectations.STATUSES) == then["run.finished"]["status"]["enum"]
+    assert list(expectations.LIMITS) == then["run.limit"]["limit"]["enum"]
+    assert list(expectations.CHANNEL_KINDS) == then["ipc.channel"]["kind"]["enum"]
+    assert list(expectations.HANDLED) == then["signal.handled"]["action"]["enum"]
+    assert set(expectations.VALUE_RULES) == set(expectations.EXPECTATION_KINDS)
 
 
 def test_syntax_error_in_scenario_names_main_py_and_line(tmp_path: Path) -> None:

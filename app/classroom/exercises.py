@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..expectations import EXPECTATION_KINDS
+from ..expectations import problem
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LANGS = ("en", "zh")
@@ -78,8 +78,9 @@ def _read(path: Path, lesson_md: Path, line: int | None) -> str:
     return text
 
 
-def parse_exercises(raw: Any, lines: list[int | None], lesson_id: str, main: str, lesson_md: Path) -> list[Exercise]:
-    """`lines[i]`: the line of exercise i in lesson.md (for errors)."""
+def parse_exercises(raw: Any, lines: list[int | None], lesson_id: str, main: str, lesson_md: Path,
+                    expect_lines: list[list[int | None]] | None = None) -> list[Exercise]:
+    """`lines[i]`: the line of exercise i in lesson.md, `expect_lines[i][j]` of its expectation j (for errors)."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -99,10 +100,12 @@ def parse_exercises(raw: Any, lines: list[int | None], lesson_id: str, main: str
         expect = item.get("expect")
         if not isinstance(expect, list) or not expect:
             raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'expect' must be a non-empty list")
-        for e in expect:
-            if not isinstance(e, dict) or len(e) != 1 or next(iter(e)) not in EXPECTATION_KINDS:
-                raise ExerciseError(lesson_md, line, f"exercise {eid!r}: each expectation must be one of "
-                                    f"{', '.join(sorted(EXPECTATION_KINDS))} with a value, got {e!r}"[:400])
+        item_lines = (expect_lines[i] if expect_lines and i < len(expect_lines) else [])
+        for j, e in enumerate(expect):
+            bad = problem(e)
+            if bad:
+                raise ExerciseError(lesson_md, item_lines[j] if j < len(item_lines) else line,
+                                    f"exercise {eid!r}: {bad}"[:400])
         hints_raw = item.get("hints") or {}
         if not isinstance(hints_raw, dict) or not all(isinstance(hints_raw.get(lang, []), list) for lang in LANGS):
             raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'hints' must map en and zh to lists of text")

@@ -64,12 +64,28 @@ function renderPredictions(p) {
   }
 }
 
+// Notices can start a fetch while another is on the way, and answers may come back in any order: only
+// the latest one asked is drawn, or an older answer arriving last (the histogram before the run) would
+// hide the kernel's mark, or a passed cell, until the next notice, which may never come.
+function newest() {
+  let asked = 0;
+  return () => {
+    const mine = ++asked;
+    return () => mine === asked;
+  };
+}
+const predictionsTurn = newest();
+const wallTurn = newest();
+const progressTurn = newest();
+
 async function loadPredictions() {
   if (!lessonSel.value) return;
+  const current = predictionsTurn();
   try {
-    renderPredictions(await request('GET', `${base}/predictions?lesson=${enc(lessonSel.value)}`));
+    const p = await request('GET', `${base}/predictions?lesson=${enc(lessonSel.value)}`);
+    if (current()) renderPredictions(p);
   } catch (err) {
-    toast(errText(err), { error: true });
+    if (current()) toast(errText(err), { error: true });
   }
 }
 
@@ -170,8 +186,10 @@ function renderShown(runId) {
 }
 
 async function loadWall() {
+  const current = wallTurn();
   try {
     const data = await request('GET', `${base}/wall`);
+    if (!current()) return;
     renderShown(data.shown);
     renderWall(data);
   } catch (err) {
@@ -225,8 +243,10 @@ function renderProgress(m) {
 
 async function loadProgress() {
   if (projector) return;
+  const current = progressTurn();
   try {
-    renderProgress(await request('GET', `${base}/progress`));
+    const m = await request('GET', `${base}/progress`);
+    if (current()) renderProgress(m);
   } catch {
     /* 401 is shown by the wall */
   }
