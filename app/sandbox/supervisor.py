@@ -155,7 +155,8 @@ class Supervisor:
     def emit(self, ev: dict[str, Any], t: int | None = None) -> None:
         if not ev["type"].startswith("run.") and not self.introduce(ev):
             return
-        ev = {"v": protocol.EVENT_VERSION, "seq": self.seq, "t": max(0, (t if t is not None else time.monotonic_ns()) - self.t0), **ev}
+        at = t if t is not None else time.monotonic_ns()
+        ev = {"v": protocol.EVENT_VERSION, "seq": self.seq, "t": max(0, at - self.t0), **ev}
         self.seq += 1
         if ev["type"] == "proc.state":
             self.stat_events += 1
