@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # A lesson's own stdin is given up front (and ends); otherwise the run reads ours.
         stdin_fd = None if stdin else _stdin_fd()
         if stdin_fd is not None:
-            spec["stdin_eof"] = False
+            spec.stdin_eof = False
         last: dict[str, Any] = {}
         root_pid = None
         for ev in stream_run(launcher, spec, questions, stdin_fd):

@@ -18,8 +18,9 @@ from markdown_it import MarkdownIt
 
 from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import METRICS, problem
-from .sandbox.compile import Language, Stdio, default_main
+from .sandbox.compile import Language, default_main
 from .sandbox.limits import Limits
+from .sandbox.protocol import Stdio
 
 LANGS = ("en", "zh")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -61,7 +62,7 @@ class Lesson:
     main: str = "main.py"
     stdin: str | None = None
     exercises: list[Exercise] = field(default_factory=list)
-    stdio: str | None = None  # compile.Stdio value: how stdout is buffered (default: as on a terminal)
+    stdio: str | None = None  # protocol.Stdio value: how stdout is buffered (default: as on a terminal)
     twin: str | None = None  # the same lesson in the other language (a lesson id), linked from both pages
     twin_line: int | None = None
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .expectations import answers as compute_answers
 from .sandbox.client import Launcher
+from .sandbox.protocol import RunSpec
 
 log = logging.getLogger("proclab.outcome")
 
@@ -119,7 +120,7 @@ def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
     return ev
 
 
-def stream_run(launcher: Launcher, spec: dict[str, Any], questions: list[dict[str, Any]] | None = None,
+def stream_run(launcher: Launcher, spec: RunSpec, questions: list[dict[str, Any]] | None = None,
                stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
     """A run from the CLI or `check`: its events as the supervisor sends them, ending with the public
     run.finished (or one that says the sandbox ended the run). stdin_fd: see Launcher.stream."""

@@ -29,7 +29,9 @@ from .classroom.grading import grade
 from .feeds import Feed
 from .outcome import Outcome, finished_event
 from .runspec import build_spec, new_run_id
+from .sandbox import protocol
 from .sandbox.client import Launcher, LauncherError, StartingRun
+from .sandbox.protocol import Pace, RunSpec
 from .settings import Settings
 from .storage import Storage
 
@@ -79,8 +81,8 @@ class Submission:
     limits: dict[str, Any] | None = None
     questions: list[dict[str, Any]] = field(default_factory=list)
     stdin: str | None = None
-    pace: dict[str, Any] | None = None  # start paced: {"mode": "step"|"slow"|"paused", "delay_ms": N}
-    stdio: str | None = None  # compile.Stdio value; None: as on a terminal
+    pace: Pace | None = None  # start paced (step, slow or paused)
+    stdio: str | None = None  # protocol.Stdio value; None: as on a terminal
     exercise: Exercise | None = None  # an exercise of the lesson: run.finished carries its goals
 
 
@@ -188,7 +190,7 @@ class RunManager:
 
     def _announce_queue(self) -> None:
         for i, r in enumerate(self.queue):
-            self._publish_own(r, [{"type": "run.queued", "position": i + 1}])
+            self._publish_own(r, [protocol.run_queued(i + 1)])
 
     def _pump(self) -> None:
         while self.queue and self.running < self.slots and self.free_uids:
@@ -208,14 +210,11 @@ class RunManager:
 
     # ------------------------------------------------------------ driving a run
 
-    def _spec(self, run: Run) -> dict[str, Any]:
+    def _spec(self, run: Run) -> RunSpec:
         s = run.sub
-        spec = build_spec(self.settings, self.launcher, s.files, s.main, s.lesson, s.limits, s.stdin, run.uid, run.id,
-                          s.stdio)
-        spec["seq_base"] = len(run.events)  # the supervisor's first seq follows our run.queued events
-        if s.pace:
-            spec["pace"] = s.pace
-        return spec
+        # The supervisor's first seq follows our run.queued events.
+        return build_spec(self.settings, self.launcher, s.files, s.main, s.lesson, s.limits, s.stdin, run.uid, run.id,
+                          s.stdio, pace=s.pace, seq_base=len(run.events))
 
     def _sandbox_restarted(self, run: Run) -> bool:
         return run.launcher_proc is not None and run.launcher_proc.poll() is not None
@@ -258,7 +257,7 @@ class RunManager:
             elif self._sandbox_restarted(run) and report is None:
                 failure = (Outcome.SANDBOX_RESTARTED, "")
             if failure is not None and failure[0] != Outcome.SANDBOX_RESTARTED and failure[1]:
-                self._publish_own(run, [{"type": "run.error", "detail": failure[1]}])
+                self._publish_own(run, [protocol.run_error(failure[1])])
             await self._finish(run, report, failure)
 
     async def _finish(self, run: Run, report: dict[str, Any] | None,
@@ -367,7 +366,7 @@ class RunManager:
         run = self.runs.get(run_id)
         if run is None:
             return False
-        if run.status == RunStatus.QUEUED and cmd.get("cmd") == "stop":
+        if run.status == RunStatus.QUEUED and cmd.get("cmd") == protocol.Op.STOP:
             self.queue.remove(run)
             run.status = RunStatus.RUNNING  # so that _finish's bookkeeping balances
             self.running += 1
@@ -428,7 +427,7 @@ class RunManager:
                         and run.unwatched_since is not None
                         and now - run.unwatched_since > self.settings.disconnect_grace_s):
                     run.unwatched_since = None
-                    await self.command(run.id, {"cmd": "stop"})
+                    await self.command(run.id, protocol.stop())
             if now - last_prune > 3600:
                 last_prune = now
                 await asyncio.to_thread(self.storage.prune, self.settings.retention_days)
@@ -436,7 +435,7 @@ class RunManager:
     async def shutdown(self) -> None:
         for run in list(self.runs.values()):
             if run.status != RunStatus.FINISHED:
-                await self.command(run.id, {"cmd": "stop"})
+                await self.command(run.id, protocol.stop())
         tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=10)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .sandbox.client import Launcher
-from .sandbox.compile import Stdio
 from .sandbox.limits import Limits
+from .sandbox.protocol import Pace, RunSpec, Stdio
 from .settings import Settings
 
 # Probe entry -> layer name, for the layers a run really uses.
@@ -38,15 +38,16 @@ def new_run_id() -> str:
 
 def build_spec(settings: Settings, launcher: Launcher, files: dict[str, str], main: str, lesson: str | None,
                limits: dict[str, Any] | None, stdin: str | None = None, uid: int | None = None,
-               run_id: str | None = None, stdio: str | None = None) -> dict[str, Any]:
+               run_id: str | None = None, stdio: str | None = None, pace: Pace | None = None,
+               seq_base: int = 0) -> RunSpec:
     lim = Limits().with_overrides(limits or {}, settings.max_limits)
     if uid is None and launcher.uid_pool:
         uid = launcher.uid_pool[0]
     python_dir = str(Path(launcher.info.get("python", "/usr/bin/python3")).resolve().parent.parent)
-    return {
-        "run_id": run_id or new_run_id(), "files": files, "main": main, "lesson": lesson,
-        "limits": lim.to_dict(), "uid": uid, "layers": active_layers(launcher.info, launcher.as_root),
-        "nice": settings.nice, "stdin": stdin, "stdio": stdio or Stdio.TERMINAL.value,
-        "ro_paths": ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev", "/sys", python_dir,
-                     launcher.info.get("shim_dir", ""), launcher.info.get("bin_dir", "")],
-    }
+    return RunSpec(
+        run_id=run_id or new_run_id(), files=files, main=main, lesson=lesson, limits=lim, uid=uid,
+        layers=active_layers(launcher.info, launcher.as_root), nice=settings.nice, stdin=stdin,
+        stdio=Stdio(stdio) if stdio else Stdio.TERMINAL, pace=pace, seq_base=seq_base,
+        ro_paths=["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev", "/sys", python_dir,
+                  launcher.info.get("shim_dir", ""), launcher.info.get("bin_dir", "")],
+    )

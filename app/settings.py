@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .sandbox.limits import Limits
+from .sandbox.protocol import DEFAULT_NICE
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
     # Comma list of layers to turn off, e.g. seccomp,landlock,namespaces,cgroup (as in a plain docker run);
     # native: no preloaded native shim (processes started from C are then found by /proc scans only).
     disable_layers: Annotated[frozenset[Layer], NoDecode] = frozenset()
-    nice: int = Field(default=10, ge=0, le=19)  # of the runs' processes; the web process stays at 0
+    nice: int = Field(default=DEFAULT_NICE, ge=0, le=19)  # of the runs' processes; the web process stays at 0
     instructor_token: str = ""
     # The address students use (e.g. http://10.0.0.5:8000) for room links and QR codes; by default the
     # address the instructor's browser used, which is wrong when that is 127.0.0.1.
@@ -127,14 +128,21 @@ class Settings(BaseSettings):
     max_leftover_s: PositiveLimit = 5.0
     log_level: LogLevel = LogLevel.INFO
     # What one address, one connection and one request may use (issue 15; docs/architecture.md).
-    max_runs_per_ip: int = 12  # runs going at once from one IP address, whatever its cookies say
-    max_ws_per_ip: int = 256  # open WebSockets per IP address (a classroom behind one NAT needs many)
-    max_body_kb: int = 1024  # request bodies (files, stdin, saves): 413 above, before anything is read further
-    max_import_mb: int = 64  # body of POST /api/runs/import (a recording)
-    ws_send_buffer_kb: int = 256  # kernel send buffer per WebSocket (fixed, so a stalled client costs at most this)
-    ws_buffer_events: int = 5000  # events waiting for one slow WebSocket; above, it is closed (resume with after=)
-    signin_per_minute: int = 10  # sign-in attempts per IP address per minute; then 429 with Retry-After
-    session_hours: float = 12.0  # an instructor's sign-in lasts this long (sign-out ends it at once)
+    # runs going at once from one IP address, whatever its cookies say
+    max_runs_per_ip: int = Field(default=12, ge=1)
+    # open WebSockets per IP address (a classroom behind one NAT needs many)
+    max_ws_per_ip: int = Field(default=256, ge=1)
+    # request bodies (files, stdin, saves): 413 above, before anything is read further
+    max_body_kb: int = Field(default=1024, ge=1)
+    max_import_mb: int = Field(default=64, ge=1)  # body of POST /api/runs/import (a recording)
+    # kernel send buffer per WebSocket (fixed, so a stalled client costs at most this)
+    ws_send_buffer_kb: int = Field(default=256, ge=4)
+    # events waiting for one slow WebSocket; above, it is closed (resume with after=)
+    ws_buffer_events: int = Field(default=5000, ge=1)
+    # sign-in attempts per IP address per minute; then 429 with Retry-After
+    signin_per_minute: int = Field(default=10, ge=1)
+    # an instructor's sign-in lasts this long (sign-out ends it at once)
+    session_hours: float = Field(default=12.0, gt=0, allow_inf_nan=False)
     # Several nodes (docs/deploy.md): the Redis they share live state through (app/cluster/). None: one
     # embedded node, and redis-py is never imported.
     redis_url: str | None = None

@@ -9,6 +9,7 @@ timestamp printed by a scenario can be compared with the moment a frame arrived.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 import os
@@ -108,6 +109,28 @@ class Result:
 
 
 # ---------------------------------------------------------------- the server
+
+
+# Pause before each measured start. Starts on a real server are seconds apart, and some costs depend on
+# what happened just before: attaching a process to a cgroup waits for an RCU grace period unless another
+# attach happened a moment ago. Back-to-back starts would measure a state a classroom never sees.
+GAP_S = 0.2
+
+
+async def interleaved(n: int, steps: Sequence[Callable[[], Any]]) -> list[list[Any]]:
+    """One warm-up round (not counted: page cache, first connections), then n rounds of the steps in turn,
+    each started GAP_S after the previous one ended. A step is a function or a coroutine function; returns
+    each step's n results."""
+    results: list[list[Any]] = [[] for _ in steps]
+    for round_ in range(n + 1):
+        for step, out in zip(steps, results, strict=True):
+            await asyncio.sleep(GAP_S)
+            value = step()
+            if inspect.isawaitable(value):
+                value = await value
+            if round_:
+                out.append(value)
+    return results
 
 
 def free_port() -> int:
@@ -284,6 +307,25 @@ async def watch(server: Server, run_id: str, first_frame: asyncio.Event | None =
                 break
     w.closed_ns = time.monotonic_ns()
     return w
+
+
+async def raw_run(port: int, raw: Any, files: dict[str, str]) -> tuple[str, int, int, Watch]:
+    """One run with the minimal client (bench/rawclient.py): POST, open the WebSocket as a browser does after
+    the 201, read every frame to the end. Returns the run id, the POST's and the 201's clock, and the frames."""
+    from .rawclient import RawWebSocket
+
+    t_post, status, body = await raw.post_json("/api/runs", {"files": files})
+    t_created = time.monotonic_ns()
+    if status != 201:
+        raise Unavailable(f"POST /api/runs: {status} {body}")
+    ws = await RawWebSocket.connect(port, f"/ws/runs/{body['id']}", raw.cookie)
+    w = Watch(opened_ns=time.monotonic_ns())
+    try:
+        while (got := await ws.recv()) is not None:
+            w.frames.append(got)
+    finally:
+        await ws.close()
+    return body["id"], t_post, t_created, w
 
 
 def seq_problems(seqs: Iterable[int], total: int | None = None) -> dict[str, int]:

@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 import time
 
-from .common import COOKIE_HEADER, Result, Server, Unavailable, Watch, ms, summary
-from .rawclient import RawHttp, RawWebSocket
+from .common import COOKIE_HEADER, GAP_S, Result, Server, Unavailable, interleaved, ms, raw_run, summary
+from .rawclient import RawHttp
 from .sizes import Sizes
 
 # 50 lines: includes, a helper, fork/wait/pipe, as a lesson program is. The first line is printed first.
@@ -68,26 +68,16 @@ int main(void)
 """
 assert PROGRAM.count("\n") == 50
 FLAGS = ["-g", "-O0", "-Wall", "-pthread", "-pipe"]  # the sandbox's flags (app/sandbox/compile.py)
-GAP_S = 0.2  # as in `start`: runs of a real server are seconds apart
 RUN_NICE = 10  # the runs' priority (PROCLAB_NICE's default): the compile runs at it too
 
 
 async def one_c_start(server: Server, raw: RawHttp) -> dict[str, float]:
-    t_post, status, body = await raw.post_json("/api/runs", {"files": {"main.c": PROGRAM}})
-    if status != 201:
-        raise Unavailable(f"POST /api/runs: {status} {body}")
-    ws = await RawWebSocket.connect(server.port, f"/ws/runs/{body['id']}", raw.cookie)
-    w = Watch(opened_ns=time.monotonic_ns())
-    try:
-        while (got := await ws.recv()) is not None:
-            w.frames.append(got)
-    finally:
-        await ws.close()
+    run_id, t_post, _created, w = await raw_run(server.port, raw, {"main.c": PROGRAM})
     first = next(((at, ev) for at, ev in w.events() if ev["type"] == "io.output"), None)
     events = [ev for _, ev in w.events()]
     comp = next((ev for ev in events if ev["type"] == "run.compile"), None)
     if first is None or comp is None or not comp["ok"]:
-        raise Unavailable(f"run {body['id']} did not compile and print: {events[-1] if events else 'no events'}")
+        raise Unavailable(f"run {run_id} did not compile and print: {events[-1] if events else 'no events'}")
     started = next(ev for ev in events if ev["type"] == "run.started")
     return {"total_ms": ms(first[0] - t_post), "compile_ms": float(comp["duration_ms"]),
             "warm": 1.0 if started.get("warm") else 0.0}
@@ -112,19 +102,9 @@ def plain(workdir: str, gcc: str, nice: int = 0) -> dict[str, float]:
 
 async def measure(server: Server, n: int, workdir: str, gcc: str
                   ) -> tuple[list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]:
-    runs: list[dict[str, float]] = []
-    local: list[dict[str, float]] = []
-    niced: list[dict[str, float]] = []
     raw = RawHttp(server.port, COOKIE_HEADER)
-    await one_c_start(server, raw)  # warm-up: page cache for gcc's files, first connections
-    plain(workdir, gcc)
-    for _ in range(n):
-        await asyncio.sleep(GAP_S)
-        runs.append(await one_c_start(server, raw))
-        await asyncio.sleep(GAP_S)
-        local.append(plain(workdir, gcc))
-        await asyncio.sleep(GAP_S)
-        niced.append(plain(workdir, gcc, RUN_NICE))
+    runs, local, niced = await interleaved(n, [lambda: one_c_start(server, raw), lambda: plain(workdir, gcc),
+                                               lambda: plain(workdir, gcc, RUN_NICE)])
     await raw.close()
     return runs, local, niced
 

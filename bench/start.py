@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import time
 from typing import Any
@@ -11,19 +12,22 @@ from . import scenarios
 from .common import (
     ANCHOR,
     COOKIE_HEADER,
+    GAP_S,
     PYTHON,
     Result,
     Server,
     Unavailable,
     Watch,
     http_client,
+    interleaved,
     ms,
     post_run,
+    raw_run,
     run_python,
     summary,
     watch,
 )
-from .rawclient import RawHttp, RawWebSocket
+from .rawclient import RawHttp
 from .sizes import Sizes
 
 # The same work as the cold command, plus a timestamp that splits the latency into its parts. The
@@ -36,18 +40,7 @@ COLD = "import multiprocessing; print('hi')"
 async def one_start(server: Server, raw: RawHttp) -> dict[str, float]:
     """One run with the minimal client: POST, open the WebSocket as a browser does after the 201, wait for
     the first io.output."""
-    t_post, status, body = await raw.post_json("/api/runs", {"files": {"main.py": SCENARIO}})
-    t_created = time.monotonic_ns()
-    if status != 201:
-        raise Unavailable(f"POST /api/runs: {status} {body}")
-    run_id = body["id"]
-    ws = await RawWebSocket.connect(server.port, f"/ws/runs/{run_id}", raw.cookie)
-    w = Watch(opened_ns=time.monotonic_ns())
-    try:
-        while (got := await ws.recv()) is not None:
-            w.frames.append(got)
-    finally:
-        await ws.close()
+    run_id, t_post, t_created, w = await raw_run(server.port, raw, {"main.py": SCENARIO})
     return _parts(run_id, w, t_post, t_created)
 
 
@@ -93,35 +86,15 @@ def cold_start(python: str) -> float:
     return ms(t1 - t0)
 
 
-# Pause before each measured start. Starts on a real server are seconds apart, and some costs depend on
-# what happened just before: attaching a process to a cgroup waits for an RCU grace period unless another
-# attach happened a moment ago. Back-to-back starts would measure a state a classroom never sees.
-GAP_S = 0.2
-
-
 async def measure(server: Server, n: int, colds: list[str]
                   ) -> tuple[list[dict[str, float]], list[dict[str, float]], dict[str, list[float]]]:
     """n starts through the server with each client, interleaved with n cold starts of each interpreter."""
-    runs: list[dict[str, float]] = []
-    runs_httpx: list[dict[str, float]] = []
-    cold: dict[str, list[float]] = {py: [] for py in colds}
     raw = RawHttp(server.port, COOKIE_HEADER)
     async with http_client(server) as http:
-        await one_start(server, raw)  # warm-up: first connections, first run of this launcher
-        await asyncio.sleep(GAP_S)
-        await one_start_httpx(server, http)
-        for py in colds:
-            cold_start(py)
-        for _ in range(n):
-            await asyncio.sleep(GAP_S)
-            runs.append(await one_start(server, raw))
-            await asyncio.sleep(GAP_S)
-            runs_httpx.append(await one_start_httpx(server, http))
-            for py in colds:
-                await asyncio.sleep(GAP_S)
-                cold[py].append(cold_start(py))
+        runs, runs_httpx, *cold = await interleaved(n, [lambda: one_start(server, raw), lambda: one_start_httpx(server, http),
+                                                        *[functools.partial(cold_start, py) for py in colds]])
     await raw.close()
-    return runs, runs_httpx, cold
+    return runs, runs_httpx, dict(zip(colds, cold, strict=True))
 
 
 def run(sizes: Sizes) -> Result:

@@ -123,3 +123,60 @@ def test_every_lesson_topic_has_words(server: Server) -> None:
         assert not missing, f"static/i18n/{lang}.json names no topic {missing}"
     html = httpx.get(server.base + "/", cookies={"lang": "zh"}, timeout=10).text
     assert '<span class="chip"><span data-i18n="topic.pipe">管道</span></span>' in html
+
+
+def _codes_in(path: Path, pattern: str) -> set[str]:
+    return set(re.findall(pattern, path.read_text(encoding="utf-8")))
+
+
+def test_every_error_and_health_code_has_words() -> None:
+    """The codes a 422 or /healthz can carry (as the code writes them) each have a sentence in both languages."""
+    from app.web.submission import NAME_PROBLEMS
+
+    web = ROOT / "app" / "web"
+    errors = set().union(*(_codes_in(p, r'\bcode="(\w+)"') for p in web.glob("*.py")))
+    errors |= {f"file_name_{p}" for p in NAME_PROBLEMS}
+    health = _codes_in(web / "common.py", r'\{"code": "(\w+)"')
+    assert {"no_main", "recording_seq", "limit_too_high"} <= errors and {"not_root", "layer_off"} <= health
+    for lang in Lang:
+        cat = i18n.catalogue(lang)
+        missing = sorted({f"error.{c}" for c in errors} - set(cat)) + sorted({f"health.{c}" for c in health} - set(cat))
+        assert not missing, f"static/i18n/{lang}.json lacks {missing}"
+
+
+def test_a_422_carries_a_code_and_its_parameters(server: Server) -> None:
+    """What the page turns into the reader's language: ProcLab's own 422s name a catalogue code."""
+    cases = [
+        ({"files": {"a/b.py": "print(1)"}}, "file_name_slash", {"name": "a/b.py"}),
+        ({"files": {"main.py": "print(1)"}, "main": "other.py"}, "no_main", {"main": "other.py"}),
+        ({"files": {"main.py": ""}, "limits": {"wall_s": 10 ** 6}}, "limit_too_high", {"limit": "wall_s"}),
+    ]
+    for body, code, params in cases:
+        r = server.http.post("/api/runs", json=body)
+        assert r.status_code == 422, r.text
+        item = r.json()["detail"][0]
+        assert item["code"] == code and params.items() <= item["params"].items(), item
+        zh = i18n.translate(Lang.ZH, f"error.{code}", **item["params"])
+        assert "{" not in zh and zh != f"error.{code}", zh
+    r = server.http.post("/api/runs/import", content=b'{"proclab_recording": 1, "run": {}}\n{"seq": 5, "type": "x"}\n',
+                         headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {server.secret}"})
+    assert r.status_code == 422 and r.json()["detail"][0]["code"] == "recording_seq", r.text
+
+
+def test_health_notices_are_shown_in_the_page_language(tmp_path: Path) -> None:
+    """/healthz's warnings come with codes; the Chinese front page shows them in Chinese, not English."""
+    from conftest import start_server, stop_server
+
+    s = start_server(tmp_path, {"PROCLAB_DISABLE_LAYERS": "seccomp"})
+    try:
+        h = s.http.get("/healthz").json()
+        assert {"code": "layer_off", "params": {"layer": "seccomp"}} in h["notices"], h["notices"]
+        english = i18n.translate(Lang.EN, "health.layer_off", layer="seccomp")
+        assert english in h["warnings"]  # the English one, for logs and scripts
+        zh = visible_text(httpx.get(s.base + "/", cookies={"lang": "zh"}, timeout=10).text)
+        assert i18n.translate(Lang.ZH, "health.layer_off", layer="seccomp") in zh
+        assert "turned off" not in zh
+        en = visible_text(httpx.get(s.base + "/", cookies={"lang": "en"}, timeout=10).text)
+        assert english in en
+    finally:
+        stop_server(s)

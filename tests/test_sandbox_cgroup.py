@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from app.sandbox import cgroup
+from app.sandbox import cgroup, procfs
 
 VERSION = cgroup.available()
 needs_cgroup = pytest.mark.skipif(VERSION is None, reason="no writable cgroup fs with memory and pids")
@@ -244,7 +244,7 @@ def test_bad_names_are_refused() -> None:
 
 
 def test_own_dir_mapping() -> None:
-    m = cgroup._Mount("cgroup", "/docker/abc", "/sys/fs/cgroup/memory", {"memory"})
+    m = procfs.Mount("cgroup", "/docker/abc", "/sys/fs/cgroup/memory", frozenset({"memory"}))
     # a v1 container: the mount root is the container's cgroup; our path is below it
     assert cgroup._strip_ours("/docker/abc/proclab/run7", "proclab") == "/docker/abc"
     assert cgroup._strip_ours("/x/proclab-host", "proclab") == "/x"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from app.sandbox import cleanup
+from app.sandbox import cleanup, procfs
 
 UID = 64999  # no such user in /etc/passwd: a bare number, like the run pool
 OTHER_UID = 64998
@@ -169,7 +169,7 @@ def test_list_and_kill_every_kind_of_process(test_uid: int) -> None:
         os.close(r)
         time.sleep(0.1)
         found = cleanup.list_uid_pids(test_uid)
-        states = sorted(cleanup._proc_state(p) for p in found)
+        states = sorted(procfs.state_letter(p) for p in found)
         report = cleanup.leftovers(test_uid, [])
         t0 = time.perf_counter()
         cleanup.kill_uid(test_uid)
@@ -228,7 +228,7 @@ def test_kill_uid_spares_other_uids(test_uid: int) -> None:
         time.sleep(0.05)
         cleanup.kill_uid(test_uid)
         os.waitpid(mine, 0)
-        other_alive = cleanup._proc_state(other) not in ("?", "Z")
+        other_alive = procfs.state_letter(other) not in ("?", "Z")
         os.kill(other, signal.SIGKILL)
         os.waitpid(other, 0)
         return other_alive

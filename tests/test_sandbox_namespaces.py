@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import in_child
 
+from app.sandbox import linux
 from app.sandbox import namespaces as ns
 
 PROBE = ns.probe_detail()
@@ -60,7 +61,7 @@ def test_uts_hostname_is_private() -> None:
     host = socket.gethostname()
 
     def child() -> str:
-        ns.unshare(ns.CLONE_NEWUTS)
+        ns.unshare(linux.CLONE_NEWUTS)
         socket.sethostname("proclab-test")
         return socket.gethostname()
 
@@ -71,7 +72,7 @@ def test_uts_hostname_is_private() -> None:
 @needs("net")
 def test_net_namespace_loopback_only() -> None:
     def child() -> dict[str, Any]:
-        ns.unshare(ns.CLONE_NEWNET)
+        ns.unshare(linux.CLONE_NEWNET)
         names = [n for _, n in socket.if_nameindex()]
         before = "ok"
         try:
@@ -99,7 +100,7 @@ def test_private_tmp_is_invisible_and_bounded() -> None:
     marker = f"proclab-ns-test-{os.getpid()}"
 
     def child() -> dict[str, Any]:
-        ns.unshare(ns.CLONE_NEWNS)
+        ns.unshare(linux.CLONE_NEWNS)
         assert ns.in_new_mount_ns()
         made = ns.private_tmp("/tmp", size_bytes=1 << 20)
         with open(f"/tmp/{marker}", "w") as f:
@@ -135,7 +136,7 @@ def test_mount_helpers_refuse_the_shared_namespace() -> None:
 @needs("pid", "mount")
 def test_pid_namespace_with_its_own_proc() -> None:
     def child() -> dict[str, Any]:
-        ns.unshare(ns.CLONE_NEWPID | ns.CLONE_NEWNS)
+        ns.unshare(linux.CLONE_NEWPID | linux.CLONE_NEWNS)
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -178,7 +179,7 @@ def test_pid_namespace_with_its_own_proc() -> None:
 @needs("ipc")
 def test_ipc_namespace_hides_sysv_objects() -> None:
     def child() -> tuple[int, int]:
-        ns.unshare(ns.CLONE_NEWIPC)
+        ns.unshare(linux.CLONE_NEWIPC)
         libc = ctypes.CDLL(None, use_errno=True)
         shmid = libc.shmget(0, 4096, 0o1000 | 0o600)
         with open("/proc/sysvipc/shm") as f:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import in_child
 
-from app.sandbox import seccomp
+from app.sandbox import linux, seccomp
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = [p for p in (REPO.parent / "shared" / "hostile", Path("/work/shared/hostile")) if p.is_dir()]
@@ -88,7 +88,7 @@ def test_denied_syscalls_get_eperm() -> None:
             "ioctl_tiocsti": sys_errno(nr("ioctl"), 0, seccomp.TIOCSTI, 0),
         }
         # clone with namespace flags: if the filter failed this would really create a child
-        rc = libc.syscall(ctypes.c_long(nr("clone")), ctypes.c_long(seccomp.CLONE_NEWPID | signal.SIGCHLD),
+        rc = libc.syscall(ctypes.c_long(nr("clone")), ctypes.c_long(linux.CLONE_NEWPID | signal.SIGCHLD),
                           ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
         if rc == 0:
             os._exit(0)

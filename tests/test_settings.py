@@ -29,6 +29,9 @@ def start(env: dict[str, str], tmp: str) -> subprocess.CompletedProcess[str]:
     ({"PROCLAB_PUBLIC_URL": "10.0.0.5:8000"}, ["PROCLAB_PUBLIC_URL", "http://"]),
     ({"PROCLAB_DATABASE_URL": "mysql://u@db/proclab"}, ["PROCLAB_DATABASE_URL=mysql://u@db/proclab",
                                                         "postgresql://", "sqlite:///"]),
+    ({"PROCLAB_MAX_RUNS_PER_IP": "0"}, ["PROCLAB_MAX_RUNS_PER_IP=0", "greater than or equal to 1"]),
+    ({"PROCLAB_WS_BUFFER_EVENTS": "-5"}, ["PROCLAB_WS_BUFFER_EVENTS=-5", "greater than or equal to 1"]),
+    ({"PROCLAB_SESSION_HOURS": "nan"}, ["PROCLAB_SESSION_HOURS=nan", "finite"]),
 ])
 def test_the_server_refuses_to_start_with_a_wrong_setting(env: dict[str, str], says: list[str], tmp_path) -> None:
     done = start(env, str(tmp_path))

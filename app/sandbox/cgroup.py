@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from . import procfs
+
 DEFAULT_PARENT = "proclab"
 # v2 only: the leaf this process (and its siblings) move into when its own cgroup must
 # stop holding processes to delegate controllers ("no internal processes" rule).
@@ -91,49 +93,8 @@ class Layout:
     controllers: set[str] = field(default_factory=set)  # usable controllers
 
 
-@dataclass
-class _Mount:
-    fstype: str
-    root: str
-    point: str
-    options: set[str]
-
-
-def _mounts() -> list[_Mount]:
-    out: list[_Mount] = []
-    try:
-        lines = _read("/proc/self/mountinfo").splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        lf, rf = left.split(), right.split()
-        if len(lf) < 5 or len(rf) < 3 or rf[0] not in ("cgroup", "cgroup2"):
-            continue
-        out.append(_Mount(rf[0], _unescape(lf[3]), _unescape(lf[4]), set(rf[2].split(","))))
-    return out
-
-
-def _unescape(s: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
-
-
-def _own_paths() -> dict[str, str]:
-    """controller -> our cgroup path from /proc/self/cgroup; "" is the v2 line."""
-    out: dict[str, str] = {}
-    for line in _read_or("/proc/self/cgroup").splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        if parts[0] == "0" and parts[1] == "":
-            out[""] = parts[2]
-        for c in parts[1].split(","):
-            if c:
-                out[c] = parts[2]
-    return out
+def _mounts() -> list[procfs.Mount]:
+    return [m for m in procfs.mounts() if m.fstype in ("cgroup", "cgroup2")]
 
 
 def _strip_ours(path: str, parent: str) -> str:
@@ -146,7 +107,7 @@ def _strip_ours(path: str, parent: str) -> str:
     return "/" + "/".join(parts)
 
 
-def _own_dir(mount: _Mount, path: str, parent: str) -> str:
+def _own_dir(mount: procfs.Mount, path: str, parent: str) -> str:
     """Map our cgroup path onto the mount (its root may be a sub-cgroup, as in a v1 container)."""
     path = _strip_ours(path, parent)
     root = mount.root.rstrip("/")
@@ -161,7 +122,7 @@ def _own_dir(mount: _Mount, path: str, parent: str) -> str:
 def detect(parent: str = DEFAULT_PARENT, require: Sequence[str] = REQUIRED) -> Layout | None:
     """The usable layout, v2 first; None when no writable cgroup fs offers `require`."""
     mounts = _mounts()
-    own = _own_paths()
+    own = procfs.own_cgroups()
     for m in mounts:
         if m.fstype != "cgroup2" or "" not in own:
             continue

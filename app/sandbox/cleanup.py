@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 import signal
 import stat
 from collections.abc import Iterator, Sequence
+
+from . import linux, procfs
 
 # The world-writable (sticky) places a run uid can write to outside its run dir. /run/lock
 # (also /var/lock) is 1777 on Debian and in its container images; a missing dir is skipped.
@@ -37,32 +38,6 @@ def _refuse_privileged(uid: int) -> None:
 # ------------------------------------------------------------------ processes
 
 
-def _proc_uids(pid: str) -> tuple[int, int, int] | None:
-    """(real, effective, saved) uid of a process, from /proc/PID/status; None if it is gone.
-
-    /proc/PID's inode owner is not enough: a process that made itself non-dumpable
-    (prctl PR_SET_DUMPABLE 0) shows up as owned by root there.
-    """
-    try:
-        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    start = data.find(b"\nUid:")
-    if start < 0:
-        return None
-    fields = data[start + 5 : data.find(b"\n", start + 5)].split()
-    try:
-        return int(fields[0]), int(fields[1]), int(fields[2])
-    except (IndexError, ValueError):
-        return None
-
-
 def list_uid_pids(uid: int) -> list[int]:
     """Every pid (thread group) whose real, effective or saved uid is `uid`, zombies included.
 
@@ -72,29 +47,10 @@ def list_uid_pids(uid: int) -> list[int]:
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        ids = _proc_uids(name)
+        ids = procfs.uids(name)
         if ids is not None and uid in ids:
             out.append(int(name))
     return out
-
-
-def _proc_state(pid: int) -> str:
-    """One-letter state from /proc/PID/stat ('?' when gone); the comm may contain spaces and ')'."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return "?"
-    end = data.rfind(b")")
-    return data[end + 2 : end + 3].decode() or "?"
-
-
-def _proc_comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().decode(errors="replace").strip()
-    except OSError:
-        return "?"
 
 
 def kill_uid(uid: int, sig: int = signal.SIGKILL) -> None:
@@ -403,31 +359,16 @@ def _sysv_objects(uid: int) -> list[tuple[str, int, str]]:
     """(kind, id, key) of SysV objects owned or created by uid in this IPC namespace."""
     out: list[tuple[str, int, str]] = []
     for kind in _SYSV_KINDS:
-        try:
-            with open(f"/proc/sysvipc/{kind}", encoding="utf-8", errors="replace") as f:
-                header = f.readline().split()
-                rows = [line.split() for line in f]
-        except OSError:
-            continue  # kernel without SysV IPC
-        # Column positions differ per kind and kernel: read them from the header.
-        try:
-            i_id = header.index({"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind])
-            i_key, i_uid, i_cuid = header.index("key"), header.index("uid"), header.index("cuid")
-        except ValueError:
-            continue
-        for row in rows:
+        ident = {"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]
+        for row in procfs.sysvipc(kind) or []:  # None: a kernel without SysV IPC
             try:
-                if int(row[i_uid]) == uid or int(row[i_cuid]) == uid:
-                    out.append((kind, int(row[i_id]), row[i_key]))
-            except (IndexError, ValueError):
+                if int(row["uid"]) == uid or int(row["cuid"]) == uid:
+                    out.append((kind, int(row[ident]), row["key"]))
+            except (KeyError, ValueError):
                 continue
     return out
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def remove_sysv_ipc(uid: int) -> list[str]:
@@ -441,7 +382,7 @@ def remove_sysv_ipc(uid: int) -> list[str]:
     objs = _sysv_objects(uid)
     if not objs:
         return []
-    libc = _libc()
+    libc = linux.libc()
     removed: list[str] = []
     for kind, ident, key in objs:
         if kind == "shm":
@@ -466,9 +407,9 @@ def leftovers(uid: int, paths: Sequence[str]) -> list[str]:
     """
     out: list[str] = []
     for pid in list_uid_pids(uid):
-        state = _proc_state(pid)
+        state = procfs.state_letter(pid)
         what = "zombie" if state == "Z" else f"process (state {state})"
-        out.append(f"{what} pid {pid} ({_proc_comm(pid)}) of uid {uid}")
+        out.append(f"{what} pid {pid} ({procfs.comm(pid)}) of uid {uid}")
     for d, _fd, name in _owned_entries(uid, SWEPT_DIRS):
         out.append(f"file {os.path.join(d, name)} owned by uid {uid}")
     for kind, ident, key in _sysv_objects(uid):

@@ -17,9 +17,12 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from . import protocol
+from .protocol import RunSpec
 
 # The package this module belongs to (`app` in a checkout, `proclab` once installed), loaded by the launcher
 # from its own folder under its own name: no sys.path entry, so nothing else beside it (site-packages) is seen.
@@ -52,9 +55,9 @@ def _forward_stdin(sock: socket.socket, fd: int) -> None:
             data = b""
         text = decoder.decode(data, final=not data)
         if text:
-            _send(sock, {"cmd": "input", "text": text})
+            _send(sock, protocol.send_input(text))
         if not data:
-            _send(sock, {"cmd": "eof"})
+            _send(sock, protocol.eof())
             return
 
 
@@ -204,18 +207,16 @@ class Launcher:
         return json.loads(data)
 
     @staticmethod
-    def _run_request(spec: dict[str, Any]) -> dict[str, Any]:
-        layers = spec.get("layers", [])
-        return {"op": "run", "run_id": spec["run_id"], "uid": spec.get("uid"), "namespaces": "namespaces" in layers,
-                "cgroup": "cgroup" in layers, "tmp_mb": spec.get("limits", {}).get("files_mb", 64)}
+    def _run_request(spec: RunSpec) -> dict[str, Any]:
+        return {"op": "run", "run_id": spec.run_id, "uid": spec.uid, "namespaces": "namespaces" in spec.layers,
+                "cgroup": "cgroup" in spec.layers, "tmp_mb": spec.limits.files_mb}
 
-    def spec_line(self, spec: dict[str, Any]) -> bytes:
+    def spec_line(self, spec: RunSpec) -> bytes:
         """The first line the supervisor reads: the spec, with where this launcher keeps its files."""
-        spec = {**spec, "runtime_dir": self.runtime_dir, "shim_dir": self.info["shim_dir"],
-                "bin_dir": self.info["bin_dir"]}
-        return json.dumps(spec).encode() + b"\n"
+        return replace(spec, runtime_dir=self.runtime_dir, shim_dir=self.info["shim_dir"],
+                       bin_dir=self.info["bin_dir"]).to_json()
 
-    def open_run(self, spec: dict[str, Any]) -> socket.socket:
+    def open_run(self, spec: RunSpec) -> socket.socket:
         """Start a run; returns our end of its event stream (the spec already sent). Blocking (CLI)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -228,7 +229,7 @@ class Launcher:
         ours.sendall(self.spec_line(spec))
         return ours
 
-    def stream(self, spec: dict[str, Any], stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
+    def stream(self, spec: RunSpec, stdin_fd: int | None = None) -> Iterator[dict[str, Any]]:
         """Start a run and yield the supervisor's messages until its exit report (blocking: CLI, check).
 
         With stdin_fd, that fd feeds the run's stdin, as for `python3 FILE`; Ctrl+C is passed on to the
@@ -240,7 +241,7 @@ class Launcher:
         def interrupt(_signum: int = signal.SIGINT, _frame: object = None) -> None:
             nonlocal interrupts
             interrupts += 1
-            _send(sock, {"cmd": "interrupt" if interrupts == 1 else "stop"})
+            _send(sock, protocol.interrupt() if interrupts == 1 else protocol.stop())
 
         # A handler, not `except KeyboardInterrupt` around recv: Ctrl+C may land while the caller is
         # still printing the last event, and must not end the command there.
@@ -320,7 +321,7 @@ class Launcher:
         reply: dict[str, Any] = json.loads(data)
         return reply
 
-    def start_run(self, spec: dict[str, Any]) -> StartingRun:
+    def start_run(self, spec: RunSpec) -> StartingRun:
         """Ask for a run right now, with its spec already in the run's socket (a warm spare reads it
         the moment it gets the socket). Finish with `await finish_run(...)`."""
         line = self.spec_line(spec)
@@ -353,13 +354,13 @@ class Launcher:
             raise
         return ours, reply
 
-    def _warm_request(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
-        req = self._run_request({**spec, "run_id": ""})
+    def _warm_request(self, spares: int, spec: RunSpec) -> dict[str, Any]:
+        req = self._run_request(spec)
         return {"op": "warm", "spares": spares, "namespaces": req["namespaces"], "cgroup": req["cgroup"],
-                "tmp_mb": req["tmp_mb"], "limits": spec.get("limits", {}), "layers": spec.get("layers", []),
-                "ro_paths": spec.get("ro_paths", []), "nice": spec.get("nice", 10)}
+                "tmp_mb": req["tmp_mb"], "limits": spec.limits.to_dict(), "layers": spec.layers,
+                "ro_paths": spec.ro_paths, "nice": spec.nice}
 
-    async def keep_warm_async(self, spares: int, spec: dict[str, Any]) -> dict[str, Any]:
+    async def keep_warm_async(self, spares: int, spec: RunSpec) -> dict[str, Any]:
         """Ask the launcher to keep `spares` supervisors ready for runs like `spec` (see spare.py)."""
         return await self.request_async(self._warm_request(spares, spec))
 

@@ -25,7 +25,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import rootproc
+from . import protocol, rootproc
+from .protocol import Stdio
 
 COMPILE_FAILED = "compile_failed"  # run.finished reason when the program did not compile
 STOPPED = "stopped"  # what ended a compile that the user stopped (not a limit)
@@ -67,14 +68,6 @@ def binary_name(main: str) -> str:
 def root_name(main: str) -> str:
     """The root's name in the tree (its kernel comm, 15 characters at most) before it reports itself."""
     return binary_name(main)[:15] if Language.of(main) is Language.C else "python3"
-
-
-class Stdio(enum.Enum):
-    """How a run's stdout is buffered (env PROCLAB_STDIO): as on a terminal (line-buffered, the textbooks'
-    picture), or as into a pipe (fully buffered: a printf before fork() may print twice)."""
-
-    TERMINAL = "terminal"
-    PIPE = "pipe"
 
 
 class Severity(enum.Enum):
@@ -156,9 +149,8 @@ class Outcome:
     def event(self) -> dict[str, Any]:
         errors = sum(1 for d in self.diagnostics if d.severity == Severity.ERROR.value)
         warnings = sum(1 for d in self.diagnostics if d.severity == Severity.WARNING.value)
-        return {"type": "run.compile", "ok": self.ok, "language": Language.C.value, "command": self.command,
-                "duration_ms": self.duration_ms, "errors": errors, "warnings": warnings,
-                "diagnostics": [asdict(d) for d in self.diagnostics], "output": self.output[:MAX_OUTPUT_IN_EVENT]}
+        return protocol.run_compile(self.ok, Language.C.value, self.command, self.duration_ms, errors, warnings,
+                                    [asdict(d) for d in self.diagnostics], self.output[:MAX_OUTPUT_IN_EVENT])
 
 
 class _Compile:
@@ -173,21 +165,16 @@ class _Compile:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         setup = self.sup.root_setup()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _enter_sandbox(self.sup.cg, setup, null, out_w)
-                # gcc is not the student's program: no shim reports its processes (the supervisor is not
-                # listening to the shims while it compiles, and cc1/as/ld are not part of the lesson).
-                env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PROCLAB_SHIM")}
-                env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
-                os.execve(cmd[0], cmd, env)
-            except BaseException as e:
-                try:
-                    os.write(2, f"proclab: could not start the compiler: {e}\n".encode())
-                except OSError:
-                    pass
-            os._exit(127)
+
+        def compiler() -> None:
+            _enter_sandbox(self.sup.cg, setup, null, out_w)
+            # gcc is not the student's program: no shim reports its processes (the supervisor is not
+            # listening to the shims while it compiles, and cc1/as/ld are not part of the lesson).
+            env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PROCLAB_SHIM")}
+            env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
+            os.execve(cmd[0], cmd, env)
+
+        pid = rootproc.fork_child(compiler, "the compiler")
         os.close(out_w)
         os.close(null)
         return pid, out_r
@@ -314,8 +301,8 @@ def compile_run(sup: Any) -> Outcome:
     """Compile the run's C files in the sandbox; the supervisor's limits apply."""
     t0 = time.monotonic()
     gcc = find_gcc()
-    files = list(sup.spec.get("files", {}))
-    main = str(sup.spec.get("main", ENTRY_FILES[Language.C]))
+    files = list(sup.spec.files)
+    main = sup.spec.main
     cmd = gcc_command(files, main, gcc or "gcc")
     shown = ["gcc", *cmd[1:]]
     if gcc is None:
@@ -344,7 +331,7 @@ def phase(sup: Any) -> bool:
     On failure the run is finished here: status `error` with reason `compile_failed`, or status
     `limit` with the limit named (run.limit), and the warm placeholder (if any) is retired.
     """
-    if Language.of(str(sup.spec.get("main", ""))) is not Language.C:
+    if Language.of(sup.spec.main) is not Language.C:
         return True
     started = time.monotonic_ns()
     outcome = compile_run(sup)
@@ -355,8 +342,7 @@ def phase(sup: Any) -> bool:
         pass  # the supervisor's stop already set the status and reason
     elif outcome.limit:
         sup.limit_fired = outcome.limit
-        sup.emit({"type": "run.limit", "limit": outcome.limit, "detail": outcome.limit_detail,
-                  "params": sup.limits.params(outcome.limit)})
+        sup.emit(protocol.run_limit(outcome.limit, outcome.limit_detail, sup.limits.params(outcome.limit)))
         sup.status, sup.reason = "limit", outcome.limit_detail
     else:
         sup.status, sup.reason = "error", COMPILE_FAILED

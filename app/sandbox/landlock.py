@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 import platform
 import stat
 from collections.abc import Sequence
+
+from . import linux
 
 # Same numbers on every architecture with the unified syscall table (x86_64, aarch64, ...).
 SYS_LANDLOCK_CREATE_RULESET = 444
@@ -29,7 +30,6 @@ SYS_LANDLOCK_RESTRICT_SELF = 446
 
 LANDLOCK_CREATE_RULESET_VERSION = 1 << 0
 LANDLOCK_RULE_PATH_BENEATH = 1
-PR_SET_NO_NEW_PRIVS = 38
 
 ACCESS_FS_EXECUTE = 1 << 0
 ACCESS_FS_WRITE_FILE = 1 << 1
@@ -88,15 +88,6 @@ def _ruleset_attr_size(abi: int) -> int:
     return 8
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # Cached: dlopen costs ~0.3 ms in a freshly forked process, on the path of every run start.
-    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return libc
-
-
 def _supported_machine() -> bool:
     # alpha and ia64 offset their syscall numbers; everything we run on uses 444-446.
     return platform.machine().lower() not in ("alpha", "ia64")
@@ -107,7 +98,7 @@ def abi_version() -> int:
     if not _supported_machine():
         return 0
     try:
-        libc = _libc()
+        libc = linux.libc()
     except OSError:
         return 0
     rc = libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.c_void_p(None), ctypes.c_size_t(0),
@@ -159,7 +150,7 @@ def ruleset(read_only: Sequence[str], read_write: Sequence[str], *, scope: bool 
     abi = abi_version()
     if abi < 1:
         return -1
-    libc = _libc()
+    libc = linux.libc()
     handled = fs_rights(abi)
     attr = _RulesetAttr(handled, 0, (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if scope and abi >= 6 else 0)
     ruleset_fd = int(libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.byref(attr),
@@ -180,14 +171,12 @@ def ruleset(read_only: Sequence[str], read_write: Sequence[str], *, scope: bool 
 
 def restrict_with(ruleset_fd: int, read_write: Sequence[str]) -> None:
     """Add read-write rules to a ruleset from ruleset(), apply it to this thread and close it. Irreversible."""
-    libc = _libc()
+    libc = linux.libc()
     handled = fs_rights(abi_version())
     try:
         for path in read_write:
             _add_path_rule(libc, ruleset_fd, path, handled, handled)
-        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(e, e)}")
+        linux.no_new_privs()
         if libc.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset_fd), ctypes.c_uint32(0)) != 0:
             e = ctypes.get_errno()
             raise OSError(e, f"landlock_restrict_self: {errno.errorcode.get(e, e)}")

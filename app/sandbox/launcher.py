@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import cleanup, landlock, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
+from . import cleanup, landlock, linux, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -164,8 +164,8 @@ def _in_namespaces(tmp_mb: int, body: Callable[[], None], drop: socket.socket,
     from . import namespaces as ns
 
     try:
-        supervisor.prctl(supervisor.PR_SET_PDEATHSIG, signal.SIGKILL)
-        ns.unshare(ns.CLONE_NEWPID | ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS)
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        ns.unshare(linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS)
         ns.private_tmp("/tmp", size_bytes=max(1, tmp_mb) << 20)  # the files limit, enforced by tmpfs too
         ns.bring_up_loopback()
         try:

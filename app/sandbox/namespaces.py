@@ -16,20 +16,21 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import functools
 import os
 import socket
 import struct
 import time
 
-CLONE_NEWTIME = 0x00000080
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+from . import linux
+from .linux import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+)
 
 # What probe() reports; "user" and "cgroup" are extra information (unprivileged mode, /proc/self/cgroup view).
 KINDS: dict[str, int] = {
@@ -57,10 +58,6 @@ IFF_UP = 0x1
 _IFREQ = "16sH22x"  # struct ifreq on 64-bit Linux: 16-byte name + 24-byte union (flags is a short)
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def _check(rc: int, what: str) -> None:
@@ -77,13 +74,13 @@ _LEFT_MNT_NS: set[int] = set()
 def unshare(flags: int) -> None:
     """unshare(2): move this process into new namespaces (pid: only its future children)."""
     before = _mnt_ns("self") if flags & CLONE_NEWNS else None
-    _check(_libc().unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+    _check(linux.libc().unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
     if before is not None:
         _LEFT_MNT_NS.add(before)
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+    _check(linux.libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
                          ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
 
 

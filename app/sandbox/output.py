@@ -11,33 +11,43 @@ import codecs
 import os
 import selectors
 import time
+from collections.abc import Callable
 from typing import Any
 
+from . import protocol
+from .limits import Limits
+
 CHUNK = 65536
+PIPE = "pipe"  # the selector's tag of an output pipe
 
 
-class OutputMixin:
-    """Part of Supervisor: needs self.sel, self.pipes, self.limits, self.emit, self.fire_limit."""
+class OutputPipes:
+    """The run's output pipes (fd -> the pid its output is credited to, the stream, a decoder), the
+    output rate's token bucket, the byte counts, and the write end of the root's stdin."""
 
-    sel: selectors.BaseSelector
-    pipes: dict[int, tuple[int, str, Any]]
-    throttled: set[int]
-    limits: Any
-    tokens: float
-    last_refill: float
-    output_bytes: int
-    dropped_bytes: int
-    stdin_w: int | None
+    def __init__(self, sel: selectors.BaseSelector, limits: Limits, emit: Callable[[dict[str, Any]], None],
+                 over_cap: Callable[[str], None]) -> None:
+        self.sel = sel
+        self.limits = limits
+        self.emit = emit
+        self.over_cap = over_cap  # called with the limit's detail when the output cap is passed
+        self.pipes: dict[int, tuple[int, str, Any]] = {}
+        self.throttled: set[int] = set()
+        self.tokens = float(limits.output_rate_kbps * 1024)
+        self.last_refill = time.monotonic()
+        self.output_bytes = 0
+        self.dropped_bytes = 0
+        self.stdin_w: int | None = None
 
-    def emit(self, ev: dict[str, Any], t: int | None = None) -> None: ...
-    def fire_limit(self, limit: str, detail: str, **extra: Any) -> None: ...
+    def __contains__(self, fd: int) -> bool:
+        return fd in self.pipes
 
-    def add_pipe(self, fd: int, pid: int, stream: str) -> None:
+    def add(self, fd: int, pid: int, stream: str) -> None:
         os.set_blocking(fd, False)
         self.pipes[fd] = (pid, stream, codecs.getincrementaldecoder("utf-8")("replace"))
-        self.sel.register(fd, selectors.EVENT_READ, "pipe")
+        self.sel.register(fd, selectors.EVENT_READ, PIPE)
 
-    def drop_pipe(self, fd: int) -> None:
+    def drop(self, fd: int) -> None:
         self.pipes.pop(fd, None)
         self.throttled.discard(fd)
         try:
@@ -46,7 +56,17 @@ class OutputMixin:
             pass
         os.close(fd)
 
-    def read_pipe(self, fd: int) -> None:
+    def owners(self) -> dict[int, int]:
+        """Inode of each ProcLab output pipe -> the pid its output is credited to."""
+        owners: dict[int, int] = {}
+        for fd, (owner, _stream, _dec) in self.pipes.items():
+            try:
+                owners[os.fstat(fd).st_ino] = owner
+            except OSError:
+                pass
+        return owners
+
+    def read(self, fd: int) -> None:
         pid, stream, dec = self.pipes[fd]
         room = int(self.tokens)
         if room < 4096:
@@ -63,23 +83,23 @@ class OutputMixin:
         if not data:
             tail = dec.decode(b"", final=True)
             if tail:
-                self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": tail})
-            self.drop_pipe(fd)
+                self.emit(protocol.io_output(pid, stream, tail))
+            self.drop(fd)
             return
         self.tokens -= len(data)
         cap = self.limits.output_kb * 1024
         if self.output_bytes >= cap:
             self.dropped_bytes += len(data)
-            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
+            self.over_cap(f"more than {self.limits.output_kb} KiB of output")
             return
         keep = data[: cap - self.output_bytes]
         self.output_bytes += len(keep)
         text = dec.decode(keep)  # NUL bytes pass through (JSON escapes them); the terminal shows them inert
         if text:
-            self.emit({"type": "io.output", "pid": pid, "stream": stream, "text": text})
+            self.emit(protocol.io_output(pid, stream, text))
         if len(keep) < len(data):
             self.dropped_bytes += len(data) - len(keep)
-            self.fire_limit("output", f"more than {self.limits.output_kb} KiB of output")
+            self.over_cap(f"more than {self.limits.output_kb} KiB of output")
 
     def refill(self) -> None:
         now = time.monotonic()
@@ -89,9 +109,9 @@ class OutputMixin:
         if self.tokens >= 4096 and self.throttled:
             for fd in list(self.throttled):
                 self.throttled.discard(fd)
-                self.sel.register(fd, selectors.EVENT_READ, "pipe")
+                self.sel.register(fd, selectors.EVENT_READ, PIPE)
 
-    def drain_pipes(self) -> None:
+    def drain(self) -> None:
         """Read what is left in every pipe (the writers are gone) before closing them."""
         self.tokens = float(1 << 30)
         for fd in list(self.pipes):
@@ -100,15 +120,15 @@ class OutputMixin:
                     break
                 self.throttled.discard(fd)
                 try:
-                    self.sel.register(fd, selectors.EVENT_READ, "pipe")
+                    self.sel.register(fd, selectors.EVENT_READ, PIPE)
                 except (KeyError, ValueError):
                     pass
                 before = self.output_bytes + self.dropped_bytes
-                self.read_pipe(fd)
+                self.read(fd)
                 if fd in self.pipes and self.output_bytes + self.dropped_bytes == before:
                     break
         for fd in list(self.pipes):
-            self.drop_pipe(fd)
+            self.drop(fd)
 
     def write_stdin(self, text: str, echo: bool = True) -> None:
         if self.stdin_w is None:
@@ -118,7 +138,7 @@ class OutputMixin:
         except OSError:
             return
         if echo:
-            self.emit({"type": "io.input", "text": text})
+            self.emit(protocol.io_input(text))
 
     def close_stdin(self) -> None:
         if self.stdin_w is not None:

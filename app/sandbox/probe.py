@@ -19,11 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import cgroup, landlock, namespaces, seccomp
+from . import cgroup, landlock, linux, namespaces, procfs, seccomp
+from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG
 
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 CAP_SYS_PTRACE = 19
 CHILD_TIMEOUT_S = 2.0  # a probe child that hangs is killed and reported, never waited for forever
 LANDLOCK_TEST_RO = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/dev")
@@ -32,9 +30,6 @@ NAMESPACES_USED = ("pid", "net", "mount", "ipc")  # what layer 6 uses; uts/user/
 Entry = dict[str, Any]  # {"ok": bool, "detail": str, ...extra keys}
 
 
-def _libc() -> ctypes.CDLL:
-    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def _in_child(fn: Callable[[], str], timeout: float = CHILD_TIMEOUT_S) -> Entry:
@@ -96,7 +91,7 @@ def _become(uid: int) -> None:
 
 
 def _process_model() -> str:
-    libc = _libc()
+    libc = linux.libc()
     os.setsid()
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_CHILD_SUBREAPER")
@@ -159,14 +154,7 @@ def _rlimits(uid: int | None) -> Callable[[], str]:
 
 
 def _has_cap(cap: int) -> bool:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) >> cap & 1)
-    except OSError:
-        pass
-    return False
+    return bool(procfs.effective_caps() >> cap & 1)
 
 
 @contextlib.contextmanager
@@ -174,7 +162,7 @@ def _fs_creds(uid: int | None) -> Iterator[None]:
     if uid is None:
         yield
         return
-    libc = _libc()
+    libc = linux.libc()
     libc.setfsgid(uid)
     libc.setfsuid(uid)
     try:
@@ -195,7 +183,7 @@ def _supervision(uid: int | None) -> Entry:
         try:
             if uid is not None:
                 _become(uid)
-                _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as a run's processes do after setresuid
+                linux.libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as a run's processes do after setresuid
             os.write(ready_w, b"r")
             os.read(go_r, 1)
         finally:
@@ -241,7 +229,7 @@ def _supervision(uid: int | None) -> Entry:
 
 def _seccomp() -> str:
     seccomp.install_filter()
-    rc = _libc().personality(ctypes.c_ulong(0x0040000))  # ADDR_NO_RANDOMIZE: denied by our filter
+    rc = linux.libc().personality(ctypes.c_ulong(0x0040000))  # ADDR_NO_RANDOMIZE: denied by our filter
     if rc != -1 or ctypes.get_errno() != errno.EPERM:
         raise OSError(errno.EINVAL, "filter installed but personality() not denied")
     pid = os.fork()

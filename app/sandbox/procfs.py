@@ -113,6 +113,15 @@ class ProcFiles:
         self.sched_fd = None
 
 
+def read_all(path: str) -> str | None:
+    """A whole /proc file however long (read to the end, not one read), or None when unreadable."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def read_text(path: str, limit: int = 4096) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -228,3 +237,132 @@ def list_tids(pid: int) -> list[int]:
 
 def all_pids() -> list[int]:
     return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def status_field(pid: int | str, name: str) -> list[str] | None:
+    """The values of one line of /proc/PID/status (e.g. "Uid" -> real, effective, saved, fs); None if absent."""
+    text = read_text(f"/proc/{pid}/status", 8192)
+    for line in (text or "").splitlines():
+        key, sep, rest = line.partition(":")
+        if sep and key == name:
+            return rest.split()
+    return None
+
+
+def uids(pid: int | str) -> tuple[int, int, int] | None:
+    """(real, effective, saved) uid of a process; None if it is gone.
+
+    /proc/PID's inode owner is not enough: a process that made itself non-dumpable
+    (prctl PR_SET_DUMPABLE 0) shows up as owned by root there.
+    """
+    values = status_field(pid, "Uid")
+    try:
+        return (int(values[0]), int(values[1]), int(values[2])) if values else None
+    except (IndexError, ValueError):
+        return None
+
+
+def effective_caps(pid: int | str = "self") -> int:
+    """The effective capability set (CapEff) as a bit mask; 0 when unreadable."""
+    values = status_field(pid, "CapEff")
+    try:
+        return int(values[0], 16) if values else 0
+    except (IndexError, ValueError):
+        return 0
+
+
+def read_stat(pid: int | str) -> Stat | None:
+    """/proc/PID/stat parsed; None if the process is gone."""
+    text = read_text(f"/proc/{pid}/stat", 1024)
+    try:
+        return parse_stat(text.encode()) if text else None
+    except (ValueError, IndexError):
+        return None
+
+
+def state_letter(pid: int) -> str:
+    """One-letter state from /proc/PID/stat ('?' when gone)."""
+    st = read_stat(pid)
+    return st.state if st is not None else "?"
+
+
+def comm(pid: int) -> str:
+    """The process's name (its kernel comm); '?' when gone."""
+    text = read_text(f"/proc/{pid}/comm", 64)
+    return text.strip() if text is not None else "?"
+
+
+def arg_area(pid: int | str = "self") -> tuple[int, int]:
+    """Where the process's argument strings are in its memory: (arg_start, arg_end), fields 48 and 49 of stat."""
+    text = read_text(f"/proc/{pid}/stat", 1024) or ""
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[45]), int(fields[46])
+
+
+def children(pid: int) -> list[int]:
+    """The children of every thread of pid, from /proc/PID/task/*/children."""
+    kids: list[int] = []
+    for tid in list_tids(pid):
+        kids += [int(k) for k in (read_text(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    return kids
+
+
+def pss_bytes(pid: int) -> int | None:
+    """Proportional set size (smaps_rollup's Pss): a page shared by n processes counts 1/n in each."""
+    for line in (read_text(f"/proc/{pid}/smaps_rollup", 4096) or "").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def sysvipc(kind: str) -> list[dict[str, str]] | None:
+    """The rows of /proc/sysvipc/<shm|sem|msg>, keyed by the header's column names (their positions differ
+    per kind and kernel); None without SysV IPC."""
+    text = read_all(f"/proc/sysvipc/{kind}")
+    if text is None:
+        return None
+    lines = text.splitlines()
+    header = lines[0].split() if lines else []
+    return [dict(zip(header, line.split(), strict=False)) for line in lines[1:]]
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    fstype: str
+    root: str  # the mounted directory inside its file system
+    point: str
+    options: frozenset[str]  # the file system's own options (cgroup v1: its controllers)
+
+
+def _unescape(s: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal."""
+    return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def mounts() -> list[Mount]:
+    """This mount namespace's mounts, from /proc/self/mountinfo."""
+    out: list[Mount] = []
+    for line in (read_all("/proc/self/mountinfo") or "").splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        lf, rf = left.split(), right.split()
+        if len(lf) < 5 or len(rf) < 3:
+            continue
+        out.append(Mount(rf[0], _unescape(lf[3]), _unescape(lf[4]), frozenset(rf[2].split(","))))
+    return out
+
+
+def own_cgroups() -> dict[str, str]:
+    """controller -> this process's cgroup path, from /proc/self/cgroup; "" is the v2 line."""
+    out: dict[str, str] = {}
+    for line in (read_all("/proc/self/cgroup") or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            out[""] = parts[2]
+        for c in parts[1].split(","):
+            if c:
+                out[c] = parts[2]
+    return out

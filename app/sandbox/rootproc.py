@@ -17,41 +17,29 @@ RootSetup (as JSON) before it calls the second.
 from __future__ import annotations
 
 import ctypes
-import functools
 import json
 import os
 import resource
 import signal
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import cleanup
+from . import cleanup, procfs
 from .limits import Limits
-
-PR_SET_DUMPABLE = 4
-
-
-@functools.cache
-def libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)  # cached: dlopen costs ~0.3 ms in a freshly forked process
-
-
-def prctl(option: int, arg: int) -> None:
-    if libc().prctl(option, arg, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+from .linux import PR_SET_DUMPABLE, PR_SET_MM, PR_SET_MM_ARG_END, PR_SET_NAME, libc, prctl
+from .protocol import DEFAULT_NICE, PaceMode
 
 
 def _set_comm(name: bytes) -> None:
-    libc().prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
+    libc().prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
 def _set_cmdline(argv: list[str]) -> None:
     """Make /proc/self/cmdline (what `ps` shows) read `python3 main.py` instead of the launcher's
     command line, by overwriting the argument area in place (as setproctitle does)."""
     try:
-        fields = open("/proc/self/stat", "rb").read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        start, end = procfs.arg_area()
         new = b"\0".join(a.encode() for a in argv) + b"\0"
         if len(new) > end - start:
             return
@@ -59,9 +47,26 @@ def _set_cmdline(argv: list[str]) -> None:
             mem.seek(start)
             mem.write(new.ljust(end - start, b"\0"))
         # Trim the area to the new length where allowed (CAP_SYS_RESOURCE); otherwise NULs pad it.
-        libc().prctl(35, 9, ctypes.c_ulong(start + len(new)), 0, 0)  # PR_SET_MM_ARG_END
+        libc().prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + len(new)), 0, 0)
     except (OSError, ValueError, IndexError):
         pass
+
+
+def fork_child(body: Callable[[], object], what: str) -> int:
+    """Fork a child that runs body() and never comes back to the caller's code. If body raises (its set-up
+    failed), the child says so on its stderr, the pipe the supervisor reads, and exits 127, as a shell does
+    for a command it could not start. Returns the child's pid (in the parent)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        except BaseException as e:
+            try:
+                os.write(2, f"proclab: could not start {what}: {e}\n".encode())
+            except OSError:
+                pass
+        os._exit(127)
+    return pid
 
 
 def run_nice(configured: int, cg: Any) -> int:
@@ -85,9 +90,9 @@ class RootSetup:
     bin_dir: str
     shim_dir: str
     shim_path: str
-    pace: str = "normal"
-    stdio: str = "terminal"  # compile.Stdio: stdout line-buffered as on a terminal, or as into a pipe
-    nice: int = 10
+    pace: str = PaceMode.NORMAL.value
+    stdio: str = "terminal"  # protocol.Stdio: stdout line-buffered as on a terminal, or as into a pipe
+    nice: int = DEFAULT_NICE
     cgroup: bool = False
 
     def encode(self) -> bytes:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import platform
 from dataclasses import dataclass
 from typing import Any
 
-# prctl / seccomp constants (linux/prctl.h, linux/seccomp.h, linux/audit.h).
-PR_SET_NO_NEW_PRIVS = 38
-PR_GET_SECCOMP = 21
-PR_SET_SECCOMP = 22
+from . import linux
+from .linux import CLONE_NS_MASK, PR_GET_SECCOMP, PR_SET_SECCOMP
+
+# seccomp constants (linux/seccomp.h, linux/audit.h); prctl's and clone's are in linux.py.
 SECCOMP_MODE_FILTER = 2
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_GET_ACTION_AVAIL = 2
@@ -47,17 +46,6 @@ OFF_ARCH = 4
 def OFF_ARG_LO(i: int) -> int:  # named like the C macro it stands for
     return 16 + 8 * i
 
-
-# Namespace flags that clone() may carry in its first argument (linux/sched.h). CLONE_NEWTIME
-# (0x80) overlaps the exit-signal byte of clone() and only works through clone3/unshare.
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-CLONE_NS_MASK = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 
 TIOCSTI = 0x5412  # push bytes into a terminal's input: a classic escape from a sandbox sharing a tty
 TIOCLINUX = 0x541C
@@ -231,22 +219,12 @@ def current_arch() -> Arch | None:
     return ARCHES.get(platform.machine().lower())
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # Cached: dlopen costs ~0.3 ms in a freshly forked process, on the path of every run start.
-    # dlopen(NULL): the interpreter already links libc; ctypes.util.find_library would run ldconfig.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    libc.prctl.restype = ctypes.c_int
-    return libc
-
-
 def available() -> bool:
     """True when this kernel and architecture can take our filter (the probe still tries it for real)."""
     if current_arch() is None:
         return False
     try:
-        libc = _libc()
+        libc = linux.libc()
     except OSError:
         return False
     # PR_GET_SECCOMP fails with EINVAL on a kernel built without seccomp.
@@ -262,10 +240,7 @@ def _action_available(libc: ctypes.CDLL, arch: Arch, action: int) -> bool:
 
 def set_no_new_privs() -> None:
     """No setuid/file-capability gains across exec from here on; required for an unprivileged filter."""
-    libc = _libc()
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(e, e)}")
+    linux.no_new_privs()
 
 
 @dataclass
@@ -283,7 +258,7 @@ def prepare_filter() -> PreparedFilter:
     arch = current_arch()
     if arch is None:
         raise RuntimeError(f"seccomp filter: unsupported architecture {platform.machine()}")
-    libc = _libc()
+    libc = linux.libc()
     kill = SECCOMP_RET_KILL_PROCESS
     if not _action_available(libc, arch, kill):
         kill = SECCOMP_RET_KILL_THREAD  # kernels before 4.14

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from . import rootproc, supervisor
 from .limits import Limits
+from .protocol import DEFAULT_NICE
 
 
 def cgroup_name(uid: int) -> str:
@@ -48,21 +49,17 @@ def _fork_placeholder(cfg: dict[str, Any], cg: Any, tmp_mb: int, cg_error: str |
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     inodes = (os.fstat(stdin_r).st_ino, os.fstat(out_w).st_ino, os.fstat(err_w).st_ino)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            rootproc.prepare_root(cg, stdin_r, out_w, err_w, keep=(go_r,))
-            rootproc.warm_up(list(cfg.get("layers") or []), list(cfg.get("ro_paths") or []), rootproc.run_nice(int(cfg.get("nice", 10)), cg))
-            setup = rootproc.wait_for_setup(go_r)
-            if setup is None:
-                os._exit(0)  # retired before any run
-            rootproc.finish_root(setup)
-        except BaseException as e:
-            try:
-                os.write(2, f"proclab: could not start the scenario: {e}\n".encode())
-            except OSError:
-                pass
-        os._exit(127)
+
+    def placeholder() -> None:
+        rootproc.prepare_root(cg, stdin_r, out_w, err_w, keep=(go_r,))
+        rootproc.warm_up(list(cfg.get("layers") or []), list(cfg.get("ro_paths") or []),
+                         rootproc.run_nice(int(cfg.get("nice", DEFAULT_NICE)), cg))
+        setup = rootproc.wait_for_setup(go_r)
+        if setup is None:
+            os._exit(0)  # retired before any run
+        rootproc.finish_root(setup)
+
+    pid = rootproc.fork_child(placeholder, "the scenario")
     for fd in (stdin_r, out_w, err_w, go_r):
         os.close(fd)
     return rootproc.PreparedRoot(pid=pid, go_w=go_w, stdin_w=stdin_w, out_r=out_r, err_r=err_r, inodes=inodes,

@@ -17,50 +17,21 @@ import os
 import selectors
 import signal
 import socket
-import stat
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from . import cleanup, compile, procfs, rootproc
-from .limits import Limits
+from . import cleanup, compile, linux, procfs, protocol, rootproc
+from .limitwatch import LimitWatch
+from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from .native.lines import LineResolver
-from .output import OutputMixin
-from .rootproc import prctl
-from .shimlink import ShimMixin
+from .output import PIPE, OutputPipes
+from .protocol import Command, Op, PaceMode, RunSpec, UserSignal
+from .shimlink import ACCEPT, SHIM, ShimLink
 from .tracker import Tracker, signal_name
 
-PR_SET_CHILD_SUBREAPER = 36
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
-
-_SIGNALS_FOR_USER = {"SIGINT", "SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP",
-                     "SIGQUIT", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGTSTP"}
-
-
 NS_ERROR: str | None = None  # set by the launcher when the namespaces could not be made
-
-
-def _bytes_under(top: str, recursive: bool, uid: int | None = None) -> int:
-    """Bytes allocated to the files under top (never following a link); only uid's files when given."""
-    total = 0
-    stack = [top]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        if recursive:
-                            stack.append(e.path)
-                    elif uid is None or st.st_uid == uid:
-                        total += st.st_blocks * 512
-        except OSError:
-            continue
-    return total
 
 
 class _RunFsCreds:
@@ -70,7 +41,7 @@ class _RunFsCreds:
 
     def __init__(self, uid: int | None, gid: int | None) -> None:
         self.uid, self.gid = uid, gid
-        self.libc = rootproc.libc() if uid is not None and os.geteuid() == 0 else None
+        self.libc = linux.libc() if uid is not None and os.geteuid() == 0 else None
 
     def __enter__(self) -> None:
         if self.libc is not None:
@@ -107,6 +78,9 @@ def shim_listener(path: str, uid: int | None, gid: int | None) -> socket.socket:
     return listener
 
 
+CMD, WAKE = "cmd", "wake"  # the selector's tags of the web side's socket and of the signal wake-up pipe
+
+
 class Phase(enum.Enum):
     PREPARING = "preparing"
     RUNNING = "running"
@@ -115,67 +89,61 @@ class Phase(enum.Enum):
     FINISHED = "finished"
 
 
-class Supervisor(OutputMixin, ShimMixin):
-    def __init__(self, sock: socket.socket, spec: dict[str, Any], warm: rootproc.PreparedRoot | None = None) -> None:
+class Supervisor:
+    """One run, from its spec to its run.finished. Its parts own their state: the output pipes
+    (`output`), the shims' connections and pace (`link`), the limits' watch (`watch`), the process
+    model (`tracker`); the supervisor owns the life cycle, the pause, discovery and teardown."""
+
+    def __init__(self, sock: socket.socket, spec: RunSpec, warm: rootproc.PreparedRoot | None = None) -> None:
         self.sock = sock
         self.warm = warm  # a warm spare's placeholder root, already forked and in its cgroup
         self.spec = spec
-        self.run_id: str = spec["run_id"]
-        self.limits = Limits.from_dict(spec.get("limits", {}))
-        self.uid: int | None = spec.get("uid")
-        self.gid: int | None = spec.get("gid", self.uid)
-        self.runtime = spec["runtime_dir"]
+        self.run_id = spec.run_id
+        self.limits = spec.limits
+        self.uid, self.gid = spec.uid, spec.gid
+        self.runtime = spec.runtime_dir
         self.run_dir = os.path.join(self.runtime, "runs", self.run_id)
         self.ctl_dir = os.path.join(self.runtime, "ctl", self.run_id)
         self.shim_path = os.path.join(self.ctl_dir, "shim.sock")
         self.phase = Phase.PREPARING
         self.t0 = time.monotonic_ns()
-        self.seq = int(spec.get("seq_base", 0))  # after the web process's own events (run.queued)
+        self.seq = spec.seq_base  # after the web process's own events (run.queued)
         self.out: list[bytes] = []
         self.sel = selectors.DefaultSelector()
-        self.pipes: dict[int, tuple[int, str, Any]] = {}  # fd -> (pid, stream, decoder)
-        self.conns: dict[int, tuple[socket.socket, int]] = {}  # fd -> (conn, pid)
         self.root_pid = -1
         self.root_status: int | None = None
         self.root_gone_at: int | None = None
         self.status: str | None = None
         self.reason: str | None = None
         self.limit_fired: str | None = None
-        self.output_bytes = 0
-        self.dropped_bytes = 0
-        self.tokens = float(self.limits.output_rate_kbps * 1024)
-        self.last_refill = time.monotonic()
-        self.throttled: set[int] = set()
-        self.mode = "normal"
-        self.delay_ms = 300
-        self.pending_go: list[tuple[socket.socket, float]] = []
+        self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
         self.paused_at: float | None = None
         self.paused_total = 0.0
         self.stopped_by_us: set[int] = set()
-        self.pending_exec: dict[int, dict[str, Any]] = {}
-        self.stdin_w: int | None = None
-        self.limit_hits: dict[str, str] = {}
         self.last_scan = 0
-        self.last_files = 0.0
         self.stat_events = 0
-        self.max_rss = 0
         self.inbuf = b""
-        self.tracker = Tracker(os.getpid(), self.emit, run_dir=self.run_dir)
-        self.pid_ns = os.getpid() == 1
-        self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.cg: Any = None
         self.foreign: set[int] = set()
-        self.last_pss = 0.0
-        self.last_cg = 0.0
-        self.cg_cpu = 0.0
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
-        self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
-        self.lines = LineResolver(self.run_dir, self.uid, self.gid)
-        self.native_exe: dict[int, str] = {}
-        self.native_execd: set[int] = set()
-        self.exec_confirmed: set[int] = set()
-        self.fork_begin: dict[int, tuple[str, Any]] = {}
         self.own_pid = os.getpid()
+        self.pid_ns = self.own_pid == 1
+        self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
+        self.tracker = Tracker(self.own_pid, self.emit, run_dir=self.run_dir)
+        self.lines = LineResolver(self.run_dir, self.uid, self.gid)
+        self.watch = LimitWatch(self.limits, self.tracker, self.run_dir, self.uid)
+        self.output = OutputPipes(self.sel, self.limits, self.emit, lambda detail: self.fire_limit("output", detail))
+        self.link = ShimLink(self.sel, self.tracker, self.output, self.lines, self.uid, self.run_dir, self.emit,
+                             self.watch.hit)
+        self._commands: dict[Op, Callable[[Command], None]] = {
+            Op.STOP: self._stop, Op.SIGNAL: self._signal, Op.INTERRUPT: self._interrupt,
+            Op.INPUT: lambda c: self.output.write_stdin(c.text), Op.EOF: lambda c: self.output.close_stdin(),
+            Op.PACE: lambda c: self.pace(c.mode or PaceMode.NORMAL, c.delay_ms), Op.STEP: lambda c: self.link.step(),
+        }
+        # What to do with a ready fd, by its selector tag.
+        self._ready: dict[str, Callable[[int], None]] = {
+            PIPE: self._read_pipe, SHIM: self._read_shim, ACCEPT: lambda fd: self.link.accept(),
+            CMD: lambda fd: self.read_cmd(), WAKE: self._woken}
 
     # ------------------------------------------------------------ events
 
@@ -187,7 +155,8 @@ class Supervisor(OutputMixin, ShimMixin):
     def emit(self, ev: dict[str, Any], t: int | None = None) -> None:
         if not ev["type"].startswith("run.") and not self.introduce(ev):
             return
-        ev = {"v": 1, "seq": self.seq, "t": max(0, (t if t is not None else time.monotonic_ns()) - self.t0), **ev}
+        at = t if t is not None else time.monotonic_ns()
+        ev = {"v": protocol.EVENT_VERSION, "seq": self.seq, "t": max(0, at - self.t0), **ev}
         self.seq += 1
         if ev["type"] == "proc.state":
             self.stat_events += 1
@@ -214,9 +183,9 @@ class Supervisor(OutputMixin, ShimMixin):
         """Spawn pid as observed if it is (or, when may_be_gone, was) a process of this run."""
         if pid in self.lines.helper_pids or depth > 16:
             return False
-        stat_text = procfs.read_text(f"/proc/{pid}/stat", 1024)
-        if stat_text:
-            ppid = procfs.parse_stat(stat_text.encode()).ppid
+        st = procfs.read_stat(pid)
+        if st is not None:
+            ppid = st.ppid
             try:
                 ours = os.stat(f"/proc/{pid}").st_uid == self.uid if self.uid is not None else (
                     ppid in self.tracker.procs or ppid == self.own_pid)
@@ -256,15 +225,16 @@ class Supervisor(OutputMixin, ShimMixin):
                 if os.path.lexists(new):
                     cleanup.remove_tree_nofollow(new)
                 os.rename(old, new)
-            self.listener = made.listener
+            listener = made.listener
         else:
             if made is not None:  # made for another uid: not usable, not to be left behind either
                 made.listener.close()
                 for d in (made.run_dir, made.ctl_dir):
                     cleanup.remove_tree_nofollow(d)
             make_run_dirs(self.runtime, [self.run_dir, self.ctl_dir], self.uid, self.gid)
-            self.listener = shim_listener(self.shim_path, self.uid, self.gid)
-        for name, content in self.spec.get("files", {}).items():
+            listener = shim_listener(self.shim_path, self.uid, self.gid)
+        self.link.listen(listener)
+        for name, content in self.spec.files.items():
             if "/" in name or name.startswith(".") or not name:
                 raise ValueError(f"bad file name {name!r}")
             path = os.path.join(self.run_dir, name)
@@ -280,15 +250,15 @@ class Supervisor(OutputMixin, ShimMixin):
                 namespaces.resize_tmp([t for t in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(t)],
                                       max(1, self.limits.files_mb) << 20)
             except OSError as e:
-                self.emit({"type": "run.error", "detail": f"could not resize /tmp: {e}"})
+                self.emit(protocol.run_error(f"could not resize /tmp: {e}"))
         if self.warm is not None and (self.warm.cg is not None or self.warm.cg_error):
             self.cg = self.warm.cg
             if self.warm.cg_error:
-                self.emit({"type": "run.error", "detail": f"cgroup not used: {self.warm.cg_error}"})
+                self.emit(protocol.run_error(f"cgroup not used: {self.warm.cg_error}"))
             else:
                 self.cg.set_limits(pids_max=self.limits.processes, memory_max=self.limits.memory_mb * 2**20,
                                    cpu_quota_pct=None)
-        elif "cgroup" in self.spec.get("layers", []):
+        elif "cgroup" in self.spec.layers:
             from . import cgroup
 
             try:
@@ -297,28 +267,28 @@ class Supervisor(OutputMixin, ShimMixin):
                 self.cg = cgroup.RunCgroup.create(name, pids_max=self.limits.processes,
                                                   memory_max=self.limits.memory_mb * 2**20, cpu_quota_pct=None)
             except OSError as e:
-                self.emit({"type": "run.error", "detail": f"cgroup not used: {e}"})
-        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
-        self.sel.register(self.sock, selectors.EVENT_READ, "cmd")
+                self.emit(protocol.run_error(f"cgroup not used: {e}"))
+        self.watch.cg = self.cg
+        self.sel.register(self.sock, selectors.EVENT_READ, CMD)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: None)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(self.wake_r, selectors.EVENT_READ, WAKE)
 
     def start_root(self) -> None:
-        pace = self.spec.get("pace") or {}
-        if pace.get("mode") in ("step", "slow"):
+        pace = self.spec.pace
+        if pace is not None and pace.mode in (PaceMode.STEP, PaceMode.SLOW):
             # Known before the fork: the root's shim starts paced, so even its first traced call waits.
-            self.mode = pace["mode"]
-            if isinstance(pace.get("delay_ms"), int) and 0 <= pace["delay_ms"] <= 10_000:
-                self.delay_ms = pace["delay_ms"]
+            self.link.mode = pace.mode
+            if pace.delay_ms is not None:
+                self.link.delay_ms = pace.delay_ms
         warm = self.warm
         if warm is not None and not self._placeholder_alive(warm.pid):
             warm.close_fds()
             warm = None  # it died while waiting (it never ran student code): fork a root the cold way
-            self.emit({"type": "run.error", "detail": "the warm root process was gone; started a new one"})
+            self.emit(protocol.run_error("the warm root process was gone; started a new one"))
         if warm is not None:
             pid, stdin_w, out_r, err_r = warm.pid, warm.stdin_w, warm.out_r, warm.err_r
             self.tracker.hidden.update(f"pipe:[{ino}]" for ino in warm.inodes)
@@ -333,57 +303,49 @@ class Supervisor(OutputMixin, ShimMixin):
             for fd in (stdin_r, out_w, err_w):
                 self.tracker.hidden.add(f"pipe:[{os.fstat(fd).st_ino}]")
             setup_obj = self.root_setup()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    rootproc.prepare_root(self.cg, stdin_r, out_w, err_w)
-                    rootproc.finish_root(setup_obj)
-                except BaseException as e:  # setup failed: say so on the pipe the supervisor reads
-                    try:
-                        os.write(2, f"proclab: could not start the scenario: {e}\n".encode())
-                    except OSError:
-                        pass
-                os._exit(127)
+
+            def become_root() -> None:
+                rootproc.prepare_root(self.cg, stdin_r, out_w, err_w)
+                rootproc.finish_root(setup_obj)
+
+            pid = rootproc.fork_child(become_root, "the scenario")
             os.close(stdin_r)
             os.close(out_w)
             os.close(err_w)
-        self.root_pid = pid
+        self.root_pid = self.link.root_pid = pid
         os.set_blocking(stdin_w, False)
-        self.stdin_w = stdin_w
-        self.add_pipe(out_r, pid, "stdout")
-        self.add_pipe(err_r, pid, "stderr")
-        layers = [x for x in self.spec.get("layers", [])
+        self.output.stdin_w = stdin_w
+        self.output.add(out_r, pid, "stdout")
+        self.output.add(err_r, pid, "stderr")
+        layers = [x for x in self.spec.layers
                   if (x != "namespaces" or self.pid_ns) and (x != "cgroup" or self.cg is not None)]
-        self.emit({"type": "run.started", "root_pid": pid, "init_pid": os.getpid(), "layers": layers,
-                   "limits": self.limits.to_dict(), "lesson": self.spec.get("lesson"), "pid_ns": self.pid_ns,
-                   "uid": self.uid, "warm": warm is not None,
-                   "nice": rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg)}, t=self.t0)
+        self.emit(protocol.run_started(pid, os.getpid(), layers, self.limits.to_dict(), self.spec.lesson, self.pid_ns,
+                                       self.uid, warm is not None, rootproc.run_nice(self.spec.nice, self.cg)),
+                  t=self.t0)
         if NS_ERROR:
-            self.emit({"type": "run.error", "detail": f"running without namespaces: {NS_ERROR}"})
-        stdin_text = self.spec.get("stdin")
-        if stdin_text:
-            self.write_stdin(stdin_text)  # given up front: in the recording as io.input, like typed input
-        if self.spec.get("stdin_eof", bool(stdin_text)):
-            self.close_stdin()
-        if self.mode != "normal":
-            self.emit({"type": "run.pace", "mode": self.mode, "delay_ms": self.delay_ms})
-        if (self.spec.get("pace") or {}).get("mode") == "paused":
-            self.pace("paused", None)
-        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.get("main", "")))
+            self.emit(protocol.run_error(f"running without namespaces: {NS_ERROR}"))
+        if self.spec.stdin:
+            self.output.write_stdin(self.spec.stdin)  # given up front: in the recording as io.input, like typed input
+        if self.spec.close_stdin:
+            self.output.close_stdin()
+        if self.link.mode is not PaceMode.NORMAL:
+            self.emit(protocol.run_pace(self.link.mode, self.link.delay_ms))
+        if pace is not None and pace.mode is PaceMode.PAUSED:
+            self.pace(PaceMode.PAUSED, None)
+        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.main))
         if root is not None:
             root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
-            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.get("main", ""))  # or by its exec
+            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.main)  # or by its exec
         self.phase = Phase.RUNNING
         self.flush()
 
     def root_setup(self) -> rootproc.RootSetup:
+        spec = self.spec
         return rootproc.RootSetup(
-            main=self.spec.get("main", "main.py"), run_dir=self.run_dir, limits=self.limits.to_dict(),
-            uid=self.uid, gid=self.gid, layers=list(self.spec.get("layers", [])),
-            ro_paths=list(self.spec.get("ro_paths", [])), bin_dir=self.spec["bin_dir"],
-            shim_dir=self.spec["shim_dir"], shim_path=self.shim_path, pace=self.mode,
-            stdio=str(self.spec.get("stdio") or "terminal"),
-            nice=rootproc.run_nice(int(self.spec.get("nice", 10)), self.cg), cgroup=self.cg is not None)
+            main=spec.main, run_dir=self.run_dir, limits=self.limits.to_dict(), uid=self.uid, gid=self.gid,
+            layers=list(spec.layers), ro_paths=list(spec.ro_paths), bin_dir=spec.bin_dir, shim_dir=spec.shim_dir,
+            shim_path=self.shim_path, pace=self.link.mode.value, stdio=spec.stdio.value,
+            nice=rootproc.run_nice(spec.nice, self.cg), cgroup=self.cg is not None)
 
     @staticmethod
     def _placeholder_alive(pid: int) -> bool:
@@ -391,10 +353,6 @@ class Supervisor(OutputMixin, ShimMixin):
             return os.waitpid(pid, os.WNOHANG) == (0, 0)
         except ChildProcessError:
             return False
-
-    # ------------------------------------------------------------ output
-
-    # ------------------------------------------------------------ shim
 
     # ------------------------------------------------------------ commands from the web
 
@@ -417,53 +375,38 @@ class Supervisor(OutputMixin, ShimMixin):
         while b"\n" in self.inbuf:
             line, self.inbuf = self.inbuf.split(b"\n", 1)
             try:
-                cmd = json.loads(line)
+                cmd = protocol.parse_command(json.loads(line))
             except ValueError:
                 continue
-            if isinstance(cmd, dict):
-                self.command(cmd)
+            if cmd is not None:
+                self._commands[cmd.op](cmd)
 
-    def command(self, cmd: dict[str, Any]) -> None:
-        op = cmd.get("cmd")
-        if op == "stop":
-            if self.phase in (Phase.RUNNING, Phase.DRAINING):
-                self.finish("stopped", "stopped by the user")
-        elif op == "signal":
-            name = str(cmd.get("signal", ""))
-            pid = cmd.get("pid")
-            if name not in _SIGNALS_FOR_USER or not isinstance(pid, int):
-                return
-            p = self.tracker.procs.get(pid)
-            if p is None or not p.alive:
-                return
-            self.emit({"type": "signal.sent", "from": None, "to": pid, "signal": name, "line": None})
-            try:
-                os.kill(pid, signal.Signals[name])
-            except OSError:
-                pass
-        elif op == "interrupt":  # Ctrl+C: SIGINT to the foreground process group
-            self.emit({"type": "signal.sent", "from": None, "to": -self.root_pid, "signal": "SIGINT", "line": None})
-            try:
-                os.killpg(self.root_pid, signal.SIGINT)
-            except OSError:
-                pass
-        elif op == "input":
-            self.write_stdin(str(cmd.get("text", "")))
-        elif op == "eof":
-            self.close_stdin()
-        elif op == "pace":
-            self.pace(str(cmd.get("mode", "normal")), cmd.get("delay_ms"))
-        elif op == "step":
-            if self.pending_go:
-                conn, _ = self.pending_go.pop(0)
-                self._go(conn)
+    def _stop(self, cmd: Command) -> None:
+        if self.phase in (Phase.RUNNING, Phase.DRAINING):
+            self.finish("stopped", "stopped by the user")
 
-    def pace(self, mode: str, delay_ms: Any) -> None:
-        if mode not in ("normal", "paused", "step", "slow"):
+    def _signal(self, cmd: Command) -> None:
+        p = self.tracker.procs.get(cmd.pid) if cmd.pid is not None else None
+        if p is None or not p.alive or cmd.signal is None:
             return
-        if isinstance(delay_ms, int) and 0 <= delay_ms <= 10_000:
-            self.delay_ms = delay_ms
-        if mode == "paused":
+        self.emit(protocol.signal_sent(None, p.pid, cmd.signal.value, None))
+        try:
+            os.kill(p.pid, signal.Signals[cmd.signal.value])
+        except OSError:
+            pass
+
+    def _interrupt(self, cmd: Command) -> None:
+        """Ctrl+C: SIGINT to the foreground process group."""
+        self.emit(protocol.signal_sent(None, -self.root_pid, UserSignal.SIGINT.value, None))
+        try:
+            os.killpg(self.root_pid, signal.SIGINT)
+        except OSError:
+            pass
+
+    def pace(self, mode: PaceMode, delay_ms: int | None) -> None:
+        if mode is PaceMode.PAUSED:
+            if delay_ms is not None:
+                self.link.delay_ms = delay_ms
             if self.paused_at is None:
                 self.paused_at = time.monotonic()
                 for p in self.tracker.alive():
@@ -483,14 +426,8 @@ class Supervisor(OutputMixin, ShimMixin):
                     except OSError:
                         pass
                 self.stopped_by_us.clear()
-            self.mode = mode
-            for conn, _pid in list(self.conns.values()):
-                self._send_mode(conn)
-            if mode == "normal":
-                for conn, _ in self.pending_go:
-                    self._go(conn)
-                self.pending_go.clear()
-        self.emit({"type": "run.pace", "mode": mode, "delay_ms": self.delay_ms})
+            self.link.set_mode(mode, delay_ms)
+        self.emit(protocol.run_pace(mode, self.link.delay_ms))
 
     # ------------------------------------------------------------ children and discovery
 
@@ -529,7 +466,7 @@ class Supervisor(OutputMixin, ShimMixin):
         for pid, (seen, ppid) in list(self.candidates.items()):
             if pid in self.tracker.procs:
                 del self.candidates[pid]
-            elif now - seen > (self.VFORK_NS if ppid in self.fork_begin else self.CANDIDATE_NS):
+            elif now - seen > (self.VFORK_NS if self.link.fork_in_progress(ppid) else self.CANDIDATE_NS):
                 del self.candidates[pid]
                 if os.path.exists(f"/proc/{pid}"):
                     self.tracker.add(pid, ppid, "observed")
@@ -551,33 +488,17 @@ class Supervisor(OutputMixin, ShimMixin):
                         continue
                 except OSError:
                     continue
-                text = procfs.read_text(f"/proc/{pid}/stat", 1024)
-                ppid = procfs.parse_stat(text.encode()).ppid if text else 0
-                self.candidates[pid] = (now, ppid)
+                st = procfs.read_stat(pid)
+                self.candidates[pid] = (now, st.ppid if st is not None else 0)
             else:
-                text = procfs.read_text(f"/proc/{pid}/stat", 1024)
-                if not text:
+                st = procfs.read_stat(pid)
+                if st is None:
                     continue
-                st = procfs.parse_stat(text.encode())
                 if st.ppid in alive_pids or st.ppid == os.getpid():
                     self.candidates[pid] = (now, st.ppid)
                     alive_pids.add(pid)
                 else:
                     self.foreign.add(pid)
-
-    def confirm_execs(self) -> None:
-        """Report an exec once the kernel shows it: a new program image, or the process ended
-        without the shim reporting a failed exec (a short-lived `ls` may be gone before we look)."""
-        for pid, pend in list(self.pending_exec.items()):
-            try:
-                exe = os.readlink(f"/proc/{pid}/exe")
-            except OSError:
-                exe = None
-            if exe is not None and exe == pend.get("exe"):
-                continue
-            self.pending_exec.pop(pid, None)
-            self.exec_confirmed.add(pid)  # the new image's native hello, if any, must not report it again
-            self.emit({"type": "proc.exec", "pid": pid, "argv": pend["argv"], "line": pend.get("line")})
 
     # ------------------------------------------------------------ limits
 
@@ -585,69 +506,28 @@ class Supervisor(OutputMixin, ShimMixin):
         paused = self.paused_total + (time.monotonic() - self.paused_at if self.paused_at else 0.0)
         return (time.monotonic_ns() - self.t0) / 1e9 - paused
 
-    def files_bytes(self) -> int:
-        """Disk used by the run: its directory tree, and its uid's files in the shared temporary dirs."""
-        total = _bytes_under(self.run_dir, recursive=True)
-        if self.uid is not None:
-            total += sum(_bytes_under(d, recursive=False, uid=self.uid) for d in ("/tmp", "/var/tmp", "/dev/shm"))
-        return total
-
     def check_limits(self) -> None:
-        lim = self.limits
-        now_mono = time.monotonic()
         if self.seq > self.MAX_EVENTS:
             self.fire_limit("output", f"more than {self.MAX_EVENTS} events")
             return
         if self.paused_at is not None and time.monotonic() - self.paused_at > 600:
-            self.pace("normal", None)
-        if self.elapsed() > lim.wall_s:
-            self.fire_limit("wall", f"{lim.wall_s:g} s of wall-clock time")
+            self.pace(PaceMode.NORMAL, None)
+        if self.elapsed() > self.limits.wall_s:
+            self.fire_limit("wall", f"{self.limits.wall_s:g} s of wall-clock time")
             return
-        if self.cg is not None and now_mono - self.last_cg >= 0.1:
-            # Three cgroup files cost ~20 syscalls: every 100 ms is plenty for limits measured in seconds.
-            self.last_cg = now_mono
-            self.cg_cpu = self.cg.cpu_ns() / 1e9
-            if self.cg.oom_killed():
-                self.limit_hits.setdefault("memory", "the kernel's out-of-memory killer stopped a process")
-            if self.cg.pids_limit_hits() > 0:
-                self.limit_hits.setdefault("processes", "fork() or a new thread failed at the process limit")
-        cpu = self.cg_cpu if self.cg is not None else self.tracker.cpu_seconds()
-        if cpu > lim.cpu_s:
-            self.fire_limit("cpu", f"{lim.cpu_s:g} s of CPU time")
-            return
-        rss = self.tracker.rss_bytes()
-        if rss > lim.memory_mb * 2**20 and now_mono - self.last_pss > 0.1:
-            # RSS counts a page shared after fork once per process; PSS shares it out fairly.
-            self.last_pss = now_mono
-            rss = self.tracker.pss_bytes()
-        elif rss > lim.memory_mb * 2**20:
-            rss = 0
-        self.max_rss = max(self.max_rss, rss)
-        if rss > lim.memory_mb * 2**20 or "memory" in self.limit_hits:
-            self.fire_limit("memory", self.limit_hits.get("memory") or f"{rss >> 20} MiB resident")
-            return
-        if "processes" in self.limit_hits or self.tracker.task_count() >= lim.processes:
-            self.fire_limit("processes", self.limit_hits.get("processes")
-                            or f"{self.tracker.task_count()} processes and threads")
-            return
-        now = time.monotonic()
-        if now - self.last_files > 0.25:
-            self.last_files = now
-            used = self.files_bytes()
-            if used > lim.files_mb * 2**20:
-                self.fire_limit("files", f"{used >> 20} MiB of files")
-                return
+        leftover_for = None
         if self.phase == Phase.DRAINING and self.root_gone_at is not None:
-            left = self.tracker.alive()
-            if (time.monotonic_ns() - self.root_gone_at) / 1e9 > lim.leftover_s and left:
-                self.fire_limit("leftover", f"{len(left)} process(es) still running", count=len(left))
+            leftover_for = (time.monotonic_ns() - self.root_gone_at) / 1e9
+        hit = self.watch.check(leftover_for)
+        if hit is not None:
+            limit, detail, extra = hit
+            self.fire_limit(limit, detail, **extra)
 
     def fire_limit(self, limit: str, detail: str, **extra: Any) -> None:
         if self.phase not in (Phase.RUNNING, Phase.DRAINING) or self.limit_fired:
             return
         self.limit_fired = limit
-        self.emit({"type": "run.limit", "limit": limit, "detail": detail,
-                   "params": self.limits.params(limit, **extra)})
+        self.emit(protocol.run_limit(limit, detail, self.limits.params(limit, **extra)))
         self.finish("limit", detail)
 
     def finish(self, status: str, reason: str | None) -> None:
@@ -667,33 +547,32 @@ class Supervisor(OutputMixin, ShimMixin):
             return 0.0025
         return 0.005 if n <= 16 else min(0.05, 0.0003 * n)
 
+    def _read_pipe(self, fd: int) -> None:
+        if fd in self.output:
+            self.output.read(fd)
+
+    def _read_shim(self, fd: int) -> None:
+        if fd in self.link.conns:
+            self.link.read_shim(fd)
+
+    def _woken(self, fd: int) -> None:
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except OSError:
+            pass
+        self.reap()
+
     def loop(self) -> None:
         next_sample = 0.0
         while self.phase in (Phase.RUNNING, Phase.DRAINING):
             timeout = max(0.0, next_sample - time.monotonic())
-            if self.pending_go:
+            if self.link.pending_go:
                 timeout = min(timeout, 0.01)
             for key, _ in self.sel.select(timeout):
-                what = key.data
-                if what == "pipe":
-                    if key.fd in self.pipes:
-                        self.read_pipe(key.fd)
-                elif what == "shim":
-                    if key.fd in self.conns:
-                        self.read_shim(key.fd)
-                elif what == "accept":
-                    self.accept()
-                elif what == "cmd":
-                    self.read_cmd()
-                elif what == "wake":
-                    try:
-                        while os.read(self.wake_r, 512):
-                            pass
-                    except OSError:
-                        pass
-                    self.reap()
-            self.refill()
-            self.release_due()
+                self._ready[key.data](key.fd)
+            self.output.refill()
+            self.link.release_due()
             now = time.monotonic()
             if now >= next_sample and self.paused_at is None:
                 self.reap()
@@ -702,13 +581,12 @@ class Supervisor(OutputMixin, ShimMixin):
                     self.last_scan = now_ns
                     self.discover()
                 with self.run_fs:
-                    self.confirm_execs()
+                    self.link.confirm_execs()
                     self.tracker.sweep(now_ns)
                 next_sample = now + self.interval()
                 if self.root_gone_at is not None and self.phase == Phase.RUNNING:
                     self.phase = Phase.DRAINING
-                    self.last_files = 0.0  # a fast writer may have finished between two polls: look now
-                    self.last_cg = 0.0  # and the kernel's OOM killer may be why the main program is gone
+                    self.watch.look_now()
                     self.discover()  # a child forked from C just before the end must not be missed
                 self.check_limits()  # before declaring the end: a limit passed at the last moment still counts
                 if self.phase == Phase.DRAINING and not self.tracker.alive() and not self.candidates:
@@ -731,9 +609,7 @@ class Supervisor(OutputMixin, ShimMixin):
     def teardown(self) -> list[str]:
         """SIGCONT+SIGTERM, a short grace, then SIGKILL until nothing of the run is left; then remove files."""
         self.lines.close()
-        for conn, _ in self.pending_go:
-            self._go(conn)
-        self.pending_go.clear()
+        self.link.release_all()
         if self.cg is not None and self.status != "ok":
             self.cg.kill()  # frozen or cgroup.kill: nothing can fork away during the kill
         pids = self.run_pids()
@@ -760,13 +636,10 @@ class Supervisor(OutputMixin, ShimMixin):
         for p in self.tracker.alive():
             self.tracker.gone(p.pid)
         self.tracker.settle(time.monotonic_ns(), force=True)
-        self.drain_shim()
-        self.drain_pipes()
-        self.close_stdin()
-        for conn, _ in list(self.conns.values()):
-            conn.close()
-        self.conns.clear()
-        self.listener.close()
+        self.link.drain_shim()
+        self.output.drain()
+        self.output.close_stdin()
+        self.link.close()
         for d in (self.run_dir, self.ctl_dir):
             try:
                 cleanup.remove_tree_nofollow(d)
@@ -791,10 +664,10 @@ class Supervisor(OutputMixin, ShimMixin):
                 return
             # Keep reading output so writers blocked on a full pipe can die.
             for key, _ in self.sel.select(0.01):
-                if key.data == "pipe" and key.fd in self.pipes:
-                    self.read_pipe(key.fd)
-                elif key.data == "shim" and key.fd in self.conns:
-                    self.read_shim(key.fd)
+                if key.data == PIPE:
+                    self._read_pipe(key.fd)
+                elif key.data == SHIM:
+                    self._read_shim(key.fd)
             self.flush()
 
     def outcome(self, status: str, code: int | None, sig: str | None, reason: str | None) -> dict[str, Any]:
@@ -814,10 +687,10 @@ class Supervisor(OutputMixin, ShimMixin):
         status = self.status or "ok"
         reason = self.reason
         if leftovers:
-            self.emit({"type": "run.error", "detail": "teardown left: " + "; ".join(leftovers[:10])})
+            self.emit(protocol.run_error("teardown left: " + "; ".join(leftovers[:10])))
             status, reason = "error", "teardown left processes or files behind"
-        if self.dropped_bytes:
-            self.emit({"type": "io.truncated", "bytes": self.dropped_bytes})
+        if self.output.dropped_bytes:
+            self.emit(protocol.io_truncated(self.output.dropped_bytes))
         code = None
         sig = None
         if self.root_status is not None:
@@ -829,10 +702,9 @@ class Supervisor(OutputMixin, ShimMixin):
         duration = int((time.monotonic_ns() - self.t0) / 1e6)
         stats = {"processes": len(self.tracker.procs), "threads": self.tracker.max_threads,
                  "events": self.seq + 1, "cpu_ms": int(self.tracker.cpu_seconds() * 1000),
-                 "max_rss_kb": self.max_rss // 1024, "output_bytes": self.output_bytes,
+                 "max_rss_kb": self.watch.max_rss // 1024, "output_bytes": self.output.output_bytes,
                  "max_alive": self.tracker.max_alive}
-        self.emit({"type": "run.finished", "status": status, "code": code, "reason": reason,
-                   "duration_ms": duration, "stats": stats, "outcome": outcome})
+        self.emit(protocol.run_finished(status, code, reason, duration, stats, outcome))
         self.phase = Phase.FINISHED
         self.flush()
 
@@ -875,8 +747,7 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
             if len(buf) > 16 << 20:
                 raise ValueError("run spec too large")
         line, rest = buf.split(b"\n", 1)
-        spec = json.loads(line)
-        sup = Supervisor(sock, spec, warm)
+        sup = Supervisor(sock, RunSpec.from_json(line), warm)
         sup.inbuf = rest
         sup.prepare()
         if compile.phase(sup):  # False: a C program did not compile (the run is finished there)
@@ -890,7 +761,7 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
         try:
             detail = f"{type(e).__name__}: {e}"
             if sup is not None:
-                sup.emit({"type": "run.error", "detail": detail})
+                sup.emit(protocol.run_error(detail))
                 if sup.phase not in (Phase.FINISHED,):
                     try:
                         sup.teardown()
@@ -902,9 +773,8 @@ def serve(sock: socket.socket, warm: rootproc.PreparedRoot | None = None, failed
                 if warm is not None and warm.cg is not None:
                     warm.cg.kill()
                     warm.cg.remove()
-                ev = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "error", "code": None,
-                      "reason": detail, "duration_ms": 0, "stats": {},
-                      "outcome": {"code": "start_failed", "detail": detail}}
+                ev = {"v": protocol.EVENT_VERSION, "seq": 0, "t": 0,
+                      **protocol.run_finished("error", None, detail, 0, {}, {"code": "start_failed", "detail": detail})}
                 sock.sendall(json.dumps(ev).encode() + b"\n")
         except BaseException:
             pass

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import procfs
+from . import procfs, protocol
 
 Event = dict[str, Any]
 
@@ -65,12 +65,7 @@ _FUTEX_FOR = {
 
 def _newest_child(pid: int) -> int | None:
     """The newest child of pid (a vfork child being started), from /proc/PID/task/*/children."""
-    kids: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            kids += [int(k) for k in (procfs.read_text(f"/proc/{pid}/task/{tid}/children") or "").split()]
-    except OSError:
-        return None
+    kids = procfs.children(pid)
     return max(kids) if kids else None
 
 
@@ -205,14 +200,13 @@ class Tracker:
         p = Proc(pid=pid, ppid=born_to, files=files, name=name or (st.comm if st else ""),
                  first_seen=time.monotonic_ns())
         self.procs[pid] = p
-        self.emit({"type": "proc.spawn", "pid": pid, "ppid": p.ppid, "how": how, "name": p.name, "line": line})
-        self.emit({"type": "proc.state", "pid": pid, "state": State.NEW.value, "prev": None,
-                   "stat": st.state if st else "", "reason": None})
+        self.emit(protocol.proc_spawn(pid, p.ppid, how, p.name, line))
+        self.emit(protocol.proc_state(pid, State.NEW.value, None, st.state if st else "", None))
         if st is not None:
             run_ns, wait_ns, slices = files.schedstat() if files else (0, 0, 0)
             p.run_ns, p.wait_ns, p.slices = run_ns, wait_ns, slices
             if st.ppid != p.ppid and st.state not in ("Z", "X"):
-                self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": st.ppid})
+                self.emit(protocol.proc_reparent(pid, p.ppid, st.ppid))
                 p.ppid = st.ppid
         n = len(self.alive())
         self.max_alive = max(self.max_alive, n)
@@ -236,7 +230,7 @@ class Tracker:
         if st.ppid != p.ppid and st.state != "X":
             old = p.ppid
             p.ppid = st.ppid
-            self.emit({"type": "proc.reparent", "pid": p.pid, "old_ppid": old, "new_ppid": st.ppid})
+            self.emit(protocol.proc_reparent(p.pid, old, st.ppid))
         if st.comm != p.name:
             p.name = st.comm
         p.cpu_ticks = st.utime + st.stime
@@ -277,8 +271,7 @@ class Tracker:
             return
         if state != p.state or reason != p.reason or letter != p.stat:
             if state != p.state or reason != p.reason or (letter != p.stat and state != State.BLOCKED):
-                self.emit({"type": "proc.state", "pid": p.pid, "state": state.value, "prev": p.state.value,
-                           "stat": letter, "reason": reason, **({"why": why} if why else {})})
+                self.emit(protocol.proc_state(p.pid, state.value, p.state.value, letter, reason, why))
             p.state, p.reason, p.stat, p.why = state, reason, letter, why
         if st.num_threads > 1 or p.threads:
             if now_ns - p.last_thread_scan >= self.thread_interval_ns or st.num_threads != len(p.threads) + 1:
@@ -303,12 +296,12 @@ class Tracker:
             st = files.stat()
             t = Task(tid=tid, files=files)
             p.threads[tid] = t
-            self.emit({"type": "proc.thread.spawn", "pid": p.pid, "tid": tid, "name": st.comm if st else None})
+            self.emit(protocol.proc_thread_spawn(p.pid, tid, st.comm if st else None))
         for tid in set(p.threads) - tids:
             t = p.threads.pop(tid)
             if t.files:
                 t.files.close()
-            self.emit({"type": "proc.thread.exit", "pid": p.pid, "tid": tid})
+            self.emit(protocol.proc_thread_exit(p.pid, tid))
         self.max_threads = max(self.max_threads, len(p.threads) + 1)
         self._thread_states(p)
 
@@ -335,8 +328,7 @@ class Tracker:
                 reason = why["text"] if why else None
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
-                self.emit({"type": "proc.thread.state", "pid": p.pid, "tid": t.tid, "state": state.value,
-                           "stat": st.state, "reason": reason, **({"why": why} if why else {})})
+                self.emit(protocol.proc_thread_state(p.pid, t.tid, state.value, st.state, reason, why))
 
     # ------------------------------------------------------------ why blocked
 
@@ -488,18 +480,17 @@ class Tracker:
                 continue
             cid, created = self.channels.ensure(target, kind)
             if created:
-                self.emit({"type": "ipc.channel", "channel": cid, "kind": self.channels.kinds[cid], "name": target,
-                           "line": None})
+                self.emit(protocol.ipc_channel(cid, self.channels.kinds[cid], target, None))
             flags = procfs.fd_flags(p.pid, fd)
             acc = (flags or 0) & 3
             end = "read" if acc == os.O_RDONLY else "write" if acc == os.O_WRONLY else "both"
             current[fd] = (cid, end)
         for fd, (cid, end) in p.ends.items():
             if current.get(fd) != (cid, end):
-                self.emit({"type": "ipc.end", "channel": cid, "pid": p.pid, "fd": fd, "end": end, "action": "close"})
+                self.emit(protocol.ipc_end(cid, p.pid, fd, end, "close"))
         for fd, (cid, end) in current.items():
             if p.ends.get(fd) != (cid, end):
-                self.emit({"type": "ipc.end", "channel": cid, "pid": p.pid, "fd": fd, "end": end, "action": "open"})
+                self.emit(protocol.ipc_end(cid, p.pid, fd, end, "open"))
         p.ends = current
 
     # ------------------------------------------------------------ endings
@@ -508,7 +499,7 @@ class Tracker:
         if p.exit_reported:
             return
         p.exit_reported = True
-        self.emit({"type": "proc.exit", "pid": p.pid, "code": code, "signal": sig, "core": core})
+        self.emit(protocol.proc_exit(p.pid, code, sig, core))
 
     def exited(self, pid: int, status: int | None) -> None:
         """An exit known from a wait status (the supervisor's or the shim's)."""
@@ -528,17 +519,17 @@ class Tracker:
             self.exited(pid, status)
         if by == self.init_pid and p.ppid and p.ppid != self.init_pid:
             # A zombie whose parent died is adopted by init before init reaps it, faster than a sample.
-            self.emit({"type": "proc.reparent", "pid": pid, "old_ppid": p.ppid, "new_ppid": by})
+            self.emit(protocol.proc_reparent(pid, p.ppid, by))
             p.ppid = by
         for fd, (cid, end) in p.ends.items():
-            self.emit({"type": "ipc.end", "channel": cid, "pid": pid, "fd": fd, "end": end, "action": "close"})
+            self.emit(protocol.ipc_end(cid, pid, fd, end, "close"))
         p.ends = {}
         for tid in list(p.threads):
-            self.emit({"type": "proc.thread.exit", "pid": pid, "tid": tid})
+            self.emit(protocol.proc_thread_exit(pid, tid))
         p.reaped = True
         p.alive = False
         self.total_cpu_ticks_dead += p.cpu_ticks
-        self.emit({"type": "proc.reaped", "pid": pid, "by": by, "call": call, "status": status})
+        self.emit(protocol.proc_reaped(pid, by, call, status))
         self._close(p)
 
     # A traced wait() reaches the supervisor a little after the pid leaves /proc: hold it this long.
@@ -594,13 +585,7 @@ class Tracker:
         for p in self.procs.values():
             if not p.alive:
                 continue
-            text = procfs.read_text(f"/proc/{p.pid}/smaps_rollup", 4096)
-            if not text:
-                continue
-            for line in text.splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
+            total += procfs.pss_bytes(p.pid) or 0
         return total
 
     def task_count(self) -> int:

@@ -15,7 +15,7 @@ from ..classroom import progress as progress_mod
 from ..classroom.batches import MAX_BATCH, outcome_of
 from ..classroom.batches import distribution as outcome_distribution
 from ..classroom.hub import Classroom
-from ..classroom.students import check_name, cookie_name
+from ..classroom.students import MAX_NAME, check_name, cookie_name
 from ..expectations import METRICS
 from ..lessons import Lesson
 from ..rooms import Room
@@ -68,7 +68,8 @@ def _metric(spec: MetricSpec | None) -> dict[str, Any]:
     if spec is None:
         return {"metric": "output_order"}
     if spec.metric not in METRICS:
-        invalid(["body", "outcome", "metric"], f"outcome.metric: expected one of {', '.join(sorted(METRICS))}, got {spec.metric!r}")
+        invalid(["body", "outcome", "metric"], f"outcome.metric: expected one of {', '.join(sorted(METRICS))}, got "
+                f"{spec.metric!r}", code="bad_metric", expected=", ".join(sorted(METRICS)), got=spec.metric)
     return spec.model_dump(exclude_none=True)
 
 
@@ -106,7 +107,7 @@ def named(body: StudentRequest) -> str:
     try:
         return check_name(body.name)
     except ValueError as e:
-        invalid(["body", "name"], str(e))
+        invalid(["body", "name"], str(e), code="student_name", max=MAX_NAME)
 
 
 # ------------------------------------------------------------ students
@@ -179,8 +180,9 @@ async def predict(code: str, body: PredictionRequest, web: WebDep, request: Requ
     student = need_student(web, room, request)
     lesson = lesson_of(web, body.lesson)
     if not any(q["id"] == body.question for q in lesson.questions):
-        invalid(["body", "question"], f"lesson {lesson.id!r} has no question {body.question!r}; expected "
-                f"one of {[q['id'] for q in lesson.questions]}")
+        ids = [q["id"] for q in lesson.questions]
+        invalid(["body", "question"], f"lesson {lesson.id!r} has no question {body.question!r}; expected one of {ids}",
+                code="no_question", lesson=lesson.id, question=body.question, expected=", ".join(ids))
     cl = web.state.classroom
     await asyncio.to_thread(cl.store.predict, room.code, lesson.id, body.question, student["id"], body.answer.strip())
     cl.notify(room.code, "predictions")

@@ -22,6 +22,7 @@ from ..auth import Auth
 from ..classroom.hub import Classroom
 from ..cluster import Directory, NodeUnreachable
 from ..feeds import Feed
+from ..i18n import Lang, translate
 from ..lessons import LessonStore
 from ..rooms import RoomHub
 from ..runs import Client, RunManager, RunStatus
@@ -120,28 +121,31 @@ class Web:
         launcher, manager = self.state.launcher, self.state.manager
         info = launcher.info
         as_root = os.geteuid() == 0
-        warnings = []
+        # Each warning as a code and its parameters (the page's words: `health.<code>` in static/i18n/),
+        # and in English for logs and scripts (`warnings`).
+        notices: list[dict[str, Any]] = []
         missing = manager.floor_missing
         if missing:
-            warnings.append(f"student code is refused: the sandbox is missing {', '.join(missing)}")
+            notices.append({"code": "refused", "params": {"missing": ", ".join(missing)}})
         if not as_root:
-            warnings.append("the server is not running as root: runs share your user id, so isolation is weaker "
-                            "than in the container")
+            notices.append({"code": "not_root", "params": {}})
         probe = info.get("layers", {})
         for name in ("namespaces", "cgroup", "seccomp", "landlock"):
             entry = probe.get(name)
             if isinstance(entry, dict) and not entry.get("ok"):
-                warnings.append(f"{name} not available: {entry.get('detail', '')}")
+                notices.append({"code": "layer_off", "params": {"layer": name}} if name in self.settings.disabled else
+                               {"code": "layer_missing", "params": {"layer": name, "detail": entry.get("detail", "")}})
         storage_ok, problem = self.state.storage.health()
         if not storage_ok:
-            warnings.append(f"recordings cannot be saved ({problem}): see the server log")
+            notices.append({"code": "storage", "params": {"problem": problem}})
+        warnings = [translate(Lang.EN, f"health.{n['code']}", **n["params"]) for n in notices]
         return {
             "ok": bool(info) and launcher.alive() and not missing,
             "launcher": {"alive": launcher.alive(), "pid": info.get("pid"), "python": info.get("python"),
                          "version": info.get("version"), "startup_ms": info.get("startup_ms")},
             "layers": probe, "active": active_layers(info, as_root) if info else [],
             "discovery": info.get("discovery"),
-            "warnings": warnings, "root": as_root,
+            "warnings": warnings, "notices": notices, "root": as_root,
             "storage": {"ok": storage_ok, "problem": problem},
             "runs": {"running": manager.running, "queued": len(manager.queue),
                      "slots": self.settings.max_concurrent_runs},

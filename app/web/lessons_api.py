@@ -15,7 +15,7 @@ from ..lessons import LessonError, load_lesson
 from ..runs import Client, RunRefused
 from .deps import Instructor, WebDep
 from .models import FileContent, RunRequest
-from .submission import invalid, name_problem, submission
+from .submission import bad_name, invalid, name_problem, submission
 
 router = APIRouter(tags=["lessons"])
 
@@ -61,9 +61,10 @@ async def put_lesson_file(lesson_id: str, name: str, body: FileContent, web: Web
         raise HTTPException(404, f"no lesson {lesson_id!r}")
     problem = name_problem(name)
     if problem:
-        invalid(["path", "name"], f"bad file name {name[:80]!r}: {problem}")
+        bad_name(["path", "name"], name, problem, "")
     if not (name == "lesson.md" or name.endswith((".py", ".c", ".h", ".txt"))):
-        invalid(["path", "name"], f"bad file name {name[:80]!r}: lesson.md, or a .py, .c, .h or .txt file")
+        invalid(["path", "name"], f"bad file name {name[:80]!r}: lesson.md, or a .py, .c, .h or .txt file",
+                code="lesson_file_name", name=name[:80])
     # Validate a copy first: a broken save never replaces a working lesson.
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / lesson.dir.name

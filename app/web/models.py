@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import enum
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..sandbox.compile import Stdio
+from ..sandbox.protocol import MAX_DELAY_MS, PaceMode, Stdio, UserSignal
 
 MAX_SOURCE = 256 * 1024  # one file or stdin, in characters (bytes are checked in submission.py)
 MAX_FILES = 32
 
 
-class PaceMode(enum.StrEnum):
-    NORMAL = "normal"
-    PAUSED = "paused"
-    STEP = "step"
-    SLOW = "slow"
-
-
-class UserSignal(enum.StrEnum):
-    """The signals a student may send from the UI."""
-
-    SIGINT = "SIGINT"
-    SIGTERM = "SIGTERM"
-    SIGKILL = "SIGKILL"
-    SIGSTOP = "SIGSTOP"
-    SIGCONT = "SIGCONT"
-    SIGUSR1 = "SIGUSR1"
-    SIGUSR2 = "SIGUSR2"
-    SIGHUP = "SIGHUP"
-
-
 class PaceRequest(BaseModel):
     mode: PaceMode
-    delay_ms: int | None = Field(default=None, ge=0, le=10000)
+    delay_ms: int | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
 
 
 class LimitsRequest(BaseModel):

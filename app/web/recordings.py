@@ -39,11 +39,13 @@ def _line(text: str, n: int) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)")
+        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
+                code="recording_too_deep", line=n, max=MAX_DEPTH)
     except ValueError as e:
-        invalid(["body", f"line {n}"], f"line {n} is not JSON: {e}")
+        invalid(["body", f"line {n}"], f"line {n} is not JSON: {e}", code="recording_not_json", line=n, error=str(e))
     if _too_deep(value, MAX_DEPTH):
-        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)")
+        invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
+                code="recording_too_deep", line=n, max=MAX_DEPTH)
     return value
 
 
@@ -57,16 +59,18 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        invalid(["body"], f"a recording is UTF-8 text (byte {e.start} is not)")
+        invalid(["body"], f"a recording is UTF-8 text (byte {e.start} is not)", code="recording_not_utf8", byte=e.start)
     lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
     if not lines:
-        invalid(["body"], "the recording is empty: expected the header line, then one event per line")
+        invalid(["body"], "the recording is empty: expected the header line, then one event per line",
+                code="recording_empty")
     if len(lines) > MAX_EVENTS + 1:
-        invalid(["body"], f"a recording has at most {MAX_EVENTS} events")
+        invalid(["body"], f"a recording has at most {MAX_EVENTS} events", code="recording_too_long", max=MAX_EVENTS)
     n, first = lines[0]
     header = _line(first, n)
     if not isinstance(header, dict) or header.get("proclab_recording") != 1 or not isinstance(header.get("run"), dict):
-        invalid(["body", "line 1"], 'line 1 must be the recording header {"proclab_recording": 1, "run": {...}}')
+        invalid(["body", "line 1"], 'line 1 must be the recording header {"proclab_recording": 1, "run": {...}}',
+                code="recording_header")
     meta: dict[str, Any] = header["run"]
     for key, kinds, what in (("lesson", (str, type(None)), "a string or null"),
                              ("files", (dict, type(None)), "an object of file name -> content"),
@@ -74,20 +78,24 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                              ("answers", (dict, type(None)), "an object or null"),
                              ("id", (str, type(None)), "a string or null")):
         if key in meta and not isinstance(meta[key], kinds):
-            invalid(["body", "line 1", "run", key], f"run.{key} must be {what}, not {_type_of(meta[key])}")
+            invalid(["body", "line 1", "run", key], f"run.{key} must be {what}, not {_type_of(meta[key])}",
+                    code="recording_field", field=f"run.{key}")
     check_files(meta.get("files") or {}, ["body", "line 1", "run", "files"])
     events: list[dict[str, Any]] = []
     for i, (n, line) in enumerate(lines[1:]):
         ev = _line(line, n)
         if not isinstance(ev, dict):
-            invalid(["body", f"line {n}"], f"line {n}: an event is an object, not {_type_of(ev)}")
+            invalid(["body", f"line {n}"], f"line {n}: an event is an object, not {_type_of(ev)}",
+                    code="recording_event", line=n)
         if ev.get("seq") != i or isinstance(ev.get("seq"), bool):
-            invalid(["body", f"line {n}", "seq"], f"line {n}: expected the event with seq {i}")
+            invalid(["body", f"line {n}", "seq"], f"line {n}: expected the event with seq {i}", code="recording_seq",
+                    line=n, seq=i)
         kind = ev.get("type")
         if not isinstance(kind, str) or (TYPES and kind not in TYPES):
             invalid(["body", f"line {n}", "type"], f"line {n}: type must be one of the event types of "
-                    "docs/events.md")
+                    "docs/events.md", code="recording_type", line=n)
         if not isinstance(ev.get("t", 0), int) or isinstance(ev.get("t"), bool) or ev.get("t", 0) < 0:
-            invalid(["body", f"line {n}", "t"], f"line {n}: t must be a whole number of nanoseconds >= 0")
+            invalid(["body", f"line {n}", "t"], f"line {n}: t must be a whole number of nanoseconds >= 0",
+                    code="recording_t", line=n)
         events.append(ev)
     return meta, events

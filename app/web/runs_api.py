@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocke
 
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
+from ..sandbox import protocol
 from .common import WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
 from .deps import ClientDep, Instructor, WebDep
 from .models import InputRequest, PaceRequest, RunRequest, SignalRequest
@@ -70,35 +71,35 @@ async def stop_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]
         return {"ok": True, "status": "finished"}
     if run is None and (meta := await web.state.cluster.meta(run_id)) and meta["status"] == RunStatus.FINISHED:
         return {"ok": True, "status": "finished"}
-    return await web.control(run_id, {"cmd": "stop"}, request)
+    return await web.control(run_id, protocol.stop(), request)
 
 
 @router.post("/api/runs/{run_id}/signal")
 async def signal_run(run_id: str, req: SignalRequest, web: WebDep, request: Request) -> dict[str, Any]:
-    return await web.control(run_id, {"cmd": "signal", "pid": req.pid, "signal": req.signal.value}, request)
+    return await web.control(run_id, protocol.send_signal(req.pid, req.signal), request)
 
 
 @router.post("/api/runs/{run_id}/interrupt")
 async def interrupt_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
-    return await web.control(run_id, {"cmd": "interrupt"}, request)
+    return await web.control(run_id, protocol.interrupt(), request)
 
 
 @router.post("/api/runs/{run_id}/input")
 async def input_run(run_id: str, req: InputRequest, web: WebDep, request: Request) -> dict[str, Any]:
-    await web.control(run_id, {"cmd": "input", "text": req.text}, request)
+    await web.control(run_id, protocol.send_input(req.text), request)
     if req.eof:
-        await web.control(run_id, {"cmd": "eof"}, request)
+        await web.control(run_id, protocol.eof(), request)
     return {"ok": True}
 
 
 @router.post("/api/runs/{run_id}/pace")
 async def pace_run(run_id: str, req: PaceRequest, web: WebDep, request: Request) -> dict[str, Any]:
-    return await web.control(run_id, {"cmd": "pace", "mode": req.mode.value, "delay_ms": req.delay_ms}, request)
+    return await web.control(run_id, protocol.pace(req.mode, req.delay_ms), request)
 
 
 @router.post("/api/runs/{run_id}/step")
 async def step_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
-    return await web.control(run_id, {"cmd": "step"}, request)
+    return await web.control(run_id, protocol.step(), request)
 
 
 @router.get("/api/runs/{run_id}/export")

@@ -12,41 +12,60 @@ from ..classroom.exercises import Exercise
 from ..lessons import Lesson, LessonStore
 from ..runs import Submission
 from ..sandbox.compile import default_main
+from ..sandbox.protocol import Pace, PaceMode
 from ..settings import Settings
-from .models import MAX_SOURCE, PaceMode, RunRequest
+from .models import MAX_SOURCE, RunRequest
 
 MAX_NAME_BYTES = 255
 
 
-def invalid(loc: list[str | int], msg: str, status: int = 422) -> NoReturn:
-    """A 422 shaped like FastAPI's own: {"detail": [{"loc": [...], "msg": ..., "type": ...}]}."""
-    raise HTTPException(status, [{"loc": loc, "msg": msg, "type": "value_error"}])
+def invalid(loc: list[str | int], msg: str, status: int = 422, *, code: str, **params: Any) -> NoReturn:
+    """A 422 shaped like FastAPI's own: {"detail": [{"loc": [...], "msg": ..., "type": ...}]}, plus the
+    message as a code and its parameters (the page's words: `error.<code>` in static/i18n/)."""
+    raise HTTPException(status, [{"loc": loc, "msg": msg, "type": "value_error", "code": code, "params": params}])
+
+
+# Why a file name cannot be used: code -> the English (the page's words: `error.file_name_<code>`).
+NAME_PROBLEMS = {
+    "empty": "a file name cannot be empty",
+    "control": "a file name cannot contain NUL or control characters",
+    "slash": "a plain file name is expected (no / or \\)",
+    "dot": "a file name cannot start with '.'",
+    "long": f"a file name is at most {MAX_NAME_BYTES} bytes",
+}
 
 
 def name_problem(name: str) -> str | None:
-    """Why a file name cannot be used, or None: one plain name, as a run's directory holds it."""
+    """Why a file name cannot be used (a key of NAME_PROBLEMS), or None: one plain name, as a run's
+    directory holds it."""
     if not name:
-        return "a file name cannot be empty"
+        return "empty"
     if "\x00" in name or any(ord(c) < 32 for c in name):
-        return "a file name cannot contain NUL or control characters"
+        return "control"
     if "/" in name or "\\" in name:
-        return "a plain file name is expected (no / or \\)"
+        return "slash"
     if name.startswith("."):
-        return "a file name cannot start with '.'"
+        return "dot"
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        return f"a file name is at most {MAX_NAME_BYTES} bytes"
+        return "long"
     return None
+
+
+def bad_name(loc: list[str | int], name: str, problem: str, hint: str = ", like main.py") -> NoReturn:
+    invalid(loc, f"bad file name {name[:80]!r}: {NAME_PROBLEMS[problem]}{hint}", code=f"file_name_{problem}",
+            name=name[:80], max=MAX_NAME_BYTES)
 
 
 def check_files(files: dict[str, Any], loc: list[str | int]) -> None:
     for name, content in files.items():
         problem = name_problem(name)
         if problem:
-            invalid([*loc, name], f"bad file name {name[:80]!r}: {problem}, like main.py")
+            bad_name([*loc, name], name, problem)
         if not isinstance(content, str):
-            invalid([*loc, name], "a file's content must be a string")
+            invalid([*loc, name], "a file's content must be a string", code="file_content")
         if len(content.encode("utf-8", "surrogatepass")) > MAX_SOURCE:
-            invalid([*loc, name], f"{name} is larger than {MAX_SOURCE // 1024} KiB", 413)
+            invalid([*loc, name], f"{name} is larger than {MAX_SOURCE // 1024} KiB", 413, code="file_too_large",
+                    name=name[:80], kib=MAX_SOURCE // 1024)
 
 
 def exercise_of(lesson: Lesson | None, req: RunRequest) -> Exercise | None:
@@ -55,8 +74,12 @@ def exercise_of(lesson: Lesson | None, req: RunRequest) -> Exercise | None:
         return None
     found = next((e for e in lesson.exercises if e.id == req.exercise), None) if lesson else None
     if found is None:
-        expected = f"one of {[e.id for e in lesson.exercises]}" if lesson else "a lesson id too"
-        invalid(["body", "exercise"], f"no exercise {req.exercise[:80]!r} in lesson {req.lesson!r}; expected {expected}")
+        if lesson is None:
+            invalid(["body", "exercise"], f"no exercise {req.exercise[:80]!r} without a lesson; expected a lesson id too",
+                    code="exercise_without_lesson", exercise=req.exercise[:80])
+        ids = [e.id for e in lesson.exercises]
+        invalid(["body", "exercise"], f"no exercise {req.exercise[:80]!r} in lesson {req.lesson!r}; expected one of {ids}",
+                code="no_exercise", exercise=req.exercise[:80], lesson=lesson.id, expected=", ".join(ids))
     return found
 
 
@@ -68,7 +91,7 @@ def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Sub
         if lesson is None:
             raise HTTPException(404, f"no lesson {req.lesson!r}")
     if lesson is None and not req.files:
-        invalid(["body"], "give a lesson id, files, or both")
+        invalid(["body"], "give a lesson id, files, or both", code="nothing_to_run")
     check_files(req.files or {}, ["body", "files"])
     files = {**(lesson.files if lesson else {}), **(req.files or {})}
     exercise = exercise_of(lesson, req)
@@ -76,18 +99,21 @@ def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Sub
         files[exercise.main] = exercise.starter  # no code sent: the exercise's starting point
     main = req.main or (lesson.main if lesson else default_main(files))
     if main not in files:
-        invalid(["body", "main"], f"the files do not include the main file {main[:80]!r}")
+        invalid(["body", "main"], f"the files do not include the main file {main[:80]!r}", code="no_main",
+                main=main[:80])
     if req.stdin is not None and len(req.stdin.encode("utf-8", "surrogatepass")) > MAX_SOURCE:
-        invalid(["body", "stdin"], f"stdin is larger than {MAX_SOURCE // 1024} KiB", 413)
+        invalid(["body", "stdin"], f"stdin is larger than {MAX_SOURCE // 1024} KiB", 413, code="stdin_too_large",
+                kib=MAX_SOURCE // 1024)
     asked = req.limits.model_dump(exclude_none=True) if req.limits else {}
     maximum = settings.max_limits.to_dict()
     for key, value in asked.items():
         if key in maximum and value > maximum[key]:
-            invalid(["body", "limits", key], f"must be more than 0 and at most {maximum[key]} on this server")
+            invalid(["body", "limits", key], f"must be more than 0 and at most {maximum[key]} on this server",
+                    code="limit_too_high", limit=key, max=maximum[key])
     limits = {**(lesson.limits if lesson else {}), **asked}
     pace = None
     if req.pace is not None and req.pace.mode != PaceMode.NORMAL:
-        pace = {"mode": req.pace.mode.value, "delay_ms": req.pace.delay_ms}
+        pace = Pace(req.pace.mode, req.pace.delay_ms)
     stdin = req.stdin if req.stdin is not None else (lesson.stdin if lesson else None)
     stdio = req.stdio.value if req.stdio else (lesson.stdio if lesson else None)
     return Submission(files=files, main=main, lesson=lesson.id if lesson else None, limits=limits or None,

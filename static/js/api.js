@@ -1,6 +1,6 @@
 // Small fetch helpers for the ProcLab REST API (same origin only).
 
-import { t } from './i18n.js';
+import { getLang, has, t, translate } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, detail, body = null) {
@@ -17,8 +17,20 @@ function detailOf(body, status) {
   const d = body.detail ?? body.error ?? body.message;
   if (typeof d === 'string') return d;
   if (d && typeof d === 'object' && (d.en || d.zh)) return d;
-  if (Array.isArray(d)) return d.map((x) => x.msg || JSON.stringify(x)).join('; ');
+  if (Array.isArray(d)) return d.map(problemText).join('; ');
   return `HTTP ${status}`;
+}
+
+/** One item of a 422's detail in the page's language: ProcLab's own carry a code and its parameters
+ * (`error.<code>`); FastAPI's carry a type and its context (`error.type.<type>`). */
+export function problemText(x, lang = getLang()) {
+  if (!x || typeof x !== 'object') return String(x);
+  if (typeof x.code === 'string' && has(`error.${x.code}`)) return translate(lang, `error.${x.code}`, x.params || {});
+  const loc = Array.isArray(x.loc) ? x.loc.filter((p) => p !== 'body' && p !== 'query' && p !== 'path') : [];
+  const params = { field: loc.join('.') || '…', ...(x.ctx && typeof x.ctx === 'object' ? x.ctx : {}) };
+  if (typeof x.type === 'string' && has(`error.type.${x.type}`)) return translate(lang, `error.type.${x.type}`, params);
+  if (typeof x.type === 'string' && x.type !== 'value_error' && loc.length) return translate(lang, 'error.type.other', params);
+  return x.msg || JSON.stringify(x);
 }
 
 export async function request(method, url, body, { raw = null, type = 'application/json' } = {}) {
