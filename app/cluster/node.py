@@ -37,6 +37,7 @@ from ..outcome import Outcome, finished_event
 from ..rooms import with_run
 from ..runs import Client, Run, RunManager, RunRefused, RunStatus, Submission, _encode
 from ..runspec import new_run_id
+from ..sandbox import protocol
 from ..settings import Settings
 from ..storage import Storage
 from . import NodeUnreachable
@@ -471,7 +472,7 @@ class RedisNode:
         if meta is None or meta.get("status") == RunStatus.FINISHED.value:
             return False
         if meta.get("node") is None:  # waiting in the shared queue: only stop means something there
-            if cmd.get("cmd") == "stop":
+            if cmd.get("cmd") == protocol.Op.STOP:
                 return await self._stop_queued(run_id, meta)
             return True
         if meta["node"] == self.node:
