@@ -13,8 +13,9 @@ import secrets
 import time
 from collections import deque
 
-from fastapi import HTTPException
 from starlette.requests import HTTPConnection
+
+from .web.problems import Problem
 
 COOKIE = "pl_instructor"
 
@@ -98,7 +99,6 @@ class Auth:
 
     def require(self, conn: HTTPConnection) -> None:
         if not self.enabled:
-            raise HTTPException(403, "instructor features are off: the server has no PROCLAB_INSTRUCTOR_TOKEN")
+            raise Problem(403, "instructor_off")
         if not self.is_instructor(conn):
-            raise HTTPException(401, "instructor sign-in required: send 'Authorization: Bearer TOKEN' or sign in "
-                                     "at /signin", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(401, "signin_required", headers={"WWW-Authenticate": "Bearer"})

@@ -27,6 +27,7 @@ from typing import Any
 from .classroom.exercises import Exercise
 from .classroom.grading import grade
 from .feeds import Feed
+from .i18n import Lang, translate
 from .outcome import Outcome, finished_event
 from .runspec import build_spec, new_run_id
 from .sandbox import protocol
@@ -47,12 +48,15 @@ class RunStatus(enum.StrEnum):
 
 
 class RunRefused(Exception):
-    """A run that cannot be accepted; the message is for the user."""
+    """A run that cannot be accepted: an HTTP status and an error code with its parameters (the user's
+    words: `error.<code>` in static/i18n/); `message` is the English, for logs and API users."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, **params: Any) -> None:
+        self.message = translate(Lang.EN, f"error.{code}", **params)
+        super().__init__(self.message)
         self.status = status
-        self.message = message
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,11 @@ class RunManager:
         """run_id, prior: a run admitted by the cluster (app/cluster/node.py) keeps the id it was given and
         the events already published for it (its run.queued in the shared queue)."""
         if self.floor_missing:
-            raise RunRefused(503, "student code cannot run on this server: the sandbox is missing "
-                             f"{', '.join(self.floor_missing)} (see /healthz)")
+            raise RunRefused(503, "sandbox_missing", missing=", ".join(self.floor_missing))
         if not self.launcher.alive():
-            raise RunRefused(503, "the sandbox launcher is not running; see the server log")
+            raise RunRefused(503, "launcher_down")
         if sub.main not in sub.files:
-            raise RunRefused(422, f"the files do not include the main file {sub.main!r}")
+            raise RunRefused(422, "no_main", main=sub.main)
         if room is None:
             mine = same_ip = 0
             for r in self.runs.values():  # one pass: this runs on every press of a burst
@@ -169,13 +172,11 @@ class RunManager:
                     mine += r.client.id == client.id
                     same_ip += bool(client.ip) and r.client.ip == client.ip
             if mine >= self.settings.max_runs_per_client:
-                raise RunRefused(429, f"you already have {mine} runs going (at most "
-                                 f"{self.settings.max_runs_per_client}); stop one or wait for it to finish")
+                raise RunRefused(429, "too_many_runs", count=mine, max=self.settings.max_runs_per_client)
             if same_ip >= self.settings.max_runs_per_ip:
-                raise RunRefused(429, f"{same_ip} runs from your address are going (at most "
-                                 f"{self.settings.max_runs_per_ip}); wait for one to finish")
+                raise RunRefused(429, "too_many_from_address", count=same_ip, max=self.settings.max_runs_per_ip)
         if len(self.queue) >= self.settings.max_queue:
-            raise RunRefused(503, "the server is full; try again in a minute")
+            raise RunRefused(503, "server_full")
         run = Run(id=run_id or new_run_id(), sub=sub, client=client, room=room, exercise=sub.exercise,
                   node=self.settings.node_id)
         if prior:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,6 +33,7 @@ from .web import classroom_api, health, lessons_api, pages, rooms_api, runs_api
 from .web.common import CSP, State, Web
 from .web.guards import Guards
 from .web.headers import PageHeaders
+from .web.problems import Problem
 
 log = logging.getLogger("proclab")
 
@@ -126,6 +127,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PageHeaders, csp=CSP)
     app.add_middleware(Guards, max_body=settings.max_body_kb * 1024, max_import=settings.max_import_mb * 2**20,
                        public_url=settings.public_url, ws_send_buffer=settings.ws_send_buffer_kb * 1024)
+
+    @app.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> Response:
+        # A page a browser opened (not the API) is an HTML page in the reader's language; else the coded JSON.
+        if not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", ""):
+            page = web.page(request, "error.html", code=exc.code, params=exc.params)
+            page.status_code = exc.status_code
+            return page
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

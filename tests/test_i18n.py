@@ -180,3 +180,48 @@ def test_health_notices_are_shown_in_the_page_language(tmp_path: Path) -> None:
         assert english in en
     finally:
         stop_server(s)
+
+
+def render_zh(bodies: list[tuple[int, Any]]) -> list[str]:
+    """What the pages' script (static/js/api.js) shows for these error answers on a Chinese page."""
+    import json
+    import subprocess
+
+    script = ("import { detailOf } from './static/js/api.js';"
+              f"for (const [s, b] of {json.dumps(bodies)}) console.log(detailOf(b, s, 'zh'));")
+    out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    return out.stdout.splitlines()
+
+
+def test_refusals_carry_codes_and_a_chinese_page_shows_them(server: Server) -> None:
+    """ProcLab's own 404/409 answers: a code and its parameters beside the English `detail`; the Chinese
+    page shows them in Chinese (the script for API answers, the server for a page a browser opened)."""
+    from conftest import http_client
+
+    boss = {"Authorization": f"Bearer {server.secret}"}
+    code = server.http.post("/api/rooms", json={"title": "refusals"}, headers=boss).json()["code"]
+    s = http_client(server.base, timeout=30)
+    assert s.post(f"/api/rooms/{code}/students", json={"name": "小明"}).status_code == 201
+    sleeper = {"lesson": "pipe-basics", "files": {"main.py": "import time\ntime.sleep(60)\n"}}
+    first = s.post(f"/api/rooms/{code}/my-runs", json=sleeper)
+    assert first.status_code == 201, first.text
+    run_id = first.json()["id"]
+    try:
+        busy = s.post(f"/api/rooms/{code}/my-runs", json=sleeper)
+    finally:
+        server.http.post(f"/api/runs/{run_id}/stop", headers=boss)
+    missing = s.get("/api/runs/r-nosuchrun")
+    assert busy.status_code == 409 and busy.json()["code"] == "one_run_at_a_time", busy.text
+    assert busy.json()["params"] == {"run": run_id} and "one run at a time" in busy.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["code"] == "no_run", missing.text
+    assert missing.json()["detail"] == "no run r-nosuchrun"  # the English, for API users
+
+    shown = render_zh([(409, busy.json()), (404, missing.json())])
+    assert shown == [i18n.translate(Lang.ZH, "error.one_run_at_a_time", run=run_id),
+                     i18n.translate(Lang.ZH, "error.no_run", run="r-nosuchrun")], shown
+    assert "一次只能有一个运行" in shown[0] and shown[1].startswith("没有运行"), shown
+
+    page = s.get("/lessons/no-such-lesson", headers={"Accept": "text/html", "Cookie": "lang=zh"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"], page.text[:200]
+    assert "没有课程 no-such-lesson" in page.text and "no lesson" not in page.text

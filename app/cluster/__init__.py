@@ -16,7 +16,11 @@ from ..runs import Client, RunManager, Submission
 
 
 class NodeUnreachable(Exception):
-    """The node holding a run did not answer in time; the message is for the user."""
+    """The node holding a run did not answer in time (the user's words: `error.node_unreachable`)."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__(f"the node {node} holding this run did not answer")
+        self.node = node
 
 
 class Directory(Protocol):

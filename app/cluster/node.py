@@ -303,11 +303,9 @@ class RedisNode:
                                     args=[run_id, s.max_runs_per_client, s.max_runs_per_ip, 1 if client.ip else 0])
             which, count = int(res[0]), int(res[1])
             if which == 1:
-                raise RunRefused(429, f"you already have {count} runs going (at most {s.max_runs_per_client}); "
-                                 "stop one or wait for it to finish")
+                raise RunRefused(429, "too_many_runs", count=count, max=s.max_runs_per_client)
             if which == 2:
-                raise RunRefused(429, f"{count} runs from your address are going (at most {s.max_runs_per_ip}); "
-                                 "wait for one to finish")
+                raise RunRefused(429, "too_many_from_address", count=count, max=s.max_runs_per_ip)
         try:
             out = await self._place_run(run_id, sub, client, room)
         except BaseException:
@@ -338,7 +336,7 @@ class RedisNode:
             await self.r.hincrby(f"{P}load", target, -1)
             return await self._local(run_id, sub, client, room, reserved=False)
         if "error" in answer:
-            raise RunRefused(int(answer["error"]), str(answer["message"]))
+            raise RunRefused(int(answer["error"]), str(answer["code"]), **dict(answer["params"]))
         return dict(answer["run"])
 
     async def _local(self, run_id: str, sub: Submission, client: Client, room: str | None, reserved: bool,
@@ -361,7 +359,7 @@ class RedisNode:
     async def _enqueue(self, run_id: str, sub: Submission, client: Client, room: str | None) -> dict[str, Any]:
         """Every node is full: the run waits in the one queue all nodes take from, first come first served."""
         if await self.r.llen(f"{P}queue") >= self.settings.max_queue:
-            raise RunRefused(503, "the server is full; try again in a minute")
+            raise RunRefused(503, "server_full")
         created, share = time.time(), secrets.token_urlsafe(16)
         body = {"run": run_id, "sub": sub_to_json(sub), "client": [client.id, client.ip], "room": room,
                 "share": share, "created": created}
@@ -420,7 +418,7 @@ class RedisNode:
                           maxlen=10_000, approximate=True)
         got = await self.r.blpop([reply], timeout=ASK_TIMEOUT_S)
         if got is None:
-            raise NodeUnreachable(f"the node {node} holding this run did not answer")
+            raise NodeUnreachable(node)
         return dict(json.loads(got[1]))
 
     async def _inbox(self) -> None:
@@ -442,7 +440,7 @@ class RedisNode:
         try:
             run = await self._local(body["run"], sub_from_json(body["sub"]), client, body["room"], reserved=True)
         except RunRefused as e:
-            return {"error": e.status, "message": e.message}
+            return {"error": e.status, "code": e.code, "params": e.params, "message": e.message}
         return {"run": run}
 
     async def _on_command(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
@@ -23,6 +23,7 @@ from ..runs import Client, Run, RunRefused, RunStatus
 from .common import WS_FORBIDDEN, WS_NOT_FOUND, Web, script_json, stream_feed
 from .deps import ClientDep, Instructor, WebDep
 from .models import MAX_FILES, RunRequest
+from .problems import Problem
 from .submission import invalid, submission
 
 router = APIRouter(tags=["classroom"])
@@ -78,7 +79,7 @@ async def room_of(web: Web, code: str) -> Room:
     cached = web.state.rooms.rooms.get(code.upper())  # no worker thread for a room in memory
     room = cached if cached is not None else await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     if room.code not in web.state.classroom.rooms:
         await asyncio.to_thread(web.state.classroom.room, room.code)
     return room
@@ -92,14 +93,14 @@ def student_of(web: Web, room: Room, conn: HTTPConnection) -> dict[str, Any] | N
 def need_student(web: Web, room: Room, conn: HTTPConnection) -> dict[str, Any]:
     student = student_of(web, room, conn)
     if student is None:
-        raise HTTPException(403, "join the room first (POST /api/rooms/{code}/students with your name)")
+        raise Problem(403, "join_first", room=room.code)
     return student
 
 
 def lesson_of(web: Web, lesson_id: str) -> Lesson:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
-        raise HTTPException(404, f"no lesson {lesson_id!r}")
+        raise Problem(404, "no_lesson", lesson=lesson_id)
     return lesson
 
 
@@ -154,7 +155,7 @@ async def rename(code: str, sid: str, body: StudentRequest, web: WebDep) -> dict
     name = named(body)
     cl = web.state.classroom
     if not await asyncio.to_thread(cl.store.rename, room.code, sid, name):
-        raise HTTPException(404, f"no student {sid!r} in room {room.code}")
+        raise Problem(404, "no_student", student=sid, room=room.code)
     cl.room(room.code).names[sid] = name
     cl.notify(room.code, "wall")
     return {"id": sid, "name": name}
@@ -165,7 +166,7 @@ async def remove(code: str, sid: str, web: WebDep) -> Response:
     room = await room_of(web, code)
     cl = web.state.classroom
     if not await asyncio.to_thread(cl.store.remove, room.code, sid):
-        raise HTTPException(404, f"no student {sid!r} in room {room.code}")
+        raise Problem(404, "no_student", student=sid, room=room.code)
     cl.removed(room.code, sid)
     for what in ("wall", "predictions", "progress"):
         cl.notify(room.code, what)
@@ -240,7 +241,7 @@ async def student_run(code: str, body: StudentRunRequest, web: WebDep, client: C
     cl = web.state.classroom
     busy = cl.student_busy(room.code, student["id"])
     if busy is not None:
-        raise HTTPException(409, f"your run {busy.id} is still going: one run at a time in a room")
+        raise Problem(409, "one_run_at_a_time", run=busy.id)
     sub = submission(RunRequest(lesson=body.lesson, exercise=body.exercise, files=body.files), web.lessons(),
                      web.settings)
     # The student's own run (owner: this browser), not the room's. A class shares one address (a school's
@@ -249,7 +250,7 @@ async def student_run(code: str, body: StudentRunRequest, web: WebDep, client: C
     try:
         run = web.state.manager.submit(sub, who)
     except RunRefused as e:
-        raise HTTPException(e.status, e.message) from e
+        raise Problem(e.status, e.code, **e.params) from e
     cl.add_student_run(room.code, student["id"], run, sub.exercise)
     cl.remember_run(room.code, student["id"], run.id, sub.lesson or body.lesson,
                     sub.exercise.id if sub.exercise else None)
@@ -366,7 +367,7 @@ async def create_batch(body: BatchRequest, web: WebDep, client: ClientDep) -> di
     try:
         batch = web.state.classroom.batches.start(body.count, metric, client.id, submit, body.lesson)
     except RunRefused as e:
-        raise HTTPException(e.status, e.message) from e
+        raise Problem(e.status, e.code, **e.params) from e
     return batch.public()
 
 
@@ -374,7 +375,7 @@ async def create_batch(body: BatchRequest, web: WebDep, client: ClientDep) -> di
 async def get_batch(batch_id: str, web: WebDep) -> dict[str, Any]:
     found = await web.state.classroom.batches.get(batch_id)
     if found is None:
-        raise HTTPException(404, f"no batch {batch_id!r}")
+        raise Problem(404, "no_batch", batch=batch_id)
     return found
 
 
@@ -385,7 +386,7 @@ async def class_page(code: str, web: WebDep, request: Request, projector: bool =
     """The class view (instructor) and, with ?projector=1, the projector's."""
     room = await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     if not web.instructor(request):
         return RedirectResponse("/signin", status_code=303)
     info = {"code": room.code, "title": room.title, "projector": projector}
@@ -396,7 +397,7 @@ async def class_page(code: str, web: WebDep, request: Request, projector: bool =
 async def student_page(code: str, web: WebDep, request: Request) -> Response:
     room = await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     info = {"code": room.code, "title": room.title}
     return web.page(request, "classroom_student.html", room=info, data_json=script_json({"room": info}))
 

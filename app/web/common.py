@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.requests import HTTPConnection
@@ -31,6 +31,7 @@ from ..sandbox.client import Launcher
 from ..settings import Settings
 from ..storage import Storage
 from .headers import COOKIE
+from .problems import Problem
 
 log = logging.getLogger("proclab")
 
@@ -176,7 +177,7 @@ class Web:
             return elsewhere
         rec = await asyncio.to_thread(self.state.storage.get_run, run_id)
         if rec is None:
-            raise HTTPException(404, f"no run {run_id!r}")
+            raise Problem(404, "no_run", run=run_id)
         return rec
 
     def may_read(self, conn: HTTPConnection, meta: dict[str, Any]) -> bool:
@@ -195,7 +196,7 @@ class Web:
     async def readable_run(self, conn: HTTPConnection, run_id: str) -> dict[str, Any]:
         meta = await self.run_meta(run_id)
         if not self.may_read(conn, meta):
-            raise HTTPException(403, "this run belongs to someone else: open it with its share link")
+            raise Problem(403, "not_yours")
         return meta
 
     async def control(self, run_id: str, cmd: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -204,11 +205,11 @@ class Web:
             return await self._control_elsewhere(run_id, cmd, request)
         if not self.instructor(request):
             if run.room is not None:
-                raise HTTPException(403, "only the instructor controls a classroom run")
+                raise Problem(403, "classroom_run")
             if run.client.id != client_of(request).id:
-                raise HTTPException(403, "this run belongs to another browser")
+                raise Problem(403, "other_browser")
         if run.status == RunStatus.FINISHED:
-            raise HTTPException(409, "the run has finished")
+            raise Problem(409, "run_finished")
         await self.state.manager.command(run_id, cmd)
         return {"ok": True}
 
@@ -216,17 +217,17 @@ class Web:
         """A control of a run another node holds: the same checks from its record, then sent to that node."""
         meta = await self.run_meta(run_id)
         if meta.get("status") == RunStatus.FINISHED or await self.state.cluster.meta(run_id) is None:
-            raise HTTPException(409, "the run has finished")
+            raise Problem(409, "run_finished")
         if not self.instructor(request):
             if meta.get("room") is not None:
-                raise HTTPException(403, "only the instructor controls a classroom run")
+                raise Problem(403, "classroom_run")
             if meta.get("owner") != client_of(request).id:
-                raise HTTPException(403, "this run belongs to another browser")
+                raise Problem(403, "other_browser")
         try:
             if not await self.state.cluster.command(run_id, cmd):
-                raise HTTPException(409, "the run has finished")
+                raise Problem(409, "run_finished")
         except NodeUnreachable as e:
-            raise HTTPException(503, str(e)) from e
+            raise Problem(503, "node_unreachable", node=e.node) from e
         return {"ok": True}
 
     def room_info(self, room: Any, request: Request) -> dict[str, Any]:

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .problems import problem_bytes
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -43,7 +45,7 @@ class Guards:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": "cross-site WebSocket refused"})
                 return
-            await _error(send, 403, "cross-site request refused: this server only accepts changes from its own pages")
+            await _error(send, 403, "cross_site")
             return
         if scope["type"] == "websocket" and self.ws_send_buffer:
             _bound_send_buffer(send, self.ws_send_buffer)
@@ -53,7 +55,7 @@ class Guards:
         cap = self.max_import if scope.get("path") == "/api/runs/import" else self.max_body
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > cap:
-            await _error(send, 413, f"the request body is larger than {cap // 1024} KiB")
+            await _error(send, 413, "body_too_large", kib=cap // 1024)
             return
         seen = 0
         started = False
@@ -77,7 +79,7 @@ class Guards:
             await self.app(scope, counted, watched_send)
         except TooLarge:
             if not started:
-                await _error(send, 413, f"the request body is larger than {cap // 1024} KiB")
+                await _error(send, 413, "body_too_large", kib=cap // 1024)
 
     def _same_origin(self, scope: Scope, headers: dict[str, str]) -> bool:
         origin = headers.get("origin")
@@ -106,8 +108,8 @@ def _bound_send_buffer(send: Send, size: int) -> None:
             pass
 
 
-async def _error(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _error(send: Send, status: int, code: str, **params: Any) -> None:
+    body = problem_bytes(code, **params)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

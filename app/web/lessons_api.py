@@ -15,6 +15,7 @@ from ..lessons import LessonError, load_lesson
 from ..runs import Client, RunRefused
 from .deps import Instructor, WebDep
 from .models import FileContent, RunRequest
+from .problems import Problem
 from .submission import bad_name, invalid, name_problem, submission
 
 router = APIRouter(tags=["lessons"])
@@ -34,7 +35,7 @@ async def api_lesson_errors(web: WebDep) -> list[dict[str, Any]]:
 async def api_lesson(lesson_id: str, web: WebDep, request: Request) -> dict[str, Any]:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
-        raise HTTPException(404, f"no lesson {lesson_id!r}")
+        raise Problem(404, "no_lesson", lesson=lesson_id)
     out = lesson.to_dict()
     if web.instructor(request):  # classroom: instructors see each exercise's reference solution
         out["exercises"] = [e.public(instructor=True) for e in lesson.exercises]
@@ -45,12 +46,12 @@ async def api_lesson(lesson_id: str, web: WebDep, request: Request) -> dict[str,
 async def get_lesson_file(lesson_id: str, name: str, web: WebDep) -> dict[str, Any]:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
-        raise HTTPException(404, f"no lesson {lesson_id!r}")
+        raise Problem(404, "no_lesson", lesson=lesson_id)
     if name_problem(name):
-        raise HTTPException(404, f"no file {name[:80]!r} in lesson {lesson_id!r}")
+        raise Problem(404, "no_file", name=name[:80], lesson=lesson_id)
     path = lesson.dir / name
     if not path.is_file() or path.is_symlink():
-        raise HTTPException(404, f"no file {name!r} in lesson {lesson_id!r}")
+        raise Problem(404, "no_file", name=name, lesson=lesson_id)
     return {"name": name, "content": path.read_text(encoding="utf-8")}
 
 
@@ -58,7 +59,7 @@ async def get_lesson_file(lesson_id: str, name: str, web: WebDep) -> dict[str, A
 async def put_lesson_file(lesson_id: str, name: str, body: FileContent, web: WebDep) -> dict[str, Any]:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
-        raise HTTPException(404, f"no lesson {lesson_id!r}")
+        raise Problem(404, "no_lesson", lesson=lesson_id)
     problem = name_problem(name)
     if problem:
         bad_name(["path", "name"], name, problem, "")
@@ -92,7 +93,7 @@ async def check_lesson(lesson_id: str, web: WebDep) -> dict[str, Any]:
     try:
         run = web.state.manager.submit(sub, Client.internal("check"))
     except RunRefused as e:
-        raise HTTPException(e.status, e.message) from e
+        raise Problem(e.status, e.code, **e.params) from e
     await run.done.wait()
     lesson = web.state.lessons.get(lesson_id)
     results = check_expectations(lesson.expect if lesson else [], run.events)

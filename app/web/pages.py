@@ -6,12 +6,13 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from .. import auth
 from .common import SHARE_COOKIE, ip_of, script_json
 from .deps import WebDep
+from .problems import Problem
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,7 +67,7 @@ async def index(web: WebDep, request: Request) -> HTMLResponse:
 async def lesson_page(lesson_id: str, web: WebDep, request: Request) -> HTMLResponse:
     lesson = web.lessons().get(lesson_id)
     if lesson is None:
-        raise HTTPException(404, f"no lesson {lesson_id!r}")
+        raise Problem(404, "no_lesson", lesson=lesson_id)
     data = lesson.to_dict()
     return web.page(request, "lesson.html", lesson=data, lesson_json=script_json(data))
 
@@ -94,7 +95,7 @@ async def run_page(run_id: str, web: WebDep, request: Request) -> HTMLResponse:
 async def room_page(code: str, web: WebDep, request: Request) -> HTMLResponse:
     room = await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     info = web.room_info(room, request)
     return web.page(request, "room.html", room=info, room_json=script_json(info), instructor=web.instructor(request))
 

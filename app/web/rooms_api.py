@@ -6,12 +6,13 @@ import asyncio
 import re
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from ..runs import Client, RunRefused
 from .common import WS_NOT_FOUND, ip_of, stream_feed
 from .deps import Instructor, WebDep
 from .models import RoomRequest, RunRequest
+from .problems import Problem
 from .submission import submission
 
 router = APIRouter(tags=["rooms"])
@@ -39,7 +40,7 @@ async def create_room(web: WebDep, request: Request, body: RoomRequest | None = 
 async def get_room(code: str, web: WebDep, request: Request) -> dict[str, Any]:
     room = await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     return web.room_info(room, request)
 
 
@@ -47,12 +48,12 @@ async def get_room(code: str, web: WebDep, request: Request) -> dict[str, Any]:
 async def room_run(code: str, req: RunRequest, web: WebDep, request: Request) -> dict[str, Any]:
     room = await asyncio.to_thread(web.state.rooms.get, code)
     if room is None:
-        raise HTTPException(404, f"no room {code!r}")
+        raise Problem(404, "no_room", room=code)
     sub = submission(req, web.lessons(), web.settings)
     try:
         run = await web.state.cluster.place(sub, Client(id="sys:instructor", ip=ip_of(request)), room=room.code)
     except RunRefused as e:
-        raise HTTPException(e.status, e.message) from e
+        raise Problem(e.status, e.code, **e.params) from e
     web.state.rooms.add_run(room, run["id"])
     run.pop("share", None)
     return run

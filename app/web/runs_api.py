@@ -21,6 +21,7 @@ from ..sandbox import protocol
 from .common import WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
 from .deps import ClientDep, Instructor, WebDep
 from .models import InputRequest, PaceRequest, RunRequest, SignalRequest
+from .problems import Problem
 from .recordings import parse_recording
 from .submission import submission
 
@@ -34,7 +35,7 @@ async def create_run(req: RunRequest, web: WebDep, client: ClientDep) -> dict[st
     try:
         return await web.state.cluster.place(sub, client)
     except RunRefused as e:
-        raise HTTPException(e.status, e.message) from e
+        raise Problem(e.status, e.code, **e.params) from e
 
 
 @router.get("/api/runs")
@@ -107,7 +108,7 @@ async def export_run(run_id: str, web: WebDep, request: Request) -> Response:
     meta = await web.readable_run(request, run_id)
     run = web.state.manager.runs.get(run_id)
     if run is not None and run.status != RunStatus.FINISHED:
-        raise HTTPException(409, "the run is still going; export it when it has finished")
+        raise Problem(409, "export_running")
     events = run.events if run is not None else await asyncio.to_thread(web.state.storage.get_events, run_id, -1)
     header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
                                               ("id", "lesson", "status", "created", "finished", "result",
@@ -127,7 +128,7 @@ async def import_run(web: WebDep, request: Request) -> dict[str, Any]:
               "finished": time.time(), "result": meta.get("result"), "files": meta.get("files") or {},
               "answers": meta.get("answers"), "room": None, "owner": None, "share": share}
     if not await asyncio.to_thread(web.state.storage.save_run, record, events):
-        raise HTTPException(507, f"the recording could not be saved ({web.state.storage.health()[1]})")
+        raise Problem(507, "recording_unsaved", problem=web.state.storage.health()[1])
     return {"id": run_id, "events": len(events), "imported_from": meta.get("id"), "share": share}
 
 

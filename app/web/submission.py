@@ -15,6 +15,7 @@ from ..sandbox.compile import default_main
 from ..sandbox.protocol import Pace, PaceMode
 from ..settings import Settings
 from .models import MAX_SOURCE, RunRequest
+from .problems import Problem
 
 MAX_NAME_BYTES = 255
 
@@ -89,7 +90,7 @@ def submission(req: RunRequest, lessons: LessonStore, settings: Settings) -> Sub
     if req.lesson is not None:
         lesson = lessons.get(req.lesson)
         if lesson is None:
-            raise HTTPException(404, f"no lesson {req.lesson!r}")
+            raise Problem(404, "no_lesson", lesson=req.lesson)
     if lesson is None and not req.files:
         invalid(["body"], "give a lesson id, files, or both", code="nothing_to_run")
     check_files(req.files or {}, ["body", "files"])

@@ -11,13 +11,16 @@ export class ApiError extends Error {
   }
 }
 
-function detailOf(body, status) {
+/** What an error answer says, in the page's language: ProcLab's own 401/403/404/409/413/429/503 …
+ * carry a code and its parameters (`error.<code>`) beside their English `detail`. */
+export function detailOf(body, status, lang = getLang()) {
   if (!body) return `HTTP ${status}`;
   if (typeof body === 'string') return body.slice(0, 300);
+  if (typeof body.code === 'string' && has(`error.${body.code}`)) return translate(lang, `error.${body.code}`, body.params || {});
   const d = body.detail ?? body.error ?? body.message;
   if (typeof d === 'string') return d;
   if (d && typeof d === 'object' && (d.en || d.zh)) return d;
-  if (Array.isArray(d)) return d.map(problemText).join('; ');
+  if (Array.isArray(d)) return d.map((x) => problemText(x, lang)).join('; ');
   return `HTTP ${status}`;
 }
 

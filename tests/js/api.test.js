@@ -19,3 +19,13 @@ test('an item with neither code nor type keeps its message', () => {
   assert.equal(problemText({ msg: 'plain' }, 'zh'), 'plain');
   assert.equal(problemText('text', 'zh'), 'text');
 });
+
+test("ProcLab's own refusals (409, 404, 429 …) are shown by their code in the page's language", async () => {
+  const { detailOf } = await import('../../static/js/api.js');
+  const busy = { detail: 'your run r1 is still going: one run at a time in a room', code: 'one_run_at_a_time', params: { run: 'r1' } };
+  assert.equal(detailOf(busy, 409, 'zh'), '你的运行 r1 还在进行：在教室里一次只能有一个运行');
+  assert.equal(detailOf(busy, 409, 'en'), busy.detail);
+  assert.equal(detailOf({ detail: 'no run x', code: 'no_run', params: { run: 'x' } }, 404, 'zh'), '没有运行 x');
+  // a code this page does not know yet (a newer server): its English detail
+  assert.equal(detailOf({ detail: 'something new', code: 'brand_new', params: {} }, 400, 'zh'), 'something new');
+});
