@@ -16,6 +16,7 @@ from typing import Any
 
 from .expectations import answers as compute_answers
 from .sandbox.client import Launcher
+from .sandbox import protocol
 from .sandbox.protocol import RunSpec
 
 log = logging.getLogger("proclab.outcome")
@@ -86,38 +87,36 @@ def finished_event(report: dict[str, Any] | None, events: list[dict[str, Any]],
     goals: an exercise's grader, given the run's events with this run.finished last (seq set).
     """
     base = dict(report or {})
-    ev: dict[str, Any] = {"type": "run.finished", "status": base.get("status", "error"), "code": base.get("code"),
-                          "reason": base.get("reason"), "duration_ms": int(base.get("duration_ms") or 0),
-                          "stats": base.get("stats") or {}}
-    if "message" in base:  # until every client reads `outcome` (contracts.md): passed through, never made here
-        ev["message"] = base["message"]
+    status, reason = str(base.get("status") or "error"), base.get("reason")
     if outcome is None:
-        ev["outcome"] = outcome_of_report(base, events)
+        said = outcome_of_report(base, events)
     else:
-        ev["status"] = _STATUS.get(outcome, ev["status"])
-        ev["reason"] = detail or _REASON.get(outcome) or ev["reason"]
-        ev["outcome"] = {"code": outcome.value}
+        status = _STATUS.get(outcome, status)
+        reason = detail or _REASON.get(outcome) or reason
+        said = {"code": outcome.value}
         if outcome in (Outcome.FAILED, Outcome.START_FAILED):
-            ev["outcome"]["detail"] = detail or ""
-        ev.pop("message", None)
-    for key in ("v", "t"):
-        if key in base:
-            ev[key] = base[key]
+            said["detail"] = detail or ""
+    answers: dict[str, Any] | None = None
     if questions:
         try:
-            ev["answers"] = compute_answers(questions, events)
+            answers = compute_answers(questions, events)
         except Exception:  # a bad question must not lose the end of the run
             log.exception("answers for a run")
-            ev["answers"] = {}
-    if recording is not None:
-        ev["recording"] = recording
-    if goals is not None:
-        try:
-            ev["goals"] = goals([*events, {**ev, "seq": len(events)}])
-        except Exception:  # a bad exercise must not lose the end of the run
-            log.exception("goals for a run")
-            ev["goals"] = []
-    return ev
+            answers = {}
+
+    def made(goals_: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        ev = protocol.run_finished(status, base.get("code"), reason, int(base.get("duration_ms") or 0),
+                                   base.get("stats") or {}, said, answers=answers, recording=recording, goals=goals_)
+        return {**{k: base[k] for k in ("v", "t") if k in base}, **ev}
+
+    if goals is None:
+        return made()
+    try:
+        graded = goals([*events, {**made(), "seq": len(events)}])
+    except Exception:  # a bad exercise must not lose the end of the run
+        log.exception("goals for a run")
+        graded = []
+    return made(graded)
 
 
 def stream_run(launcher: Launcher, spec: RunSpec, questions: list[dict[str, Any]] | None = None,

@@ -186,7 +186,7 @@ class RunManager:
         self.queue.append(run)
         self._pump()
         if run.status == RunStatus.QUEUED:  # at the tail: nobody else's place changed, so only it is told
-            self._publish_own(run, [{"type": "run.queued", "position": len(self.queue)}])
+            self._publish_own(run, [protocol.run_queued(len(self.queue))])
         return run
 
     def _announce_queue(self) -> None:

@@ -77,6 +77,51 @@ def test_each_constructor_makes_an_event_the_schema_accepts(kind: str) -> None:
     assert not errors, f"{kind}: {errors}"
 
 
+def test_the_public_run_finished_is_made_by_the_same_constructor() -> None:
+    """What the web process adds (answers, the recording's fate, an exercise's goals) goes through
+    protocol.run_finished too, and the schema accepts it; without them it is the supervisor's report."""
+    body = protocol.run_finished("limit", None, "memory", 900, {}, {"code": "limit", "limit": "memory_mb"},
+                                 answers={"q1": "zombie"}, recording={"saved": False, "problem": "disk_full"},
+                                 goals=[{"id": "g1", "passed": True, "evidence_seq": 4}])
+    assert {"answers", "recording", "goals"} <= set(body)
+    assert not list(VALIDATOR.iter_errors({"v": 1, "seq": 9, "t": 5, **body}))
+    assert not {"answers", "recording", "goals"} & set(SAMPLES["run.finished"]())
+
+
+# The code that makes events: the supervisor's side and the web process's (runs, outcome, cluster …). The
+# shim's messages to the supervisor are another protocol (app/sandbox/shimlink.py), not events.
+EVENT_MAKERS = [p for p in sorted((ROOT / "app").rglob("*.py"))
+                if p.name not in ("protocol.py", "shim.py") and "native" not in p.parts]
+
+
+def event_literals(path: Path) -> list[str]:
+    """Dict literals of a module whose "type" is an event type: events made without their constructor."""
+    kinds = set(SCHEMA["properties"]["type"]["enum"])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values, strict=True):
+                if (isinstance(k, ast.Constant) and k.value == "type" and isinstance(v, ast.Constant)
+                        and v.value in kinds):
+                    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+                    found.append(f"{where}:{node.lineno} {v.value}")
+    return found
+
+
+def test_every_event_of_the_web_process_and_the_supervisor_comes_from_a_constructor() -> None:
+    """run.queued, run.error and the public run.finished of the web process included: so the check above
+    (one constructor per type, each accepted by the schema) covers every event a client receives."""
+    assert any(p.name == "outcome.py" for p in EVENT_MAKERS) and any(p.name == "runs.py" for p in EVENT_MAKERS)
+    literals = [hit for p in EVENT_MAKERS for hit in event_literals(p)]
+    assert not literals, f"events built as plain dicts (use app/sandbox/protocol.py's EVENTS): {literals}"
+
+
+def test_the_literal_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "queue.py"
+    bad.write_text('EV = {"type": "run.queued", "position": 1}\nOK = {"type": "class.changed"}\n')
+    assert event_literals(bad) == ["queue.py:1 run.queued"]
+
+
 def test_a_wrong_field_is_refused_by_the_schema() -> None:
     """The check above can fail: the same constructor with a state the schema does not know."""
     ev = {"v": 1, "seq": 0, "t": 0, **protocol.proc_state(1, "sleeping", None, "S", None)}

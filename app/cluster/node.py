@@ -364,7 +364,7 @@ class RedisNode:
         body = {"run": run_id, "sub": sub_to_json(sub), "client": [client.id, client.ip], "room": room,
                 "share": share, "created": created}
         position = int(await self.r.llen(f"{P}queue")) + 1  # as announced: a node may take one meanwhile
-        ev = {"v": 1, "seq": 0, "t": 0, "type": "run.queued", "position": position}
+        ev = {"v": protocol.EVENT_VERSION, "seq": 0, "t": 0, **protocol.run_queued(position)}
         text = _encode(ev)
         meta = {"id": run_id, "lesson": sub.lesson, "status": RunStatus.QUEUED.value, "created": created,
                 "finished": None, "result": None, "answers": None, "room": room, "events": 1, "owner": client.id,

@@ -288,10 +288,16 @@ def run_error(detail: str) -> Event:
 
 @_event("run.finished")
 def run_finished(status: str, code: int | None, reason: str | None, duration_ms: int, stats: dict[str, Any],
-                 outcome: dict[str, Any]) -> Event:
-    """The supervisor's report; the web process makes the public one from it (app/outcome.py)."""
-    return {"type": "run.finished", "status": status, "code": code, "reason": reason, "duration_ms": duration_ms,
-            "stats": stats, "outcome": outcome}
+                 outcome: dict[str, Any], *, answers: dict[str, Any] | None = None,
+                 recording: dict[str, Any] | None = None, goals: list[dict[str, Any]] | None = None) -> Event:
+    """The supervisor's report (without the keyword fields), and the public one the web process makes from
+    it (app/outcome.py): with the lesson's answers, whether the recording was saved, an exercise's goals."""
+    ev: Event = {"type": "run.finished", "status": status, "code": code, "reason": reason,
+                 "duration_ms": duration_ms, "stats": stats, "outcome": outcome}
+    for key, value in (("answers", answers), ("recording", recording), ("goals", goals)):
+        if value is not None:
+            ev[key] = value
+    return ev
 
 
 @_event("proc.spawn")

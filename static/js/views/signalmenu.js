@@ -4,7 +4,8 @@
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 
-export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGSTOP', 'SIGCONT', 'SIGUSR1'];
+// Every signal the protocol lets a student send (app/sandbox/protocol.py, UserSignal), in that order.
+export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGSTOP', 'SIGCONT', 'SIGUSR1', 'SIGUSR2', 'SIGHUP'];
 
 let menu = null;
 let anchor = null;
