@@ -1,6 +1,10 @@
 """How a hostile program's run is judged, for Python (test_hostile.py) and C (test_c_hostile.py) alike:
-the server stays responsive and a benign run alongside finishes, the final event names the limit that
-ended it, and nothing of the run is left (processes, files, /dev/shm, SysV IPC, server fds)."""
+the server answers /healthz while the run goes and a benign run alongside finishes, the final event names
+the limit that ended it (with words for it in both languages), and nothing of the run is left once it is
+reported finished (processes, files, /dev/shm, SysV IPC, server fds).
+
+No timed assertions: the timeouts here only keep a hang from stalling the suite. How fast containment is
+and how /healthz answers under attack are measured in bench/hostile.py (docs/benchmarks.md, section 7)."""
 
 from __future__ import annotations
 
@@ -11,10 +15,13 @@ from typing import Any
 import httpx
 from conftest import Server, of, output, survivors
 
+from app import i18n
+from app.i18n import Lang
 from app.sandbox import procfs
 
 POOL = range(61000, 62000)
 Limit = str | tuple[str, ...] | None
+HANG_S = 180  # a guard against a hung run or server, not a speed target
 
 
 def pool_ipc() -> list[str]:
@@ -41,25 +48,31 @@ def server_fds(server: Server) -> int:
     return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
 
 
-def run_beside_benign(server: Server, files: dict[str, str],
-                      benign: dict[str, str]) -> tuple[list[dict[str, Any]], float]:
-    """Start the hostile run and a benign one; /healthz answers all along and the benign run finishes
-    correctly while the attack goes on. Returns the hostile run's events and when it was seen ended."""
+def healthy(server: Server) -> None:
+    r = httpx.get(server.base + "/healthz", timeout=HANG_S)
+    assert r.status_code == 200 and r.json()["ok"], r.text[:300]
+
+
+def run_beside_benign(server: Server, files: dict[str, str], benign: dict[str, str]) -> list[dict[str, Any]]:
+    """Start the hostile run and a benign one; /healthz answers while the attack goes on (asked while the
+    run was going, every time) and the benign run finishes correctly. Returns the hostile run's events."""
     r = server.http.post("/api/runs", json={"files": files})
     assert r.status_code == 201, r.text
     run_id = r.json()["id"]
     ok = server.http.post("/api/runs", json={"files": benign})
     assert ok.status_code == 201, ok.text
-    t0 = time.monotonic()
-    while server.http.get(f"/api/runs/{run_id}").json()["status"] != "finished":
-        assert server.http.get("/healthz").status_code == 200
-        assert time.monotonic() - t0 < 90, "the hostile run was not ended"
+    deadline = time.monotonic() + HANG_S
+    answered_during = 0
+    while server.http.get(f"/api/runs/{run_id}", timeout=HANG_S).json()["status"] != "finished":
+        healthy(server)  # asked while the hostile run was going
+        answered_during += 1
+        assert time.monotonic() < deadline, f"the hostile run was not ended within {HANG_S} s"
         time.sleep(0.2)
-    events = server.http.get(f"/api/runs/{run_id}/events").json()
-    ended = time.monotonic()
-    benign_events = server.wait(ok.json()["id"], 60)
+    assert answered_during >= 1, "the run was over before /healthz could be asked while it went"
+    events = server.http.get(f"/api/runs/{run_id}/events", timeout=HANG_S).json()
+    benign_events = server.wait(ok.json()["id"], HANG_S)
     assert "benign child" in output(benign_events) and benign_events[-1]["status"] == "ok", benign_events[-3:]
-    return events, ended
+    return events
 
 
 def assert_ended_by(events: list[dict[str, Any]], limit: Limit, text: str | None) -> None:
@@ -76,16 +89,16 @@ def assert_ended_by(events: list[dict[str, Any]], limit: Limit, text: str | None
         assert fired and fired[0]["limit"] in limits, fired
         assert fired[0]["params"] and "message" not in fired[0], fired  # the numbers the student's sentence names
         assert fin["outcome"] == {"code": "limit", "limit": fired[0]["limit"]}, fin
+        for lang in Lang:  # the student reads the limit by name, with its numbers, in either language
+            words = i18n.translate(lang, f"limit.{fired[0]['limit']}", **fired[0]["params"])
+            assert words != f"limit.{fired[0]['limit']}" and "{" not in words, (lang, words)
     if text:
         assert text in output(events), output(events)[-500:]
 
 
-def assert_nothing_left(server: Server, events: list[dict[str, Any]], ended: float, fds_before: int) -> None:
-    """Within 2 s of the end: the server answers fast and nothing of the run is left."""
-    h0 = time.monotonic()
-    assert httpx.get(server.base + "/healthz", timeout=2).status_code == 200
-    assert time.monotonic() - h0 < 1.0
-    assert time.monotonic() - ended < 2.0 + 1.0
+def assert_nothing_left(server: Server, events: list[dict[str, Any]], fds_before: int) -> None:
+    """Once the run is reported finished: the server still answers and nothing of the run is left."""
+    healthy(server)
     # Event pids may be pid-namespace pids: look for survivors by the run's own uid.
     left = survivors(of(events, "run.started")[0]["uid"])
     assert not left, left

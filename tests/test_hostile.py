@@ -1,9 +1,9 @@
 """Every program in shared/hostile/ against a real server, as its README says.
 
-A case passes when, within 2 s of its run ending: /healthz answers quickly and a
-benign run started alongside finishes correctly; nothing of the run is left
+A case passes when /healthz answers while the run goes and a benign run started
+alongside finishes correctly; once the run is reported finished nothing of it is left
 (processes, zombies, files, /dev/shm, SysV IPC); and the final event says which
-limit ended it, in words a student understands.
+limit ended it, in words a student understands. Speed is bench/hostile.py's.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def test_hostile_program_is_contained(server: Server, name: str) -> None:
     source = (HOSTILE / name).read_text()
     fds_before = server_fds(server)
     # A benign run alongside: it must finish correctly while the attack goes on.
-    events, ended = run_beside_benign(server, {"main.py": source}, {"main.py": BENIGN})
+    events = run_beside_benign(server, {"main.py": source}, {"main.py": BENIGN})
     assert_ended_by(events, limit, text)
-    assert_nothing_left(server, events, ended, fds_before)
+    assert_nothing_left(server, events, fds_before)
     if name == "11_read_secrets.py":
         assert server.secret not in output(events)
         assert "PROCLAB_INSTRUCTOR_TOKEN" not in output(events)
