@@ -211,6 +211,7 @@ def test_a_clients_cap_counts_its_runs_on_every_node(cluster: Cluster) -> None:
     fourth = http_client(cluster.nodes["c"].base, cookies=browser).post(
         "/api/runs", json={"files": {"main.py": SLEEPER}})
     assert fourth.status_code == 429 and "at most 3" in fourth.text
+    assert fourth.json()["code"] == "too_many_runs" and fourth.json()["params"] == {"count": 3, "max": 3}, fourth.text
     for run_id in ids:
         assert me.post(f"/api/runs/{run_id}/stop").status_code == 200
     for run_id in ids:
