@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .expectations import answers as compute_answers
-from .sandbox.client import Launcher
 from .sandbox import protocol
+from .sandbox.client import Launcher
 from .sandbox.protocol import RunSpec
 
 log = logging.getLogger("proclab.outcome")
