@@ -116,6 +116,7 @@ class PreparedRoot:
     cg_error: str | None = None
     tmp_mb: int = 0
     dirs: PreparedDirs | None = None
+    compiler: Any = None  # a compile.PreparedCompiler (C runs), in the cgroup too
 
     def close_fds(self) -> None:
         """The supervisor's ends; closing go_w with nothing written tells the placeholder to exit."""

@@ -171,6 +171,8 @@ class Supervisor(OutputMixin, ShimMixin):
         self.candidates: dict[int, tuple[int, int]] = {}  # pid -> (first seen ns, ppid), found by scanning
         self.finish_outcome: dict[str, Any] | None = None  # run.finished's outcome when a phase set it
         self.lines = LineResolver(self.run_dir, self.uid, self.gid)
+        if warm is not None and warm.compiler is not None:
+            self.lines.helper_pids.add(warm.compiler.pid)  # a warm spare's compiler process: never the run's
         self.native_exe: dict[int, str] = {}
         self.native_execd: set[int] = set()
         self.exec_confirmed: set[int] = set()
