@@ -396,6 +396,10 @@ class Launcher:
 
 
 def main(ctl_fd: int) -> None:
+    # Where no pid namespace hides it, a run's `ps aux` sees this process: a short name, not the boot code
+    # with the package's path (the area keeps its length for the supervisors' and roots' own names).
+    rootproc._set_cmdline(["proclab-launcher"], trim=False)
+    rootproc._set_comm(b"proclab")
     ctl = socket.socket(fileno=ctl_fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the server's terminal is for the server
     first = json.loads(ctl.recv(1 << 20))

@@ -46,9 +46,10 @@ def _set_comm(name: bytes) -> None:
     libc().prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
 
 
-def _set_cmdline(argv: list[str]) -> None:
+def _set_cmdline(argv: list[str], trim: bool = True) -> None:
     """Make /proc/self/cmdline (what `ps` shows) read `python3 main.py` instead of the launcher's
-    command line, by overwriting the argument area in place (as setproctitle does)."""
+    command line, by overwriting the argument area in place (as setproctitle does). trim=False keeps
+    the area's length (NUL-padded), so a forked child can still write a longer command line of its own."""
     try:
         fields = open("/proc/self/stat", "rb").read().rsplit(b")", 1)[1].split()
         start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
@@ -59,7 +60,8 @@ def _set_cmdline(argv: list[str]) -> None:
             mem.seek(start)
             mem.write(new.ljust(end - start, b"\0"))
         # Trim the area to the new length where allowed (CAP_SYS_RESOURCE); otherwise NULs pad it.
-        libc().prctl(35, 9, ctypes.c_ulong(start + len(new)), 0, 0)  # PR_SET_MM_ARG_END
+        if trim:
+            libc().prctl(35, 9, ctypes.c_ulong(start + len(new)), 0, 0)  # PR_SET_MM_ARG_END
     except (OSError, ValueError, IndexError):
         pass
 
