@@ -233,3 +233,28 @@ def test_a_warm_python_run_never_shows_the_spares_compiler(servers: tuple[Server
     spawned = {e["pid"] for e in of(events, "proc.spawn")}
     assert spawned == {of(events, "run.started")[0]["root_pid"]}, of(events, "proc.spawn")
     assert events[-1]["status"] == "ok" and not of(events, "run.error")
+
+
+C_FORK = r"""#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) { printf("root %d\n", getpid()); if (fork() == 0) { printf("child %d\n", getpid()); return 0; }
+                 wait(NULL); return 0; }
+"""
+
+
+@pytest.mark.parametrize("which", ["warm", "cold"])
+@pytest.mark.parametrize("lang", ["python", "c"])
+def test_the_programs_first_child_is_pid_3_as_in_a_plain_pid_namespace(servers: tuple[Server, Server],
+                                                                       which: str, lang: str) -> None:
+    """Neither the spare's compiler process nor gcc's processes leave a gap in the pids a run sees."""
+    server = servers[0] if which == "warm" else servers[1]
+    body = ({"files": {"main.py": "import os\nprint('root', os.getpid())\nif os.fork() == 0:\n"
+                                  "    print('child', os.getpid())\nelse:\n    os.wait()\n"}}
+            if lang == "python" else {"files": {"main.c": C_FORK}})
+    events = _until_warm(server, body) if which == "warm" else server.run(body)
+    started = of(events, "run.started")[0]
+    if not started["pid_ns"]:
+        pytest.skip("no pid namespace here")
+    assert started["warm"] is (which == "warm")
+    assert sorted(output(events).splitlines()) == ["child 3", "root 2"], output(events)

@@ -427,6 +427,25 @@ def compile_run(sup: Any) -> Outcome:
     return Outcome(ok, diags, text, int((time.monotonic() - t0) * 1000), shown, limit, detail, stopped)
 
 
+def kill_unused_compiler(sup: Any) -> None:
+    """As soon as the spec is read: a warm spare's compiler process is not needed by a Python run."""
+    ready = getattr(sup.warm, "compiler", None)
+    if ready is not None and Language.of(str(sup.spec.get("main", ""))) is not Language.C:
+        try:
+            os.kill(ready.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _rewind_pids(sup: Any) -> None:
+    """The sandbox's processes that came before the program (a compiler, gcc's cc1, as, ld) are gone: the
+    program's first child gets the pid right after the root's, as in a plain pid namespace."""
+    if sup.pid_ns:
+        from . import namespaces
+
+        namespaces.set_last_pid(sup.warm.pid if sup.warm is not None else 1)
+
+
 def phase(sup: Any) -> bool:
     """The supervisor's compile step for a C run; True when the root may start (or the run is not C).
 
@@ -435,13 +454,17 @@ def phase(sup: Any) -> bool:
     """
     if Language.of(str(sup.spec.get("main", ""))) is not Language.C:
         if sup.warm is not None and sup.warm.compiler is not None:
-            drop_compiler(sup.warm.compiler, sup.lines.helper_pids)
+            # In a pid namespace it is waited for, so its pid can be given back (_rewind_pids); it was
+            # killed as soon as the spec said Python (kill_unused_compiler), so this wait is short.
+            drop_compiler(sup.warm.compiler, None if sup.pid_ns else sup.lines.helper_pids)
             sup.warm.compiler = None
+        _rewind_pids(sup)
         return True
     started = time.monotonic_ns()
     outcome = compile_run(sup)
     sup.emit(outcome.event(), t=started)  # at the phase's start; duration_ms says how long it took
     if outcome.ok:
+        _rewind_pids(sup)
         return True
     if outcome.stopped:
         pass  # the supervisor's stop already set the status and reason

@@ -252,6 +252,7 @@ class Supervisor(OutputMixin, ShimMixin):
     # ------------------------------------------------------------ preparation
 
     def prepare(self) -> None:
+        compile.kill_unused_compiler(self)
         made = self.warm.dirs if self.warm is not None else None
         if made is not None and made.uid == self.uid:
             # A warm spare made both directories and the shim's listener under its own names.
