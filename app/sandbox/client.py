@@ -207,7 +207,8 @@ class Launcher:
     def _run_request(spec: dict[str, Any]) -> dict[str, Any]:
         layers = spec.get("layers", [])
         return {"op": "run", "run_id": spec["run_id"], "uid": spec.get("uid"), "namespaces": "namespaces" in layers,
-                "cgroup": "cgroup" in layers, "tmp_mb": spec.get("limits", {}).get("files_mb", 64)}
+                "cgroup": "cgroup" in layers, "tmp_mb": spec.get("limits", {}).get("files_mb", 64),
+                "compiles": str(spec.get("main", "")).endswith(".c")}
 
     def spec_line(self, spec: dict[str, Any]) -> bytes:
         """The first line the supervisor reads: the spec, with where this launcher keeps its files."""
