@@ -48,9 +48,9 @@ from typing import Any
 from . import cleanup, landlock, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# A new spare moves its processes into a cgroup: the move takes the kernel's cgroup_threadgroup_rwsem for
-# writing, which waits for an RCU grace period and meanwhile stalls every fork and exec on the machine. gcc
-# forks cc1, as, collect2 and ld, so spares are not made while a C run's compile is likely under way.
+# Making a spare (namespaces, mounts, forks, cgroup moves: these hold the kernel's cgroup_threadgroup_rwsem
+# for writing, and every fork waits meanwhile) competes with gcc, which forks cc1, as, collect2 and ld: no
+# spare is made while a C run's compile is likely under way.
 COMPILE_QUIET_S = 0.4
 
 
