@@ -163,6 +163,7 @@ def image() -> str:
     extra = ["--network=host"] + ([] if base == DEFAULT_BASE else ["--build-arg", f"BASE={base}"])
     extra += ["--no-cache"] if FRESH else []
     extra += ["--label", LABEL]
+    extra += ["--build-arg", f"UID_BASE={UID_BASE}"]  # the image names the uids its server will claim
     t0 = time.monotonic()
     # The build stage gets a tag of its own so that its cache survives the prune below, which removes
     # what earlier builds of these tests left untagged (older images, older build stages).
