@@ -258,3 +258,16 @@ def test_the_programs_first_child_is_pid_3_as_in_a_plain_pid_namespace(servers: 
         pytest.skip("no pid namespace here")
     assert started["warm"] is (which == "warm")
     assert sorted(output(events).splitlines()) == ["child 3", "root 2"], output(events)
+
+
+def test_a_warm_runs_orphan_is_reaped_by_init_even_on_the_compilers_old_pid(servers: tuple[Server, Server]) -> None:
+    """The spare's compiler process had pid 3 before it was given back: the program's child that gets pid 3
+    and is orphaned must still be adopted and reaped by init, not taken for the sandbox's helper."""
+    src = "import os, time\nif os.fork() == 0:\n    os._exit(3)\ntime.sleep(0.5)\n"
+    events = _until_warm(servers[0], {"files": {"main.py": src}})
+    kid = of(events, "proc.spawn")[1]["pid"]
+    assert [(e["old_ppid"], e["new_ppid"]) for e in of(events, "proc.reparent") if e["pid"] == kid] == \
+        [(of(events, "run.started")[0]["root_pid"], of(events, "run.started")[0]["init_pid"])]
+    reaped = [e for e in of(events, "proc.reaped") if e["pid"] == kid]
+    assert [(e["by"], e["call"], e["status"]) for e in reaped] == [(of(events, "run.started")[0]["init_pid"], "init",
+                                                                     3 << 8)], reaped

@@ -321,6 +321,7 @@ def take_compiler(sup: Any) -> PreparedCompiler | None:
     if ready is None:
         return None
     warm.compiler = None
+    sup.lines.helper_pids.discard(ready.pid)  # reaped by the compile itself; its pid may be reused later
     try:
         alive = os.waitpid(ready.pid, os.WNOHANG) == (0, 0)
     except ChildProcessError:
@@ -333,7 +334,8 @@ def take_compiler(sup: Any) -> PreparedCompiler | None:
 
 def drop_compiler(ready: PreparedCompiler | None, helpers: set[int] | None = None) -> None:
     """Let the compiler process go (an empty pipe: it exits). With `helpers` (the supervisor's set of
-    pids that are never run processes) it is reaped by the supervisor's loop, without a wait here."""
+    pids that are never run processes) it is left for the supervisor's loop to reap, without a wait
+    here; without, it is waited for and its pid leaves `helpers` of nobody (it may be reused)."""
     if ready is None:
         return
     for fd in (ready.go_w, ready.out_r):
@@ -456,8 +458,12 @@ def phase(sup: Any) -> bool:
         if sup.warm is not None and sup.warm.compiler is not None:
             # In a pid namespace it is waited for, so its pid can be given back (_rewind_pids); it was
             # killed as soon as the spec said Python (kill_unused_compiler), so this wait is short.
-            drop_compiler(sup.warm.compiler, None if sup.pid_ns else sup.lines.helper_pids)
-            sup.warm.compiler = None
+            ready, sup.warm.compiler = sup.warm.compiler, None
+            if sup.pid_ns:
+                drop_compiler(ready)
+                sup.lines.helper_pids.discard(ready.pid)  # pid 3 is the program's first child's next
+            else:
+                drop_compiler(ready, sup.lines.helper_pids)
         _rewind_pids(sup)
         return True
     started = time.monotonic_ns()
