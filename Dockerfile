@@ -27,6 +27,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini procps gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=build /opt/proclab /opt/proclab
+# The run uids have a name (`ls -l`, `ps` USER, pwd.getpwuid) in the plain container too, where no mount
+# namespace can give them one: every uid a launcher may claim (PROCLAB_UID_BASE and the 999 after it) is
+# `student`. Build with the same --build-arg UID_BASE when PROCLAB_UID_BASE is changed.
+ARG UID_BASE=61000
+RUN for u in $(seq "${UID_BASE}" $((UID_BASE + 999))); do \
+      echo "student:x:${u}:${u}:ProcLab student:/tmp:/usr/sbin/nologin" >> /etc/passwd; \
+      echo "student:x:${u}:" >> /etc/group; \
+    done
 
 ENV PATH=/opt/proclab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PROCLAB_HOST=0.0.0.0 \

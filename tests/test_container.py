@@ -163,6 +163,7 @@ def image() -> str:
     extra = ["--network=host"] + ([] if base == DEFAULT_BASE else ["--build-arg", f"BASE={base}"])
     extra += ["--no-cache"] if FRESH else []
     extra += ["--label", LABEL]
+    extra += ["--build-arg", f"UID_BASE={UID_BASE}"]  # the image names the uids its server will claim
     t0 = time.monotonic()
     # The build stage gets a tag of its own so that its cache survives the prune below, which removes
     # what earlier builds of these tests left untagged (older images, older build stages).
@@ -340,6 +341,22 @@ def test_plain_run_has_gcc_for_c_lessons(plain: Container) -> None:
            "subprocess.run(['gcc', '-o', 'hi', 'hi.c'], check=True)\nsubprocess.run(['./hi'], check=True)\n")
     events = plain.run({"files": {"main.py": src}})
     assert "from C" in output(events), (events[-1], output(events)[-2000:])
+
+
+def test_plain_run_has_a_named_user_and_shows_no_proclab_path(plain: Container) -> None:
+    """Without namespaces the image's own passwd names the run uids; `ps aux` sees ProcLab's processes
+    (no pid namespace) but only by short names: no boot code, no package path."""
+    src = ("import os, pwd\nprint('user', pwd.getpwuid(os.getuid()).pw_name)\nopen('f.txt', 'w').close()\n"
+           "os.system('ls -l f.txt; ps aux')\n")
+    events = plain.run({"files": {"main.py": src}})
+    out = output(events)
+    assert "user student\n" in out, out
+    lines = out.splitlines()
+    assert " student student " in next(ln for ln in lines if ln.endswith("f.txt")), out
+    main = next(ln for ln in lines if ln.endswith("python3 main.py"))
+    assert main.split()[0] == "student", main
+    assert "importlib" not in out and "site-packages" not in out and "/opt/proclab/lib" not in out, out
+    assert any(ln.endswith("proclab-launcher") for ln in lines) and any(ln.endswith("proclab-run") for ln in lines), out
 
 
 @pytest.mark.skipif(not HOSTILE.is_dir(), reason="shared/hostile is not beside the repo")

@@ -415,3 +415,74 @@ def test_without_the_native_shim_processes_are_still_found_by_proc_scans(tmp_pat
         assert {"sleep"} & names or {"sh"} & names, of(events, "proc.spawn")
     finally:
         stop_server(plain)
+
+
+HELLO_STORM = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void)
+{
+    for (int i = 0; i < 24; i++) {
+        if (fork() == 0) {
+            execl("/bin/sleep", "sleep", "0.3", (char *) NULL);
+            _exit(127);
+        }
+    }
+    while (wait(NULL) > 0)
+        ;
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def test_no_state_shows_the_shims_own_wait_for_its_hello(server: Server) -> None:
+    """24 programs exec'd at once each wait in the native shim's constructor for the supervisor's answer
+    to their hello (a poll on the shim's socket): that wait is ProcLab's, never a state of the program
+    (`sleep` is shown running, then sleeping — not blocked in poll())."""
+    events = server.run({"files": {"main.c": HELLO_STORM}}, 90)
+    assert output(events) == "done\n", events[-1]
+    sleeps = set(spawned(events, "sleep"))
+    assert len(sleeps) == 24
+    polls = [e for e in of(events, "proc.state") if e.get("why", {}).get("code") == "poll"]
+    assert not polls, [(e["pid"], e["why"], e["stat"]) for e in polls[:3]]
+    asleep = {e["pid"] for e in of(events, "proc.state") if e["pid"] in sleeps and e.get("why", {}).get("code") == "sleep"}
+    assert asleep == sleeps, f"{len(asleep)} of 24 shown sleeping"
+
+
+FILE_IPC_C = r"""#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void)
+{
+    int fd = open("data.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fork() == 0) {
+        write(fd, "hello from child", 16);
+        _exit(0);
+    }
+    wait(NULL);
+    lseek(fd, 0, SEEK_SET);
+    char buf[64] = {0};
+    read(fd, buf, sizeof buf - 1);
+    printf("%s\n", buf);
+    close(fd);
+    return 0;
+}
+"""
+
+
+def test_file_ipc_in_c_is_a_file_channel_with_transfers(server: Server) -> None:
+    """The notes' file IPC in C: open() in the run directory, a child's write(), the parent's read()."""
+    events = server.run({"files": {"main.c": FILE_IPC_C}}, 90)
+    assert output(events) == "hello from child\n", events[-1]
+    files = [e for e in of(events, "ipc.channel") if e["kind"] == "file"]
+    assert [(f["name"], f["line"]) for f in files] == [("data.txt", {"file": "main.c", "line": 9})]
+    t = [(e["direction"], e["bytes"], e["preview"], e["line"]["line"]) for e in of(events, "ipc.transfer")
+         if e["channel"] == files[0]["channel"]]
+    assert t == [("write", 16, "hello from child", 11), ("read", 16, "hello from child", 17)]
+    assert_introduced(events)

@@ -466,7 +466,8 @@ def sandbox_output(ev: Events) -> str:
     for e in of(ev, "io.output"):
         per[e["pid"]] = per.get(e["pid"], "") + e["text"]
     text = "".join(t if t.endswith("\n") else t + "\n" for t in per.values())
-    return re.sub(r"/run/proclab/[^\s\"']*/runs/[0-9a-z-]+", "<dir>", text)
+    # The run's directory: /home/student in its mount namespace, else the sandbox path.
+    return re.sub(r"/home/student(?=[/\s\"']|$)|/run/proclab/[^\s\"']*/runs/[0-9a-z-]+", "<dir>", text)
 
 
 def normalise(text: str, note: Note, numbers: bool) -> list[str]:

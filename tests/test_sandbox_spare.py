@@ -194,3 +194,80 @@ def test_run_requests_sent_together_get_their_own_replies(tmp_path: Path) -> Non
         assert asyncio.run(three_runs()) == ["run 0\n", "run 1\n", "run 2\n"]
     finally:
         launcher.stop()
+
+
+def _until_warm(server: Server, body: dict[str, Any]) -> list[dict[str, Any]]:
+    for _ in range(20):
+        events = server.run(body)
+        if of(events, "run.started") and of(events, "run.started")[0].get("warm"):
+            return events
+        if of(events, "run.compile") and not of(events, "run.started"):
+            return events  # a failed compile starts no root: its run.finished says which spare it used
+        time.sleep(0.25)
+    raise AssertionError("no run of this server was started by a warm spare")
+
+
+def test_a_warm_spares_compiler_is_as_confined_as_a_cold_one(servers: tuple[Server, Server]) -> None:
+    """A spare forks the compiler's process ahead of time (already in the run's cgroup); gcc must still
+    run with every layer of the run: a `#include` of a secret fails the same way, warm or cold."""
+    warm_server, cold_server = servers
+    body = {"files": {"main.c": '#include "/etc/shadow"\nint main(void) { return 0; }\n'}}
+    seen = []
+    for server in (warm_server, cold_server):
+        time.sleep(0.5)  # the warm server's spare (and its compiler) is ready again
+        events = server.run(body)
+        comp = of(events, "run.compile")[0]
+        assert comp["ok"] is False and "root:" not in comp["output"], comp
+        assert events[-1]["outcome"]["code"] == "compile_failed"
+        seen.append([(d["severity"], d["message"]) for d in comp["diagnostics"]])
+    assert seen[0] == seen[1] and seen[0], seen
+    ok = {"files": {"main.c": '#include <stdio.h>\nint main(void) { printf("hi\\n"); return 0; }\n'}}
+    events = _until_warm(warm_server, ok)
+    assert of(events, "run.compile")[0]["ok"] and output(events) == "hi\n"
+
+
+def test_a_warm_python_run_never_shows_the_spares_compiler(servers: tuple[Server, Server]) -> None:
+    """The spare's compiler process goes when the run is Python: no event names it, nothing is left."""
+    warm_server, _ = servers
+    events = _until_warm(warm_server, {"files": {"main.py": "import os\nprint(os.getpid())\n"}})
+    spawned = {e["pid"] for e in of(events, "proc.spawn")}
+    assert spawned == {of(events, "run.started")[0]["root_pid"]}, of(events, "proc.spawn")
+    assert events[-1]["status"] == "ok" and not of(events, "run.error")
+
+
+C_FORK = r"""#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) { printf("root %d\n", getpid()); if (fork() == 0) { printf("child %d\n", getpid()); return 0; }
+                 wait(NULL); return 0; }
+"""
+
+
+@pytest.mark.parametrize("which", ["warm", "cold"])
+@pytest.mark.parametrize("lang", ["python", "c"])
+def test_the_programs_first_child_is_pid_3_as_in_a_plain_pid_namespace(servers: tuple[Server, Server],
+                                                                       which: str, lang: str) -> None:
+    """Neither the spare's compiler process nor gcc's processes leave a gap in the pids a run sees."""
+    server = servers[0] if which == "warm" else servers[1]
+    body = ({"files": {"main.py": "import os\nprint('root', os.getpid())\nif os.fork() == 0:\n"
+                                  "    print('child', os.getpid())\nelse:\n    os.wait()\n"}}
+            if lang == "python" else {"files": {"main.c": C_FORK}})
+    events = _until_warm(server, body) if which == "warm" else server.run(body)
+    started = of(events, "run.started")[0]
+    if not started["pid_ns"]:
+        pytest.skip("no pid namespace here")
+    assert started["warm"] is (which == "warm")
+    assert sorted(output(events).splitlines()) == ["child 3", "root 2"], output(events)
+
+
+def test_a_warm_runs_orphan_is_reaped_by_init_even_on_the_compilers_old_pid(servers: tuple[Server, Server]) -> None:
+    """The spare's compiler process had pid 3 before it was given back: the program's child that gets pid 3
+    and is orphaned must still be adopted and reaped by init, not taken for the sandbox's helper."""
+    src = "import os, time\nif os.fork() == 0:\n    os._exit(3)\ntime.sleep(0.5)\n"
+    events = _until_warm(servers[0], {"files": {"main.py": src}})
+    kid = of(events, "proc.spawn")[1]["pid"]
+    assert [(e["old_ppid"], e["new_ppid"]) for e in of(events, "proc.reparent") if e["pid"] == kid] == \
+        [(of(events, "run.started")[0]["root_pid"], of(events, "run.started")[0]["init_pid"])]
+    reaped = [e for e in of(events, "proc.reaped") if e["pid"] == kid]
+    assert [(e["by"], e["call"], e["status"]) for e in reaped] == [(of(events, "run.started")[0]["init_pid"], "init",
+                                                                     3 << 8)], reaped

@@ -255,3 +255,31 @@ os.wait()
     first = channels(events, "socket")[0]["channel"]
     names = [c["name"] for c in channels(events, "socket") if c["channel"] == first]
     assert names[-1] == "./sock", names
+
+
+def test_file_ipc_through_os_open_is_a_file_channel_with_transfers(tmp_path: Path) -> None:
+    """The notes' 文件通信 also in its os-level form: os.open, a child's os.write, the parent's os.read."""
+    src = """import os
+fd = os.open("data.txt", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+pid = os.fork()
+if pid == 0:
+    os.write(fd, b"hello from child")
+    os._exit(0)
+os.waitpid(pid, 0)
+os.lseek(fd, 0, os.SEEK_SET)
+print(os.read(fd, 100).decode())
+os.close(fd)
+tmp = os.open("/tmp/other.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(tmp, b"x")
+"""
+    events = run_source(src, tmp_path)
+    for e in events:
+        jsonschema.validate(e, SCHEMA)
+    assert output(events) == "hello from child\n"
+    files = channels(events, "file")
+    assert [(f["name"], f["line"]["line"]) for f in files] == [("data.txt", 2), ("/tmp/other.bin", 11)]
+    # Two processes' reports travel on two shim connections: compared without their order.
+    child, root = of(events, "proc.spawn")[1]["pid"], of(events, "run.started")[0]["root_pid"]
+    t = sorted((e["pid"], e["direction"], e["bytes"], e["preview"], e["line"]["line"])
+               for e in of(events, "ipc.transfer") if e["channel"] == files[0]["channel"])
+    assert t == sorted([(child, "write", 16, "hello from child", 5), (root, "read", 16, "hello from child", 9)]), t

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import of, output, run_source
 
 
@@ -99,3 +100,26 @@ def test_healthz_says_what_keeps_the_server_responsive(server) -> None:  # noqa:
     else:
         assert started["nice"] > 0  # no weight: the configured nice does the job, and the run says so
     assert output(events) == f"{started['nice']}\n"
+
+
+def test_the_run_lives_in_a_home_and_tracebacks_say_so(tmp_path: Path) -> None:
+    """With a mount namespace the run's directory is /home/student: its cwd, HOME, the passwd entry's home and
+    the traceback's path, as for a student's `python3 main.py` in a terminal; `sys.argv[0]` stays as typed."""
+    src = """import os, sys, pwd
+print("cwd", os.getcwd(), os.environ["HOME"], pwd.getpwuid(os.getuid()).pw_dir)
+print("argv", sys.argv[0], __file__)
+os.mkfifo("fifo_file")
+print("listed", sorted(os.listdir(os.getcwd())))
+raise SystemExit(os.system("ls -l main.py | cut -d' ' -f3") or 1 / 0)
+"""
+    events = run_source(src, tmp_path)
+    started = of(events, "run.started")[0]
+    out = output(events)
+    if not started["pid_ns"]:
+        pytest.skip("no mount namespace here: the run stays in its sandbox directory (docs/deploy.md)")
+    assert "cwd /home/student /home/student /home/student\n" in out, out
+    assert "argv main.py /home/student/main.py\n" in out, out
+    assert "listed ['fifo_file', 'main.py']\n" in out and "student\n" in out, out
+    assert '  File "/home/student/main.py", line 6, in <module>\n' in out, out
+    assert [c["name"] for c in of(events, "ipc.channel") if c["kind"] == "fifo"] == ["fifo_file"]
+    assert not of(events, "run.error"), of(events, "run.error")

@@ -209,7 +209,8 @@ class Launcher:
     @staticmethod
     def _run_request(spec: RunSpec) -> dict[str, Any]:
         return {"op": "run", "run_id": spec.run_id, "uid": spec.uid, "namespaces": "namespaces" in spec.layers,
-                "cgroup": "cgroup" in spec.layers, "tmp_mb": spec.limits.files_mb}
+                "cgroup": "cgroup" in spec.layers, "tmp_mb": spec.limits.files_mb,
+                "compiles": spec.main.endswith(".c")}
 
     def spec_line(self, spec: RunSpec) -> bytes:
         """The first line the supervisor reads: the spec, with where this launcher keeps its files."""

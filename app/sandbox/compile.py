@@ -15,6 +15,7 @@ Stdlib only, like the rest of app/sandbox.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import re
 import selectors
@@ -162,17 +163,20 @@ class _Compile:
         self.cap = self.lim.output_kb * 1024
 
     def start(self, cmd: list[str]) -> tuple[int, int]:
+        setup = self.sup.root_setup()
+        ready = take_compiler(self.sup)
+        if ready is not None:  # a warm spare's compiler process: already in the cgroup, no migration wait
+            payload = json.dumps({"setup": asdict(setup), "cmd": cmd}).encode()
+            while payload:  # it is blocked reading the pipe: this cannot deadlock
+                payload = payload[os.write(ready.go_w, payload):]
+            os.close(ready.go_w)
+            return ready.pid, ready.out_r
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        setup = self.sup.root_setup()
 
         def compiler() -> None:
             _enter_sandbox(self.sup.cg, setup, null, out_w)
-            # gcc is not the student's program: no shim reports its processes (the supervisor is not
-            # listening to the shims while it compiles, and cc1/as/ld are not part of the lesson).
-            env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PROCLAB_SHIM")}
-            env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
-            os.execve(cmd[0], cmd, env)
+            _exec_gcc(cmd)
 
         pid = rootproc.fork_child(compiler, "the compiler")
         os.close(out_w)
@@ -246,6 +250,87 @@ class _Compile:
         if self.sup.cg is not None and self.sup.cg.cpu_ns() / 1e9 > self.lim.cpu_s:
             return "cpu", f"{self.lim.cpu_s:g} s of CPU time while compiling"
         return None, ""
+
+
+def _exec_gcc(cmd: list[str]) -> None:
+    # gcc is not the student's program: no shim reports its processes (the supervisor is not
+    # listening to the shims while it compiles, and cc1/as/ld are not part of the lesson).
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PROCLAB_SHIM")}
+    env["LC_ALL"] = env["LANG"] = "C"  # gcc's messages in the form the parser reads
+    os.execve(cmd[0], cmd, env)
+
+
+@dataclass
+class PreparedCompiler:
+    """A warm spare's compiler process: forked and moved into the run's cgroup ahead of time (the move
+    waits ~10 ms for an RCU grace period when no other move happened just before), its seccomp program
+    and Landlock ruleset built, waiting on `go_w` for the RootSetup and gcc's command line."""
+
+    pid: int
+    go_w: int
+    out_r: int  # gcc's stdout and stderr
+
+
+def fork_compiler(cg: Any, layers: list[str], ro_paths: list[str]) -> PreparedCompiler:
+    """In a warm spare, after its placeholder root: a process that becomes gcc for a C run."""
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+
+    def become_gcc() -> None:
+        rootproc.prepare_root(cg, null, out_w, out_w, keep=(go_r,))
+        rootproc.prebuild(layers, ro_paths)
+        chunks: list[bytes] = []
+        while data := os.read(go_r, 1 << 16):
+            chunks.append(data)
+        if not chunks:
+            os._exit(0)  # a Python run, or the spare was retired
+        msg = json.loads(b"".join(chunks))
+        rootproc.restrict(rootproc.RootSetup(**msg["setup"]))
+        _exec_gcc([str(a) for a in msg["cmd"]])
+
+    pid = rootproc.fork_child(become_gcc, "the compiler")
+    for fd in (out_w, go_r, null):
+        os.close(fd)
+    return PreparedCompiler(pid, go_w, out_r)
+
+
+def take_compiler(sup: Any) -> PreparedCompiler | None:
+    """The warm spare's compiler process, for this run's compile (at most once)."""
+    warm = sup.warm
+    ready: PreparedCompiler | None = getattr(warm, "compiler", None)
+    if ready is None:
+        return None
+    warm.compiler = None
+    sup.lines.helper_pids.discard(ready.pid)  # reaped by the compile itself; its pid may be reused later
+    try:
+        alive = os.waitpid(ready.pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        alive = False
+    if not alive:
+        drop_compiler(ready)
+        return None
+    return ready
+
+
+def drop_compiler(ready: PreparedCompiler | None, helpers: set[int] | None = None) -> None:
+    """Let the compiler process go (an empty pipe: it exits). With `helpers` (the supervisor's set of
+    pids that are never run processes) it is left for the supervisor's loop to reap, without a wait
+    here; without, it is waited for and its pid leaves `helpers` of nobody (it may be reused)."""
+    if ready is None:
+        return
+    for fd in (ready.go_w, ready.out_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if helpers is not None:
+        helpers.add(ready.pid)
+        return
+    try:
+        os.waitpid(ready.pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _enter_sandbox(cg: Any, setup: rootproc.RootSetup, null: int, out_w: int) -> None:
@@ -325,6 +410,25 @@ def compile_run(sup: Any) -> Outcome:
     return Outcome(ok, diags, text, int((time.monotonic() - t0) * 1000), shown, limit, detail, stopped)
 
 
+def kill_unused_compiler(sup: Any) -> None:
+    """As soon as the spec is read: a warm spare's compiler process is not needed by a Python run."""
+    ready = getattr(sup.warm, "compiler", None)
+    if ready is not None and Language.of(sup.spec.main) is not Language.C:
+        try:
+            os.kill(ready.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _rewind_pids(sup: Any) -> None:
+    """The sandbox's processes that came before the program (a compiler, gcc's cc1, as, ld) are gone: the
+    program's first child gets the pid right after the root's, as in a plain pid namespace."""
+    if sup.pid_ns:
+        from . import namespaces
+
+        namespaces.set_last_pid(sup.warm.pid if sup.warm is not None else 1)
+
+
 def phase(sup: Any) -> bool:
     """The supervisor's compile step for a C run; True when the root may start (or the run is not C).
 
@@ -337,6 +441,7 @@ def phase(sup: Any) -> bool:
     outcome = compile_run(sup)
     sup.emit(outcome.event(), t=started)  # at the phase's start; duration_ms says how long it took
     if outcome.ok:
+        _rewind_pids(sup)
         return True
     if outcome.stopped:
         pass  # the supervisor's stop already set the status and reason

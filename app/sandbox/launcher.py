@@ -48,6 +48,10 @@ from typing import Any
 from . import cleanup, landlock, linux, rootproc, runner, seccomp, shim, spare, supervisor  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Making a spare (namespaces, mounts, forks, cgroup moves: these hold the kernel's cgroup_threadgroup_rwsem
+# for writing, and every fork waits meanwhile) competes with gcc, which forks cc1, as, collect2 and ld: no
+# spare is made while a C run's compile is likely under way.
+COMPILE_QUIET_S = 0.4
 
 
 class DiscoveryMode(enum.StrEnum):
@@ -233,6 +237,7 @@ class Launcher:
         # spares go to the uids free the longest: the ones the next runs will get.
         self.freed: dict[int, float] = {uid: 0.0 for uid in pool}
         self.retiring: set[int] = set()
+        self.quiet_until = 0.0  # no new spare before this (monotonic): a C run is compiling (COMPILE_QUIET_S)
         # A child's exit wakes the loop, so a uid gets its spare back as soon as its run is over.
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
@@ -285,6 +290,8 @@ class Launcher:
         want = int(self.warm.get("spares", 0))
         if want <= len(self.spares):
             return False
+        if time.monotonic() < self.quiet_until:
+            return True  # the loop comes back soon and makes it then
         taken = set(self.busy.values()) | set(self.spares)
         order = {u: i for i, u in enumerate(self.pool)}
         free = sorted((u for u in self.pool if u not in taken), key=lambda u: (self.freed.get(u, 0.0), order[u]))
@@ -376,6 +383,8 @@ class Launcher:
             op = req.get("op")
             if op == "run" and len(fds) == 1:
                 reply = self.run(req, fds[0])
+                if req.get("compiles"):
+                    self.quiet_until = time.monotonic() + COMPILE_QUIET_S
             elif op == "warm":
                 self.retire_spares()
                 self.warm = {k: req.get(k) for k in ("spares", "namespaces", "cgroup", "limits", "tmp_mb", "layers",
@@ -396,6 +405,10 @@ class Launcher:
 
 
 def main(ctl_fd: int) -> None:
+    # Where no pid namespace hides it, a run's `ps aux` sees this process: a short name, not the boot code
+    # with the package's path (the area keeps its length for the supervisors' and roots' own names).
+    rootproc._set_cmdline(["proclab-launcher"], trim=False)
+    rootproc._set_comm(b"proclab")
     ctl = socket.socket(fileno=ctl_fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the server's terminal is for the server
     first = json.loads(ctl.recv(1 << 20))

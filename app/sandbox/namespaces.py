@@ -237,7 +237,41 @@ def mount_proc(target: str = "/proc") -> None:
     mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
+def set_last_pid(pid: int) -> bool:
+    """Make the next fork in this pid namespace get pid+1 (if free), as checkpoint/restore does, so the
+    sandbox's own short-lived processes (a compiler, a spare's compiler process) leave no gap in the pids a
+    run sees: a program's first child is 3, as in the notes. Needs CAP_SYS_ADMIN over the namespace."""
+    try:
+        fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.write(fd, str(pid).encode())
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 RUN_USER = "student"  # the name the run's uid has inside its namespaces (ls -l, ps USER, pwd)
+RUN_HOME = "/home/student"  # where the run's directory appears inside its mount namespace (its cwd, HOME)
+
+
+def home_for_run(run_dir: str, uid: int | None) -> str:
+    """Show the run's directory as /home/student in this mount namespace only: a small tmpfs over /home
+    (the host's homes are not the run's business) holding one bind mount of run_dir. Tracebacks then read
+    `File "/home/student/main.py"` and os.getcwd() a home, as for a student in a terminal. Returns the path."""
+    _require_new_mount_ns()
+    home = os.path.dirname(RUN_HOME)
+    if not os.path.isdir(home):
+        raise OSError(errno.ENOENT, f"no {home} to mount over")
+    mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=16,mode=755")
+    os.mkdir(RUN_HOME, 0o755)
+    if uid is not None:
+        os.chown(RUN_HOME, uid, uid)
+    mount(run_dir, RUN_HOME, None, MS_BIND)
+    return RUN_HOME
 
 
 def _bind_text(target: str, text: str, scratch: str) -> None:
@@ -269,7 +303,7 @@ def name_run_user(uid: int, gid: int, scratch: str) -> None:
         except OSError:
             return []
 
-    passwd = host("/etc/passwd") + [f"{RUN_USER}:x:{uid}:{gid}:ProcLab student:/tmp:/bin/sh"]
+    passwd = host("/etc/passwd") + [f"{RUN_USER}:x:{uid}:{gid}:ProcLab student:{RUN_HOME}:/bin/sh"]
     group = host("/etc/group") + [f"{RUN_USER}:x:{gid}:"]
     for target, lines in (("/etc/passwd", passwd), ("/etc/group", group)):
         if os.path.isfile(target):

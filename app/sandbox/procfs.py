@@ -171,6 +171,23 @@ def fd_target(pid: int, fd: int) -> str | None:
         return None
 
 
+def read_user_int(pid: int, addr: int) -> int | None:
+    """A C int from the process's memory (e.g. the fd of a pollfd)."""
+    if not addr:
+        return None
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.pread(fd, 4, addr)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return int.from_bytes(data, "little", signed=True) if len(data) == 4 else None
+
+
 def read_user_string(pid: int, addr: int, limit: int = 256) -> str | None:
     """A NUL-terminated string from the process's memory (e.g. the path given to open)."""
     if not addr:

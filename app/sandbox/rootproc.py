@@ -35,9 +35,10 @@ def _set_comm(name: bytes) -> None:
     libc().prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
-def _set_cmdline(argv: list[str]) -> None:
+def _set_cmdline(argv: list[str], trim: bool = True) -> None:
     """Make /proc/self/cmdline (what `ps` shows) read `python3 main.py` instead of the launcher's
-    command line, by overwriting the argument area in place (as setproctitle does)."""
+    command line, by overwriting the argument area in place (as setproctitle does). trim=False keeps
+    the area's length (NUL-padded), so a forked child can still write a longer command line of its own."""
     try:
         start, end = procfs.arg_area()
         new = b"\0".join(a.encode() for a in argv) + b"\0"
@@ -47,7 +48,8 @@ def _set_cmdline(argv: list[str]) -> None:
             mem.seek(start)
             mem.write(new.ljust(end - start, b"\0"))
         # Trim the area to the new length where allowed (CAP_SYS_RESOURCE); otherwise NULs pad it.
-        libc().prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + len(new)), 0, 0)
+        if trim:
+            libc().prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + len(new)), 0, 0)
     except (OSError, ValueError, IndexError):
         pass
 
@@ -121,6 +123,7 @@ class PreparedRoot:
     cg_error: str | None = None
     tmp_mb: int = 0
     dirs: PreparedDirs | None = None
+    compiler: Any = None  # a compile.PreparedCompiler (C runs), in the cgroup too
 
     def close_fds(self) -> None:
         """The supervisor's ends; closing go_w with nothing written tells the placeholder to exit."""

@@ -242,14 +242,21 @@ def _event(msg: dict[str, object], fds: list[int] | None = None, strict: bool = 
         _in_shim.busy = False
 
 
+# fd -> inode of the regular files the program opened with os.open() in its directory or /tmp (`file`
+# channels, as for open()); checked against fstat, so a reused fd number is not taken for the file.
+_file_fds: dict[int, int] = {}
+
+
 def _fd_kind(fd: int) -> tuple[str, int] | None:
-    """('pipe'|'fifo'|'socket', inode) for IPC fds, None for others (terminal pipes included)."""
+    """('pipe'|'fifo'|'socket'|'file', inode) for IPC fds, None for others (terminal pipes included)."""
     try:
         st = os.fstat(fd)
     except OSError:
         return None
     if st.st_ino in _out_inodes:
         return None
+    if stat.S_ISREG(st.st_mode):
+        return ("file", st.st_ino) if _file_fds.get(fd) == st.st_ino else None
     if stat.S_ISFIFO(st.st_mode):
         # Anonymous pipes live on pipefs (no name); FIFOs have a path on a real filesystem.
         try:
@@ -483,7 +490,7 @@ def _w_pipe(orig, name: str):  # type: ignore[no-untyped-def]
 def _w_read(orig):  # type: ignore[no-untyped-def]
     def read(fd, n):  # type: ignore[no-untyped-def]
         kind = _fd_kind(fd) if _active else None
-        if kind is not None:
+        if kind is not None and kind[0] != "file":  # a regular file's read never waits for a writer
             _event({"type": "ipc.read.begin", "fd": fd, "kind": kind[0], "ino": kind[1], "want": n}, strict=True)
         data = orig(fd, n)
         if kind is not None:
@@ -620,6 +627,24 @@ def _patch_open() -> None:
     traced_open.__doc__ = orig_open.__doc__
     builtins.open = traced_open  # type: ignore[assignment]
     io.open = traced_open  # type: ignore[assignment]
+
+    def w_os_open(orig):  # type: ignore[no-untyped-def]
+        def open(path, flags, mode=0o777, *, dir_fd=None):  # type: ignore[no-untyped-def]
+            fd = orig(path, flags, mode, dir_fd=dir_fd)
+            if dir_fd is None and traced_path(path) is not None:
+                try:
+                    st = os.fstat(fd)
+                except OSError:
+                    return fd
+                if stat.S_ISREG(st.st_mode):
+                    _file_fds[fd] = st.st_ino  # os.read/os.write on it are then transfers (_fd_kind)
+                    _event({"type": "ipc.channel", "kind": "file", "ino": st.st_ino, "name": os.fsdecode(path),
+                            "fd": fd, "call": "os.open"}, strict=True)
+            return fd
+
+        return open
+
+    _wrap(os, "open", w_os_open)
 
 
 # ---------------------------------------------------------------- sockets

@@ -89,6 +89,10 @@ def _make_dirs(runtime: str, uid: int) -> rootproc.PreparedDirs:
 
 def _retire(root: rootproc.PreparedRoot) -> NoReturn:
     root.close_fds()
+    if root.compiler is not None:
+        from . import compile
+
+        compile.drop_compiler(root.compiler)
     try:
         os.waitpid(root.pid, 0)
     except ChildProcessError:
@@ -124,6 +128,14 @@ def main(ctl: socket.socket, uid: int, cfg: dict[str, Any]) -> NoReturn:
     lim = Limits.from_dict(cfg.get("limits", {}))
     cg, cg_error = _make_cgroup(uid, lim) if cfg.get("cgroup") else (None, None)
     root = _fork_placeholder(cfg, cg, int(cfg.get("tmp_mb", lim.files_mb)), cg_error)
+    if cg is not None:
+        # Only worth it with a cgroup: what the compiler's process saves is the wait of its move into it.
+        from . import compile
+
+        try:
+            root.compiler = compile.fork_compiler(cg, list(cfg.get("layers") or []), list(cfg.get("ro_paths") or []))
+        except OSError:
+            root.compiler = None  # a C run then forks its compiler the cold way
     try:
         root.dirs = _make_dirs(cfg["runtime_dir"], uid)
     except (OSError, KeyError):

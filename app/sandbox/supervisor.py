@@ -102,7 +102,8 @@ class Supervisor:
         self.limits = spec.limits
         self.uid, self.gid = spec.uid, spec.gid
         self.runtime = spec.runtime_dir
-        self.run_dir = os.path.join(self.runtime, "runs", self.run_id)
+        self.run_dir = os.path.join(self.runtime, "runs", self.run_id)  # as the run sees it (see _show_home)
+        self.host_run_dir = self.run_dir  # where it is in the supervisor's file system: removed at teardown
         self.ctl_dir = os.path.join(self.runtime, "ctl", self.run_id)
         self.shim_path = os.path.join(self.ctl_dir, "shim.sock")
         self.phase = Phase.PREPARING
@@ -131,6 +132,8 @@ class Supervisor:
         self.run_fs = _RunFsCreds(self.uid, self.gid if self.gid is not None else self.uid)
         self.tracker = Tracker(self.own_pid, self.emit, run_dir=self.run_dir)
         self.lines = LineResolver(self.run_dir, self.uid, self.gid)
+        if warm is not None and warm.compiler is not None:
+            self.lines.helper_pids.add(warm.compiler.pid)  # a warm spare's compiler process: never the run's
         self.watch = LimitWatch(self.limits, self.tracker, self.run_dir, self.uid)
         self.output = OutputPipes(self.sel, self.limits, self.emit, lambda detail: self.fire_limit("output", detail))
         self.link = ShimLink(self.sel, self.tracker, self.output, self.lines, self.uid, self.run_dir, self.emit,
@@ -218,6 +221,7 @@ class Supervisor:
     # ------------------------------------------------------------ preparation
 
     def prepare(self) -> None:
+        compile.kill_unused_compiler(self)
         made = self.warm.dirs if self.warm is not None else None
         if made is not None and made.uid == self.uid:
             # A warm spare made both directories and the shim's listener under its own names.
@@ -243,6 +247,8 @@ class Supervisor:
                 f.write(content)
             if self.uid is not None:
                 os.chown(path, self.uid, self.gid or self.uid)
+        if self.pid_ns:
+            self._show_home()
         if self.warm is not None and self.pid_ns and self.warm.tmp_mb != self.limits.files_mb:
             from . import namespaces
 
@@ -276,6 +282,20 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: None)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.sel.register(self.wake_r, selectors.EVENT_READ, WAKE)
+
+    def _show_home(self) -> None:
+        """In the run's own mount namespace its directory is /home/student (namespaces.home_for_run): the run,
+        the tracker (fd paths) and the line resolver (exe paths) all see it there from now on."""
+        from . import namespaces
+
+        try:
+            view = namespaces.home_for_run(self.host_run_dir, self.uid)
+        except (OSError, RuntimeError) as e:
+            self.emit(protocol.run_error(f"run directory not shown as a home: {e}"))
+            return
+        self.run_dir = self.watch.run_dir = self.link.run_dir = view
+        self.tracker.run_dir = view
+        self.lines.run_dir = view + os.sep
 
     def start_root(self) -> None:
         pace = self.spec.pace
@@ -640,7 +660,7 @@ class Supervisor:
         self.output.drain()
         self.output.close_stdin()
         self.link.close()
-        for d in (self.run_dir, self.ctl_dir):
+        for d in (self.host_run_dir, self.ctl_dir):
             try:
                 cleanup.remove_tree_nofollow(d)
             except OSError:
@@ -653,8 +673,8 @@ class Supervisor:
         if self.uid is not None:
             cleanup.sweep_uid_files(self.uid)
             cleanup.remove_sysv_ipc(self.uid)
-            return left + cleanup.leftovers(self.uid, [self.run_dir, self.ctl_dir])
-        return [d for d in (self.run_dir, self.ctl_dir) if os.path.lexists(d)]
+            return left + cleanup.leftovers(self.uid, [self.host_run_dir, self.ctl_dir])
+        return [d for d in (self.host_run_dir, self.ctl_dir) if os.path.lexists(d)]
 
     def _wait_gone(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -712,6 +732,9 @@ class Supervisor:
 def become_supervisor() -> None:
     """What every supervisor process does first, warm spare or not."""
     os.setsid()
+    if os.getpid() != 1:  # PID 1 of the run's namespaces is `init` already (launcher._plain_init)
+        rootproc._set_cmdline(["proclab-run"], trim=False)  # what the run's `ps aux` shows of it
+        rootproc._set_comm(b"proclab-run")
     try:
         os.setpriority(os.PRIO_PROCESS, 0, 5)  # the web process (nice 0) must stay responsive under load
     except OSError:

@@ -54,6 +54,11 @@ _WCHAN = (
 
 
 # A futex wait while the shim has seen an operation begin: what the wait is for.
+# The shims' own connection sits at fd >= 200 (native: the first free from 200; Python: the highest below
+# RLIMIT_NOFILE). A poll on it alone is ProcLab waiting for the supervisor (a hello's answer, a step's go).
+SHIM_FD_MIN = 200
+SHIM_WAIT: dict[str, Any] = {"code": "shim_wait"}  # never emitted: the sample is skipped
+
 _FUTEX_FOR = {
     "semaphore": ("semaphore", "waiting on semaphore #{n}"),
     "lock": ("lock", "waiting for lock #{n}"),
@@ -257,6 +262,8 @@ class Tracker:
                 why, reason = p.why, p.reason
             else:
                 why = self.explain(p.pid, p.files.base if p.files else f"/proc/{p.pid}", letter)
+                if why is SHIM_WAIT:
+                    return  # waiting for the supervisor's answer to a shim's hello: not the program's state
                 reason = why["text"] if why else None
         elif letter == "R":
             if d_wait > d_run and d_wait > 0:
@@ -325,6 +332,8 @@ class Tracker:
             else:
                 state = State.BLOCKED
                 why = self.explain(p.pid, t.files.base if t.files else "", st.state, t.tid)
+                if why is SHIM_WAIT:
+                    continue
                 reason = why["text"] if why else None
             if state != t.state or reason != t.reason:
                 t.state, t.reason, t.stat = state, reason, st.state
@@ -358,6 +367,24 @@ class Tracker:
         if name:
             return {"code": "syscall", "text": f"in {name}()", "syscall": name}
         return {"code": "sleep", "text": "sleeping", "wchan": wchan} if wchan else None
+
+    def _shim_socket(self, pid: int, fd: int | None) -> bool:
+        """Is fd the shim's own connection? The shims keep it at fd >= 200 (the native shim's first free
+        one from 200, the Python shim's the highest below RLIMIT_NOFILE); the program's own sockets there
+        are channels or were named by a shim's report. Before a hello is read, its inode is not known yet."""
+        if fd is None or fd < 3:
+            return False
+        cid, target = self._channel_for_fd(pid, fd)
+        if cid is not None or not str(target or "").startswith("socket:"):
+            return False
+        if fd >= SHIM_FD_MIN:
+            return True
+        # A low RLIMIT_NOFILE puts it just below the limit (the native shim: limit - 8 or higher).
+        for line in (procfs.read_text(f"/proc/{pid}/limits", 4096) or "").splitlines():
+            if line.startswith("Max open files"):
+                soft = line.split()[3]
+                return soft.isdigit() and fd >= int(soft) - 8
+        return False
 
     def shown(self, path: str) -> str:
         """A path as the program sees it: relative to the run's directory (its cwd), not a sandbox path."""
@@ -433,6 +460,8 @@ class Tracker:
             return {"code": "select", "text": f"select() on fds below {fd}", "syscall": name, "nfds": fd}
         if name in ("poll", "ppoll"):
             n = args[1] if len(args) > 1 else 0
+            if n == 1 and args and self._shim_socket(pid, procfs.read_user_int(pid, args[0])):
+                return SHIM_WAIT
             return {"code": "poll", "text": f"poll() on {n} fds", "syscall": name, "count": n}
         if name.startswith("epoll"):
             return {"code": "epoll", "text": "waiting in epoll_wait()", "syscall": name}

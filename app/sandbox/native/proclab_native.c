@@ -301,7 +301,27 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
 
 /* ------------------------------------------------------------ fds */
 
-/* 0 none, 1 pipe, 2 fifo, 3 socket (ProcLab's own output pipes are none). */
+/* Regular files a program of the run directory opened with open() in its directory or /tmp: `file` channels
+ * (the notes' file IPC), as the Python shim's. fd -> inode, checked against fstat (fd numbers are reused). */
+#define MAX_FILES 64
+static struct { int fd; ino_t ino; } g_files[MAX_FILES];
+static int g_nfiles;
+static int is_file_fd(int fd, ino_t ino) {
+    for (int i = 0; i < g_nfiles; i++)
+        if (g_files[i].fd == fd) return g_files[i].ino == ino;
+    return 0;
+}
+static void note_file_fd(int fd, ino_t ino) {
+    for (int i = 0; i < g_nfiles; i++)
+        if (g_files[i].fd == fd) { g_files[i].ino = ino; return; }
+    if (g_nfiles < MAX_FILES) { g_files[g_nfiles].fd = fd; g_files[g_nfiles].ino = ino; g_nfiles++; }
+}
+static void forget_file_fd(int fd) {
+    for (int i = 0; i < g_nfiles; i++)
+        if (g_files[i].fd == fd) { g_files[i] = g_files[--g_nfiles]; return; }
+}
+
+/* 0 none, 1 pipe, 2 fifo, 3 socket, 4 file (ProcLab's own output pipes are none). */
 static int fd_kind_(int fd, ino_t *ino);
 static int fd_kind(int fd, ino_t *ino) {
     int saved = errno; /* looking must not change what the program's own call reports */
@@ -325,10 +345,22 @@ static int fd_kind_(int fd, ino_t *ino) {
         return n >= 5 && !memcmp(link, "pipe:", 5) ? 1 : 2;
     }
     if (S_ISSOCK(st.st_mode)) return fd == g_fd ? 0 : 3;
+    if (S_ISREG(st.st_mode) && is_file_fd(fd, st.st_ino)) return 4;
     return 0;
 }
 
-static const char *kind_name(int k) { return k == 1 ? "pipe" : k == 2 ? "fifo" : k == 3 ? "socket" : ""; }
+static const char *kind_name(int k) {
+    return k == 1 ? "pipe" : k == 2 ? "fifo" : k == 3 ? "socket" : k == 4 ? "file" : "";
+}
+
+/* A path in the run directory (relative: the program's cwd is it) or /tmp, as the Python shim's rule. */
+static int shared_path(const char *path) {
+    if (!path || !*path) return 0;
+    if (path[0] != '/') return 1;
+    const char *run_dir = getenv("PROCLAB_RUN_DIR");
+    size_t n = run_dir ? strlen(run_dir) : 0;
+    return !strncmp(path, "/tmp/", 5) || (n && !strncmp(path, run_dir, n) && path[n] == '/');
+}
 
 /* After OPS_PER_OBJECT operations on one object, stop reporting it (once saying so), as the Python shim. */
 static struct { uintptr_t key; int n; } g_ops[64];
@@ -957,6 +989,17 @@ static int open_impl(const char *path, int flags, mode_t mode, void *ra) {
         errno = saved;
     }
     int r = real_open(path, flags, mode);
+    if (!fifo && r >= 0 && ENTER_STUDENT(ra) && shared_path(path)) {
+        int saved = errno;
+        if (fstat(r, &st) == 0 && S_ISREG(st.st_mode)) {
+            note_file_fd(r, st.st_ino);
+            msg_t m; m_begin(&m, "ipc.channel"); m_kstr(&m, "kind", "file"); m_kstr(&m, "name", path);
+            m_kint(&m, "ino", (long long)st.st_ino); m_kint(&m, "fd", r); m_kstr(&m, "call", "open"); m_pc(&m, ra);
+            m_end(&m);
+            t_busy = 1; send_msg(&m, 1, NULL, 0); t_busy = 0;
+        }
+        errno = saved;
+    }
     if (fifo && r >= 0) {
         int saved = errno;
         msg_t m; m_begin(&m, "ipc.op"); m_kstr(&m, "kind", "fifo"); m_kstr(&m, "name", path);
@@ -990,7 +1033,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
     if (!ENTER(ra)) return real_read(fd, buf, count);
     ino_t ino = 0;
     int kind = fd_kind(fd, &ino);
-    if (kind) {
+    if (kind && kind != 4) { /* a regular file's read never waits for a writer */
         int saved = errno;
         msg_t m; m_begin(&m, "ipc.read.begin"); m_kstr(&m, "kind", kind_name(kind)); m_kint(&m, "ino", (long long)ino);
         m_kint(&m, "fd", fd); m_kint(&m, "want", (long long)count); m_pc(&m, ra); m_end(&m);
@@ -1017,6 +1060,7 @@ EXPORT int close(int fd) {
     ino_t ino = 0;
     int kind = fd_kind(fd, &ino);
     int r = real_close(fd);
+    if (kind == 4) { if (r == 0) forget_file_fd(fd); kind = 0; } /* a file's close is no IPC operation */
     if (kind && r == 0) {
         int saved = errno;
         msg_t m; m_begin(&m, "ipc.op"); m_kstr(&m, "kind", kind_name(kind)); m_kint(&m, "ino", (long long)ino);
