@@ -497,6 +497,10 @@ class Tracker:
             if target.startswith("pipe:"):
                 kind = "pipe"
             elif target.startswith("socket:"):
+                if fd >= SHIM_FD_MIN and self.channels.get(target) is None:
+                    # The shim's own connection until its hello names it (a busy machine can take over the
+                    # 100 ms io_ready wait); a program's socket up there is a channel once a shim reports it.
+                    continue
                 kind = "socket"
             else:
                 cid = self.channels.get(target)
