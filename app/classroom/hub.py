@@ -155,11 +155,6 @@ class Classroom:
 
     # ------------------------------------------------------------ runs
 
-    def student_busy(self, code: str, sid: str) -> Run | None:
-        entry = self.room(code).wall.get(sid)
-        run = self.manager.runs.get(entry.run) if entry else None
-        return run if run is not None and run.status != RunStatus.FINISHED else None
-
     def add_student_run(self, code: str, sid: str, run: Run, exercise: Exercise | None) -> None:
         room = self.room(code)
         self.student_runs[run.id] = StudentRun(room.code, sid, exercise)

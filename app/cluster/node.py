@@ -253,9 +253,9 @@ class RedisNode:
         while self.outbox and time.monotonic() < deadline:
             self.wake.set()
             await asyncio.sleep(0.02)
-        for t in self.tasks:
+        for t in [*self.tasks, *self.bg]:
             t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, *self.bg, return_exceptions=True)
         for tail in list(self.tails.values()):
             if tail.task is not None:
                 tail.task.cancel()
