@@ -258,9 +258,13 @@ def test_an_instructor_signed_in_on_one_node_is_signed_in_on_all_and_signing_out
 
 
 def test_a_node_killed_mid_run_ends_its_run_as_node_lost_for_watchers_elsewhere(cluster: Cluster) -> None:
+    a = cluster.nodes["a"]
+    # One run on each of a, b, c: the new node is then the least loaded, and on a tie the one asked.
+    others = [http_client(a.base) for _ in range(3)]
+    busy = [h.post("/api/runs", json={"files": {"main.py": SLEEPER}}).json() for h in others]
+    assert sorted(x["node"] for x in busy) == ["a", "b", "c"], busy
     doomed = cluster.start("d")
     _wait_nodes(cluster.nodes["a"], {"a", "b", "c", "d"})
-    a = cluster.nodes["a"]
     program = "import time\nfor i in range(5):\n    print('before', i, flush=True)\ntime.sleep(25)\n"
     # Straight to the doomed node: it holds the run (its own inbox decides nothing here, admission may
     # place it anywhere, so ask until it lands there).
@@ -275,6 +279,10 @@ def test_a_node_killed_mid_run_ends_its_run_as_node_lost_for_watchers_elsewhere(
             break
         a.http.post(f"/api/runs/{r.json()['id']}/stop", headers=cluster.auth())
     assert run_id is not None, "admission never placed a run on the new, empty node"
+    pupil = http_client(doomed.base)
+    assert pupil.post(f"/api/rooms/{code}/students", json={"name": "Eve"}).status_code == 201
+    mine = pupil.post(f"/api/rooms/{code}/my-runs", json={"lesson": "pipe-basics", "files": {"main.py": SLEEPER}})
+    assert mine.status_code == 201 and mine.json()["node"] == "d", mine.text
 
     async def scenario() -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
@@ -300,6 +308,15 @@ def test_a_node_killed_mid_run_ends_its_run_as_node_lost_for_watchers_elsewhere(
     assert stored[-1]["outcome"]["code"] == "node_lost"
     assert a.http.get(f"/api/runs/{run_id}").json()["status"] == "finished"
     _wait_nodes(a, {"a", "b", "c"})
+    deadline = time.monotonic() + 15
+    while (eve := a.http.get(f"/api/rooms/{code}/wall", headers=cluster.auth()).json()["students"][0])["status"] != "error":
+        assert time.monotonic() < deadline, eve  # the student's run on the lost node is not left "running"
+        time.sleep(0.2)
+    assert eve["run"] == mine.json()["id"] and eve["name"] == "Eve"
+    for h, x in zip(others, busy, strict=True):
+        h.post(f"/api/runs/{x['id']}/stop")
+    for x in busy:
+        _wait_finished(a, x["id"], cluster.auth())
 
 
 def test_a_class_spread_over_three_nodes_is_one_wall_one_count_and_its_runs_are_admitted_anywhere(

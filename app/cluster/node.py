@@ -232,6 +232,7 @@ class RedisNode:
         self.on_class_notice: Callable[[str, str], None] | None = None  # (room, what) from another node
         self.redis_problem: str | None = None
         self.bg: set[asyncio.Task[None]] = set()
+        self.students: dict[str, StudentOf] = {}  # runs of this node that are a classroom student's own
         manager.listeners.append(self._on_events)
 
     # ------------------------------------------------------------ life
@@ -367,7 +368,7 @@ class RedisNode:
 
     def _meta(self, run: Run) -> dict[str, Any]:
         return {**run.public(), "owner": run.client.id, "ip": run.client.ip, "share": run.share,
-                "files": run.files, "node": self.node}
+                "files": run.files, "node": self.node, "student": self.students.get(run.id)}
 
     async def _publisher(self) -> None:
         while True:
@@ -413,6 +414,7 @@ class RedisNode:
             pipe.set(meta_key(run.id), json.dumps(self._meta(run)), ex=KEEP_S)
             pipe.expire(key, KEEP_S)
             pipe.srem(f"{P}noderuns:{self.node}", run.id)
+            self.students.pop(run.id, None)
             pipe.srem(client_key(run.client.id), run.id)
             if run.client.ip:
                 pipe.srem(ip_key(run.client.ip), run.id)
@@ -497,6 +499,7 @@ class RedisNode:
             await self.r.hincrby(f"{P}load", self.node, -1)
             raise
         if student is not None and self.on_student_run is not None:
+            self.students[run.id] = (str(student[0]), str(student[1]))  # in its record: a reaper fixes its wall
             entry = self.on_student_run(run, str(student[0]), str(student[1]))
             await self.r.hset(wall_key(str(student[0])), str(student[1]), entry)
         if run.status != RunStatus.FINISHED:
@@ -840,6 +843,18 @@ class RedisNode:
                 finally:
                     await self.r.delete(f"{P}reap:{node}")
 
+    async def _end_on_wall(self, code: str, sid: str, run_id: str, fin: dict[str, Any]) -> None:
+        text = await self.r.hget(wall_key(code), sid)
+        if not text:
+            return
+        entry = WallEntry.from_json(text)
+        if entry.run == run_id:
+            entry.apply(fin)
+            await self.r.hset(wall_key(code), sid, entry.to_json())
+            await self.r.publish(class_channel(code), json.dumps([self.node, "wall"]))
+            if self.on_class_notice is not None:
+                self.on_class_notice(code, "wall")
+
     async def reap(self, node: str) -> list[str]:
         """End a lost node's unfinished runs as error/node_lost after what they had published."""
         ids = sorted(await self.r.smembers(f"{P}noderuns:{node}"))
@@ -870,6 +885,8 @@ class RedisNode:
                 continue
             meta = metas.get(run_id) or {**rec, "node": node}
             await self._publish_end(run_id, meta, rec["result"])
+            if meta.get("student"):  # a student's own run: its wall entry ends too (its node cannot say so)
+                await self._end_on_wall(str(meta["student"][0]), str(meta["student"][1]), run_id, rec["result"])
         log.warning("node %s stopped answering; its runs ended as node_lost: %s", node, ", ".join(ended) or "none")
         pipe = self.r.pipeline(transaction=False)
         pipe.srem(f"{P}nodes", node)
