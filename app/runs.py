@@ -105,6 +105,7 @@ class Run:
     encoded: list[str] = field(default_factory=list)  # each event's JSON, made once for every client and storage
     subscribers: set[Feed] = field(default_factory=set)
     ever_watched: bool = False
+    remote: int = 0  # feeds other nodes have of it (app/cluster/): they watch it too
     unwatched_since: float | None = None
     writer: asyncio.StreamWriter | None = None
     pending_cmds: list[dict[str, Any]] = field(default_factory=list)  # sent before the supervisor was connected
@@ -395,8 +396,18 @@ class RunManager:
 
     def unsubscribe(self, run: Run, feed: Feed) -> None:
         run.subscribers.discard(feed)
-        if not run.subscribers and run.status != RunStatus.FINISHED:
+        if not run.subscribers and not run.remote and run.status != RunStatus.FINISHED:
             run.unwatched_since = time.monotonic()
+
+    def remote_watchers(self, run: Run, n: int) -> None:
+        """How many feeds other nodes have of this run now: while any, it is watched; when the last goes
+        (and none is here) its disconnect grace starts, as for a local one."""
+        if n > 0:
+            run.ever_watched = True
+            run.unwatched_since = None
+        elif run.remote and not run.subscribers and run.status != RunStatus.FINISHED:
+            run.unwatched_since = time.monotonic()
+        run.remote = n
 
     async def keep_warm(self) -> None:
         """Tell a (re)started launcher how many spares to keep, for runs with this server's defaults."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import i18n
 from .auth import Auth
+from .classroom.exercises import Exercise
 from .classroom.hub import Classroom
 from .cluster import Alone, Directory
 from .lessons import LessonStore
@@ -79,8 +81,20 @@ async def build_state(settings: Settings) -> State:
         auth.sessions = SharedSessions(settings.session_hours, node.sync)
     else:
         cluster, rooms = Alone(manager), RoomHub(manager)
+    classroom = Classroom(manager, fresh_lessons)
+    cluster.on_student_run = classroom.student_run_placed
+    if settings.redis_url:
+        classroom.shared = node
+        node.exercise_of = functools.partial(_exercise_of, fresh_lessons)
+        node.on_class_notice = classroom.remote_notice
     return State(settings=settings, lessons=lessons, launcher=launcher, storage=storage, manager=manager,
-                 rooms=rooms, cluster=cluster, classroom=Classroom(manager, fresh_lessons), auth=auth)
+                 rooms=rooms, cluster=cluster, classroom=classroom, auth=auth)
+
+
+def _exercise_of(lessons: Callable[[], LessonStore], lesson_id: str, exercise_id: str) -> Exercise | None:
+    """An exercise named by a run another node admitted (every node reads the same lessons)."""
+    lesson = lessons().get(lesson_id)
+    return next((e for e in lesson.exercises if e.id == exercise_id), None) if lesson else None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -33,13 +33,14 @@ def _answers(port: int) -> bool:
         return False
 
 
-def start_redis(tmpdir: Path) -> tuple[str, Callable[[], None]]:
-    """Start redis-server; returns (redis://127.0.0.1:<port>/0, stop). stop() ends it and waits."""
+def start_redis(tmpdir: Path, port: int | None = None) -> tuple[str, Callable[[], None]]:
+    """Start redis-server (on `port`: again where one was stopped); returns (redis://127.0.0.1:<port>/0,
+    stop). stop() ends it and waits."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("no redis-server on PATH: install the Debian package `redis-server`")
     tmpdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     log = tmpdir / "redis.log"
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmpdir), "--save", "",
             "--appendonly", "no", "--daemonize", "no", "--logfile", str(log), "--protected-mode", "yes"]

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..feeds import Feed
 from ..lessons import LessonStore
@@ -29,6 +29,19 @@ QUEUE_MAX = 256
 ROWS_EVERY_S = 0.05  # notices are tiny and coalesced; a watcher this far behind is dropped
 
 
+class SharedWall(Protocol):
+    """What several nodes share of a class (app/cluster/node.py's RedisNode): the wall's entries of the
+    runs each node holds, and the notices for class views on other nodes."""
+
+    def put_wall(self, code: str, entries: dict[str, str]) -> None: ...
+
+    def drop_wall(self, code: str, sid: str) -> None: ...
+
+    async def wall(self, code: str) -> dict[str, str]: ...
+
+    def class_notice(self, code: str, what: str) -> None: ...
+
+
 @dataclass
 class ClassRoom:
     code: str
@@ -37,6 +50,8 @@ class ClassRoom:
     tokens: dict[str, str] = field(default_factory=dict)  # token hash -> student id (no SQLite on a Run press)
     watchers: set[Feed] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
+    told: set[str] = field(default_factory=set)  # notices to pass on to the other nodes
+    walled: set[str] = field(default_factory=set)  # students whose entry changed since the last flush
     flush: asyncio.TimerHandle | None = None
     shown: str | None = None
 
@@ -59,6 +74,7 @@ class Classroom:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._run_rows: list[tuple[str, str, str, str, str | None]] = []  # class_runs rows not yet written
         self._rows_task: asyncio.Task[None] | None = None
+        self.shared: SharedWall | None = None  # several nodes (set by server.build_state)
         manager.listeners.append(self._on_events)
 
     def room(self, code: str) -> ClassRoom:
@@ -75,6 +91,10 @@ class Classroom:
     def student(self, code: str, token: str) -> dict[str, Any] | None:
         room = self.room(code)
         sid = room.tokens.get(token_hash(token))
+        if sid is None and self.shared is not None:  # joined through another node: the database knows
+            room.tokens = self.store.tokens(code.upper())
+            room.names = {s["id"]: s["name"] for s in self.store.students(code.upper())}
+            sid = room.tokens.get(token_hash(token))
         if sid is None or sid not in room.names:
             return None
         return {"id": sid, "name": room.names[sid]}
@@ -89,15 +109,20 @@ class Classroom:
         room = self.room(code)
         room.names.pop(sid, None)
         room.wall.pop(sid, None)
+        if self.shared is not None:
+            self.shared.drop_wall(room.code, sid)
         room.tokens = {h: s for h, s in room.tokens.items() if s != sid}
 
     # ------------------------------------------------------------ notices
 
-    def notify(self, code: str, what: str) -> None:
+    def notify(self, code: str, what: str, echo: bool = True) -> None:
+        """echo: tell the other nodes too (False for a notice that came from one)."""
         room = self.rooms.get(code.upper())
         if room is None:  # not loaded: nobody watches it (watching loads it), and the loop must not read SQLite
             return
         room.dirty.add(what)
+        if echo:
+            room.told.add(what)
         if room.flush is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -109,6 +134,14 @@ class Classroom:
         room.flush = None
         text = json.dumps({"type": "class.changed", "what": sorted(room.dirty), "shown": room.shown})
         room.dirty.clear()
+        if self.shared is not None:
+            if room.walled:
+                self.shared.put_wall(room.code, {sid: room.wall[sid].to_json() for sid in room.walled
+                                                 if sid in room.wall})
+                room.walled.clear()
+            if room.told:
+                self.shared.class_notice(room.code, ",".join(sorted(room.told)))
+                room.told.clear()
         for feed in list(room.watchers):
             feed.push([text])  # past QUEUE_MAX it overflows: closed, the page reconnects and fetches afresh
 
@@ -122,11 +155,6 @@ class Classroom:
 
     # ------------------------------------------------------------ runs
 
-    def student_busy(self, code: str, sid: str) -> Run | None:
-        entry = self.room(code).wall.get(sid)
-        run = self.manager.runs.get(entry.run) if entry else None
-        return run if run is not None and run.status != RunStatus.FINISHED else None
-
     def add_student_run(self, code: str, sid: str, run: Run, exercise: Exercise | None) -> None:
         room = self.room(code)
         self.student_runs[run.id] = StudentRun(room.code, sid, exercise)
@@ -136,7 +164,21 @@ class Classroom:
         if run.status == RunStatus.RUNNING and entry.status == "queued":
             entry.status = "running"
         room.wall[sid] = entry
+        room.walled.add(sid)
         self.notify(room.code, "wall")
+
+    def student_run_placed(self, run: Run, code: str, sid: str) -> str:
+        """A student's run made on this node (whichever node the student asked): on the wall, graded here.
+        Returns its wall entry, which the cluster writes before the student's answer (a second press
+        through another node sees it)."""
+        self.add_student_run(code, sid, run, run.exercise)
+        room = self.room(code)
+        room.walled.discard(sid)
+        return room.wall[sid].to_json()
+
+    def remote_notice(self, code: str, what: str) -> None:
+        for w in what.split(","):
+            self.notify(code, w, echo=False)
 
     def remember_run(self, code: str, sid: str, run_id: str, lesson: str, exercise: str | None) -> None:
         """Stored after the response: the student's 201 does not wait for SQLite. Presses close together
@@ -173,6 +215,7 @@ class Classroom:
             return
         for ev in run.events[len(run.events) - len(texts):]:
             entry.apply(ev)
+        room.walled.add(who.student)
         self.notify(room.code, "wall")
         if run.events and run.events[-1]["type"] == "run.finished":
             self.student_runs.pop(run.id, None)
@@ -204,6 +247,35 @@ class Classroom:
             else:
                 out.append(entry.public(name, sid))
         return out
+
+    async def wall_everywhere(self, code: str) -> list[dict[str, Any]]:
+        """The wall over every node: students from the database, each with the newest entry of their run
+        whichever node holds it (the embedded server: `wall`)."""
+        if self.shared is None:
+            return self.wall(code)
+        room = self.room(code)
+        students = await asyncio.to_thread(self.store.students, room.code)
+        entries = {sid: WallEntry.from_json(text) for sid, text in (await self.shared.wall(room.code)).items()}
+        for sid, entry in room.wall.items():
+            if sid not in entries or entry.started >= entries[sid].started:
+                entries[sid] = entry
+        out = []
+        for s in students:
+            found = entries.get(s["id"])
+            out.append(found.public(s["name"], s["id"]) if found is not None else
+                       {"student": s["id"], "name": s["name"], "run": None, "status": None, "stuck": False,
+                        "reason": None})
+        return out
+
+    async def latest_run(self, code: str, sid: str) -> str | None:
+        """The run on the student's wall entry, on any node."""
+        entry: WallEntry | None = self.room(code).wall.get(sid)
+        if self.shared is not None:
+            text = (await self.shared.wall(code.upper())).get(sid)
+            other = WallEntry.from_json(text) if text else None
+            if other is not None and (entry is None or other.started > entry.started):
+                entry = other
+        return entry.run if entry is not None else None
 
     def queue_position(self, run: Run) -> int:
         """1 for the first in line; 0 once it runs."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STUCK_S = 10.0  # blocked longer than this in one go: the student probably waits on something that never comes
@@ -17,11 +18,22 @@ class WallEntry:
     status: str = "queued"  # queued, running, then run.finished's status (ok, error, limit, stopped)
     states: dict[int, str] = field(default_factory=dict)  # pid -> textbook state, for the small tree
     parents: dict[int, int] = field(default_factory=dict)
-    blocked: dict[int, tuple[float, str]] = field(default_factory=dict)  # pid -> (since, reason)
+    blocked: dict[int, tuple[float, str]] = field(default_factory=dict)  # pid -> (since, wall clock; reason)
     limit: str | None = None
     error: str | None = None
     passed: bool | None = None  # exercise runs: every goal passed
     updated: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.time)  # the newest of a student's entries wins across nodes
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> WallEntry:
+        d = json.loads(text)
+        return cls(**{**d, "states": {int(k): v for k, v in d["states"].items()},
+                      "parents": {int(k): v for k, v in d["parents"].items()},
+                      "blocked": {int(k): (float(v[0]), str(v[1])) for k, v in d["blocked"].items()}})
 
     def apply(self, ev: dict[str, Any]) -> None:
         handler = _HANDLERS.get(ev.get("type", ""))
@@ -30,7 +42,7 @@ class WallEntry:
             self.updated = time.time()
 
     def stuck(self, now: float | None = None) -> tuple[bool, str | None]:
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         if self.status != "running" or not self.blocked:
             return False, None
         pid, (since, reason) = min(self.blocked.items(), key=lambda kv: kv[1][0])
@@ -50,7 +62,7 @@ def _state(w: WallEntry, ev: dict[str, Any]) -> None:
     pid, state = ev["pid"], ev["state"]
     w.states[pid] = state
     if state == "blocked":
-        w.blocked.setdefault(pid, (time.monotonic(), str(ev.get("reason") or "")))
+        w.blocked.setdefault(pid, (time.time(), str(ev.get("reason") or "")))
     else:
         w.blocked.pop(pid, None)
 

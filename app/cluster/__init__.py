@@ -9,10 +9,15 @@ redis-py is never loaded by an embedded server).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..feeds import Feed
-from ..runs import Client, RunManager, Submission
+from ..runs import Client, Run, RunManager, Submission
+
+StudentOf = tuple[str, str]  # (room code, student id): a classroom student's own run, for the wall
+# Called on the node that runs it, as it is made; returns its wall entry (JSON) for the other nodes.
+OnStudentRun = Callable[[Run, str, str], str]
 
 
 class NodeUnreachable(Exception):
@@ -25,13 +30,16 @@ class NodeUnreachable(Exception):
 
 class Directory(Protocol):
     node: str
+    on_student_run: OnStudentRun | None  # the classroom's: puts a student's run on the wall where it runs
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def place(self, sub: Submission, client: Client, room: str | None = None) -> dict[str, Any]:
-        """Start a run on the node that should take it; its public record with `share`. Raises RunRefused."""
+    async def place(self, sub: Submission, client: Client, room: str | None = None,
+                    student: StudentOf | None = None) -> dict[str, Any]:
+        """Start a run on the node that should take it; its public record with `share` (and `position`
+        when it waits in a queue). Raises RunRefused."""
         ...
 
     async def meta(self, run_id: str) -> dict[str, Any] | None:
@@ -56,6 +64,10 @@ class Directory(Protocol):
         """For /healthz: this node and, with Redis, the nodes it sees."""
         ...
 
+    async def problem(self) -> str | None:
+        """For /readyz: why what the nodes share cannot be reached (None: it can)."""
+        ...
+
 
 class Alone:
     """The embedded single node: every run is here."""
@@ -63,6 +75,7 @@ class Alone:
     def __init__(self, manager: RunManager) -> None:
         self.manager = manager
         self.node = manager.settings.node_id
+        self.on_student_run: OnStudentRun | None = None
 
     async def start(self) -> None:
         return None
@@ -70,8 +83,11 @@ class Alone:
     async def stop(self) -> None:
         return None
 
-    async def place(self, sub: Submission, client: Client, room: str | None = None) -> dict[str, Any]:
+    async def place(self, sub: Submission, client: Client, room: str | None = None,
+                    student: StudentOf | None = None) -> dict[str, Any]:
         run = self.manager.submit(sub, client, room=room)
+        if student is not None and self.on_student_run is not None:
+            self.on_student_run(run, *student)
         return {**run.public(), "share": run.share}
 
     async def meta(self, run_id: str) -> dict[str, Any] | None:
@@ -91,3 +107,6 @@ class Alone:
 
     def describe(self) -> dict[str, Any]:
         return {"mode": "embedded", "node": self.node}
+
+    async def problem(self) -> str | None:
+        return None

@@ -11,7 +11,12 @@ What lives in Redis (keys under `proclab:`):
   submission); answers come back on `reply:<token>` lists.
 - `client:<id>`, `ip:<addr>`: the runs going for a client or an address, over all nodes (caps).
 - `queue` + `queued:<run>`: one FIFO of submissions when every node is full; a node with a free slot
-  takes the head.
+  takes the head, and every run still waiting is told its new place (`ANNOUNCE`).
+- `presence:<room>:<node>` (students, instructors watching the room on that node), `watch:<run>:<node>`
+  (feeds of a run another node holds): written by each node every heartbeat with its TTL, so a dead
+  node's counts vanish; summed over the alive nodes.
+- `wall:<room>`: the classroom wall's entries (student id -> the entry of their latest run), written by
+  the node that holds the run; `class:<room>` (pub/sub): classroom notices for every node's class views.
 A node whose heartbeat expires is reaped by one survivor (`reap:<node>` lock): its runs' published
 events are written to storage, and each unfinished run ends `error` / `node_lost` for its watchers.
 """
@@ -32,6 +37,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from ..classroom.exercises import Exercise
+from ..classroom.wall import WallEntry
 from ..feeds import Feed
 from ..outcome import Outcome, finished_event
 from ..rooms import with_run
@@ -40,7 +47,7 @@ from ..runspec import new_run_id
 from ..sandbox import protocol
 from ..settings import Settings
 from ..storage import Storage
-from . import NodeUnreachable
+from . import NodeUnreachable, OnStudentRun, StudentOf
 
 log = logging.getLogger("proclab.cluster")
 
@@ -85,6 +92,26 @@ end
 redis.call('SADD', KEYS[1], ARGV[1])
 return {0, 0}
 """
+# Every run still in the shared queue gets a run.queued with its place now (seq: the next of its stream,
+# which holds only run.queued events while it waits). ARGV[1]: the key prefix.
+ANNOUNCE = """
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, id in ipairs(ids) do
+  local key = ARGV[1] .. 'ev:' .. id
+  local seq = redis.call('XLEN', key)
+  local text = '{"v":1,"seq":' .. seq .. ',"t":0,"type":"run.queued","position":' .. i .. '}'
+  redis.call('XADD', key, '*', 's', seq, 'd', text)
+  local body = redis.call('GET', ARGV[1] .. 'queued:' .. id)
+  if body then
+    local room = cjson.decode(body)['room']
+    if type(room) == 'string' then
+      local tagged = string.sub(text, 1, -2) .. ',"run":"' .. id .. '"}'
+      redis.call('XADD', ARGV[1] .. 'room:' .. room, 'MAXLEN', '~', ARGV[2], '*', 'r', id, 's', seq, 'd', tagged)
+    end
+  end
+end
+return #ids
+"""
 # A node with a free slot takes the head of the shared queue, reserving its slot.
 CLAIM = """
 local load = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -123,13 +150,38 @@ def ip_key(ip: str) -> str:
 
 
 def sub_to_json(sub: Submission) -> dict[str, Any]:
-    d = dataclasses.asdict(sub)
-    d.pop("exercise", None)  # exercise runs stay on the node that was asked (classroom state is per node)
+    d = {f.name: getattr(sub, f.name) for f in dataclasses.fields(sub)}
+    # An exercise travels as its name: every node reads the same lessons and grades it where it runs.
+    d["exercise"] = [sub.exercise.lesson, sub.exercise.id] if sub.exercise is not None else None
     return d
 
 
-def sub_from_json(d: dict[str, Any]) -> Submission:
-    return Submission(**{k: v for k, v in d.items() if k != "exercise"})
+ExerciseOf = Callable[[str, str], Exercise | None]
+
+
+def sub_from_json(d: dict[str, Any], exercise_of: ExerciseOf) -> Submission:
+    named = d.get("exercise")
+    exercise = exercise_of(str(named[0]), str(named[1])) if named else None
+    if named and exercise is None:
+        # This node's lessons differ from the asking node's (a deployment mid-update).
+        raise RunRefused(422, "no_exercise", lesson=str(named[0]), exercise=str(named[1]), expected="-")
+    return Submission(**{**{k: v for k, v in d.items() if k != "exercise"}, "exercise": exercise})
+
+
+def presence_key(code: str, node: str) -> str:
+    return f"{P}presence:{code}:{node}"
+
+
+def watch_key(run_id: str, node: str) -> str:
+    return f"{P}watch:{run_id}:{node}"
+
+
+def wall_key(code: str) -> str:
+    return f"{P}wall:{code}"
+
+
+def class_channel(code: str) -> str:
+    return f"{P}class:{code}"
 
 
 Filter = Callable[[dict[str, str]], bool]
@@ -163,6 +215,7 @@ class RedisNode:
         self._place = self.r.register_script(PLACE)
         self._admit = self.r.register_script(ADMIT)
         self._claim = self.r.register_script(CLAIM)
+        self._announce = self.r.register_script(ANNOUNCE)
         self.tails: dict[str, Tail] = {}
         self.outbox: deque[tuple[Run, int, list[str], bool]] = deque()
         self.wake = asyncio.Event()
@@ -171,6 +224,16 @@ class RedisNode:
         self.counted: set[str] = set()  # runs of this node counted in `load`
         self.tasks: list[asyncio.Task[None]] = []
         self.peers: dict[str, dict[str, Any]] = {}  # last heartbeats seen
+        self.on_student_run: OnStudentRun | None = None
+        self.exercise_of: ExerciseOf = lambda lesson, ex: None  # set by build_state (the lessons it reads)
+        # Keys this node keeps alive with the heartbeat's TTL (presence, remote watchers); None: delete it.
+        self.kept: dict[str, str | None] = {}
+        self.keep_now = asyncio.Event()
+        self.watched: dict[str, int] = {}  # run of this node -> feeds other nodes have of it
+        self.on_class_notice: Callable[[str, str], None] | None = None  # (room, what) from another node
+        self.redis_problem: str | None = None
+        self.bg: set[asyncio.Task[None]] = set()
+        self.students: dict[str, StudentOf] = {}  # runs of this node that are a classroom student's own
         manager.listeners.append(self._on_events)
 
     # ------------------------------------------------------------ life
@@ -182,7 +245,8 @@ class RedisNode:
         await self._heartbeat()
         await self.r.sadd(f"{P}nodes", self.node)
         loop = asyncio.get_running_loop()
-        for fn in (self._publisher, self._inbox, self._beat, self._claimer, self._reaper):
+        for fn in (self._publisher, self._inbox, self._beat, self._claimer, self._reaper, self._keeper,
+                   self._class_notices):
             self.tasks.append(loop.create_task(self._forever(fn)))
 
     async def stop(self) -> None:
@@ -191,9 +255,9 @@ class RedisNode:
         while self.outbox and time.monotonic() < deadline:
             self.wake.set()
             await asyncio.sleep(0.02)
-        for t in self.tasks:
+        for t in [*self.tasks, *self.bg]:
             t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, *self.bg, return_exceptions=True)
         for tail in list(self.tails.values()):
             if tail.task is not None:
                 tail.task.cancel()
@@ -213,11 +277,21 @@ class RedisNode:
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as e:
+                self.redis_problem = str(e) or type(e).__name__
                 log.error("redis (%s): %s; retrying", fn.__name__, e)
                 await asyncio.sleep(0.5)
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": "redis", "node": self.node, "nodes": sorted(self.peers)}
+        return {"mode": "redis", "node": self.node, "nodes": sorted(self.peers),
+                "redis": {"ok": self.redis_problem is None, "problem": self.redis_problem}}
+
+    async def problem(self) -> str | None:
+        try:
+            await asyncio.wait_for(self.r.ping(), 1.0)
+        except (redis.RedisError, OSError, TimeoutError) as e:
+            self.redis_problem = str(e) or type(e).__name__
+            return self.redis_problem
+        return None
 
     # ------------------------------------------------------------ heartbeat and load
 
@@ -231,10 +305,60 @@ class RedisNode:
     async def _beat(self) -> None:
         while True:
             await self._heartbeat()
+            if not await self.r.sismember(f"{P}nodes", self.node):
+                # Redis came back empty (restarted without its data) or a survivor took this node for
+                # lost: register again, with the load this node really holds.
+                await self.r.hset(f"{P}load", self.node, len(self.counted))
+                await self.r.sadd(f"{P}nodes", self.node)
+                self.seen.clear()  # records and streams are written again with the next events
             nodes = sorted(await self.r.smembers(f"{P}nodes"))
             beats = await self.r.mget([f"{P}hb:{n}" for n in nodes]) if nodes else []
             self.peers = {n: json.loads(b) for n, b in zip(nodes, beats, strict=True) if b}
+            await self._count_watchers()
+            self.redis_problem = None
             await asyncio.sleep(HEARTBEAT_S)
+
+    # ------------------------------------------------------------ counts every node keeps (TTL)
+
+    def keep(self, key: str, value: str | None) -> None:
+        """Keep `key` = value in Redis (refreshed every heartbeat, gone with this node); None deletes it."""
+        self.kept[key] = value
+        self.keep_now.set()
+
+    async def _keeper(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.keep_now.wait(), HEARTBEAT_S)
+            self.keep_now.clear()
+            items = list(self.kept.items())
+            if not items:
+                continue
+            pipe = self.r.pipeline(transaction=False)
+            for key, value in items:
+                if value is None:
+                    pipe.delete(key)
+                else:
+                    pipe.set(key, value, ex=HEARTBEAT_TTL_S)
+            await pipe.execute()
+            for key, value in items:
+                if value is None and self.kept.get(key, "") is None:
+                    del self.kept[key]
+
+    def alive_nodes(self) -> list[str]:
+        return sorted({*self.peers, self.node})
+
+    async def _count_watchers(self) -> None:
+        """Feeds other nodes have of this node's runs: a run watched only from elsewhere is watched, and
+        its disconnect grace starts when the last of them goes (RunManager.janitor)."""
+        runs = [r for r in self.manager.runs.values() if r.status != RunStatus.FINISHED and r.room is None]
+        if not runs:
+            return
+        others = [n for n in self.alive_nodes() if n != self.node]
+        keys = [watch_key(r.id, n) for r in runs for n in others]
+        counts = await self.r.mget(keys) if keys else []
+        for i, run in enumerate(runs):
+            n = sum(int(c) for c in counts[i * len(others):(i + 1) * len(others)] if c)
+            self.manager.remote_watchers(run, n)
 
     # ------------------------------------------------------------ publishing this node's runs
 
@@ -245,20 +369,27 @@ class RedisNode:
 
     def _meta(self, run: Run) -> dict[str, Any]:
         return {**run.public(), "owner": run.client.id, "ip": run.client.ip, "share": run.share,
-                "files": run.files, "node": self.node}
+                "files": run.files, "node": self.node, "student": self.students.get(run.id)}
 
     async def _publisher(self) -> None:
         while True:
-            await self.wake.wait()
+            if not self.outbox:  # after a Redis failure the outbox still holds what was not sent
+                await self.wake.wait()
             self.wake.clear()
             while self.outbox:
                 pipe = self.r.pipeline(transaction=False)
                 n = 0
+                batch = []
                 while self.outbox and n < 2000:
-                    run, first, texts, finished = self.outbox.popleft()
-                    n += len(texts)
-                    self._publish(pipe, run, first, texts, finished)
-                await pipe.execute()
+                    item = self.outbox.popleft()
+                    batch.append(item)
+                    n += len(item[2])
+                    self._publish(pipe, *item)
+                try:
+                    await pipe.execute()
+                except (redis.RedisError, OSError):
+                    self.outbox.extendleft(reversed(batch))  # Redis away: published when it is back
+                    raise
 
     def _publish(self, pipe: Any, run: Run, first: int, texts: list[str], finished: bool) -> None:
         if run.id not in self.seen and not finished:
@@ -284,6 +415,7 @@ class RedisNode:
             pipe.set(meta_key(run.id), json.dumps(self._meta(run)), ex=KEEP_S)
             pipe.expire(key, KEEP_S)
             pipe.srem(f"{P}noderuns:{self.node}", run.id)
+            self.students.pop(run.id, None)
             pipe.srem(client_key(run.client.id), run.id)
             if run.client.ip:
                 pipe.srem(ip_key(run.client.ip), run.id)
@@ -295,8 +427,23 @@ class RedisNode:
 
     # ------------------------------------------------------------ admission
 
-    async def place(self, sub: Submission, client: Client, room: str | None = None) -> dict[str, Any]:
+    async def place(self, sub: Submission, client: Client, room: str | None = None,
+                    student: StudentOf | None = None) -> dict[str, Any]:
         run_id = new_run_id()
+        try:
+            return await self._admitted(run_id, sub, client, room, student)
+        except (redis.RedisError, OSError) as e:
+            # Redis away: this node runs it with its own caps, as a single node would; its events reach
+            # Redis (for watchers elsewhere) when Redis is back.
+            self.redis_problem = str(e) or type(e).__name__
+            log.error("redis: run %s placed here without admission: %s", run_id, e)
+            run = self.manager.submit(sub, client, room=room, run_id=run_id)
+            if student is not None and self.on_student_run is not None:
+                self.on_student_run(run, *student)
+            return {**run.public(), "share": run.share}
+
+    async def _admitted(self, run_id: str, sub: Submission, client: Client, room: str | None,
+                        student: StudentOf | None) -> dict[str, Any]:
         if room is None:
             s = self.settings
             res = await self._admit(keys=[client_key(client.id), ip_key(client.ip or "-")],
@@ -307,7 +454,7 @@ class RedisNode:
             if which == 2:
                 raise RunRefused(429, "too_many_from_address", count=count, max=s.max_runs_per_ip)
         try:
-            out = await self._place_run(run_id, sub, client, room)
+            out = await self._place_run(run_id, sub, client, room, student)
         except BaseException:
             await self._uncap(run_id, client)
             raise
@@ -320,27 +467,27 @@ class RedisNode:
         if client.ip:
             await self.r.srem(ip_key(client.ip), run_id)
 
-    async def _place_run(self, run_id: str, sub: Submission, client: Client, room: str | None) -> dict[str, Any]:
-        if sub.exercise is not None:  # its grading state is this node's: it runs here
-            return await self._local(run_id, sub, client, room, reserved=False)
+    async def _place_run(self, run_id: str, sub: Submission, client: Client, room: str | None,
+                         student: StudentOf | None) -> dict[str, Any]:
         nodes = sorted(await self.r.smembers(f"{P}nodes"))
         target = await self._place(keys=[f"{P}load", *[f"{P}hb:{n}" for n in nodes]], args=[self.node, *nodes])
         if not target:
-            return await self._enqueue(run_id, sub, client, room)
+            return await self._enqueue(run_id, sub, client, room, student)
         if target == self.node:
-            return await self._local(run_id, sub, client, room, reserved=True)
-        body = {"run": run_id, "sub": sub_to_json(sub), "client": [client.id, client.ip], "room": room}
+            return await self._local(run_id, sub, client, room, reserved=True, student=student)
+        body = {"run": run_id, "sub": sub_to_json(sub), "client": [client.id, client.ip], "room": room,
+                "student": student}
         try:
             answer = await self.ask(target, "submit", body)
         except NodeUnreachable:
             await self.r.hincrby(f"{P}load", target, -1)
-            return await self._local(run_id, sub, client, room, reserved=False)
+            return await self._local(run_id, sub, client, room, reserved=False, student=student)
         if "error" in answer:
             raise RunRefused(int(answer["error"]), str(answer["code"]), **dict(answer["params"]))
         return dict(answer["run"])
 
     async def _local(self, run_id: str, sub: Submission, client: Client, room: str | None, reserved: bool,
-                     prior: list[str] | None = None) -> dict[str, Any]:
+                     prior: list[str] | None = None, student: StudentOf | None = None) -> dict[str, Any]:
         if not reserved:
             await self.r.hincrby(f"{P}load", self.node, 1)
         self.counted.add(run_id)
@@ -350,19 +497,24 @@ class RedisNode:
             self.counted.discard(run_id)
             await self.r.hincrby(f"{P}load", self.node, -1)
             raise
+        if student is not None and self.on_student_run is not None:
+            self.students[run.id] = (str(student[0]), str(student[1]))  # in its record: a reaper fixes its wall
+            entry = self.on_student_run(run, str(student[0]), str(student[1]))
+            await self.r.hset(wall_key(str(student[0])), str(student[1]), entry)
         if run.status != RunStatus.FINISHED:
             self.seen.add(run.id)
             await self.r.set(meta_key(run.id), json.dumps(self._meta(run)), ex=KEEP_S * 24)
             await self.r.sadd(f"{P}noderuns:{self.node}", run.id)
         return {**run.public(), "share": run.share}
 
-    async def _enqueue(self, run_id: str, sub: Submission, client: Client, room: str | None) -> dict[str, Any]:
+    async def _enqueue(self, run_id: str, sub: Submission, client: Client, room: str | None,
+                       student: StudentOf | None) -> dict[str, Any]:
         """Every node is full: the run waits in the one queue all nodes take from, first come first served."""
         if await self.r.llen(f"{P}queue") >= self.settings.max_queue:
             raise RunRefused(503, "server_full")
         created, share = time.time(), secrets.token_urlsafe(16)
         body = {"run": run_id, "sub": sub_to_json(sub), "client": [client.id, client.ip], "room": room,
-                "share": share, "created": created}
+                "share": share, "created": created, "student": student}
         position = int(await self.r.llen(f"{P}queue")) + 1  # as announced: a node may take one meanwhile
         ev = {"v": protocol.EVENT_VERSION, "seq": 0, "t": 0, **protocol.run_queued(position)}
         text = _encode(ev)
@@ -377,10 +529,13 @@ class RedisNode:
         if room is not None:
             pipe.xadd(room_key(room), {"r": run_id, "s": 0, "d": with_run(text, run_id)},
                       maxlen=ROOM_MAXLEN, approximate=True)
+        if student is not None:  # on the wall as waiting (one run at a time holds on every node)
+            entry = WallEntry(run=run_id, lesson=sub.lesson, exercise=sub.exercise.id if sub.exercise else None)
+            pipe.hset(wall_key(student[0]), student[1], entry.to_json())
         pipe.rpush(f"{P}queue", run_id)
         await pipe.execute()
-        return {k: meta[k] for k in ("id", "lesson", "status", "created", "finished", "result", "answers", "room",
-                                     "events", "share", "node")}
+        return {**{k: meta[k] for k in ("id", "lesson", "status", "created", "finished", "result", "answers",
+                                        "room", "events", "share", "node")}, "position": position}
 
     async def _claimer(self) -> None:
         """Take runs from the shared queue while this node has a free slot."""
@@ -397,12 +552,13 @@ class RedisNode:
                 if not raw:
                     await self.r.hincrby(f"{P}load", self.node, -1)
                     continue
+                await self._announce(keys=[f"{P}queue"], args=[P, ROOM_MAXLEN])  # the others moved up
                 body = json.loads(raw)
                 prior = [f["d"] for _, f in await self.r.xrange(ev_key(run_id))]
                 client = Client(id=body["client"][0], ip=body["client"][1])
                 try:
-                    await self._local(run_id, sub_from_json(body["sub"]), client, body["room"], reserved=True,
-                                      prior=prior)
+                    await self._local(run_id, sub_from_json(body["sub"], self.exercise_of), client, body["room"],
+                                      reserved=True, prior=prior, student=body.get("student"))
                     run = self.manager.runs.get(run_id)
                     if run is not None:
                         run.share, run.created = body["share"], body["created"]
@@ -438,7 +594,8 @@ class RedisNode:
     async def _on_submit(self, body: dict[str, Any]) -> dict[str, Any]:
         client = Client(id=body["client"][0], ip=body["client"][1])
         try:
-            run = await self._local(body["run"], sub_from_json(body["sub"]), client, body["room"], reserved=True)
+            run = await self._local(body["run"], sub_from_json(body["sub"], self.exercise_of), client, body["room"],
+                                    reserved=True, student=body.get("student"))
         except RunRefused as e:
             return {"error": e.status, "code": e.code, "params": e.params, "message": e.message}
         return {"run": run}
@@ -452,7 +609,11 @@ class RedisNode:
         pipe = self.r.pipeline(transaction=False)
         pipe.get(meta_key(run_id))
         pipe.xlen(ev_key(run_id))
-        raw, n = await pipe.execute()
+        try:
+            raw, n = await pipe.execute()
+        except (redis.RedisError, OSError) as e:  # Redis away: the routes read the shared database instead
+            self.redis_problem = str(e) or type(e).__name__
+            return None
         if raw is None:
             return None
         meta = dict(json.loads(raw))
@@ -460,7 +621,10 @@ class RedisNode:
         return meta
 
     async def events(self, run_id: str, after: int) -> list[dict[str, Any]] | None:
-        entries = await self.r.xrange(ev_key(run_id))
+        try:
+            entries = await self.r.xrange(ev_key(run_id))
+        except (redis.RedisError, OSError):
+            return None
         if not entries:
             return None
         return [json.loads(f["d"]) for _, f in entries if int(f["s"]) > after]
@@ -475,12 +639,17 @@ class RedisNode:
             return True
         if meta["node"] == self.node:
             return await self.manager.command(run_id, cmd)
-        return bool((await self.ask(str(meta["node"]), "cmd", {"run": run_id, "cmd": cmd}))["ok"])
+        try:
+            return bool((await self.ask(str(meta["node"]), "cmd", {"run": run_id, "cmd": cmd}))["ok"])
+        except (redis.RedisError, OSError) as e:
+            raise NodeUnreachable(f"the node {meta['node']} holding this run cannot be reached: "
+                                  f"Redis does not answer ({e})") from e
 
     async def _stop_queued(self, run_id: str, meta: dict[str, Any]) -> bool:
         if not await self.r.lrem(f"{P}queue", 0, run_id):
             return True  # a node took it meanwhile: the next stop reaches it there
         await self.r.delete(f"{P}queued:{run_id}")
+        await self._announce(keys=[f"{P}queue"], args=[P, ROOM_MAXLEN])
         events = await self.events(run_id, -1) or []
         fin = finished_event(None, events, outcome=Outcome.STOPPED)
         fin.update(v=1, seq=len(events), t=events[-1]["t"] if events else 0)
@@ -519,11 +688,20 @@ class RedisNode:
     async def subscribe(self, run_id: str, after: int) -> Feed | None:
         if await self.meta(run_id) is None:
             return None
-        feed, _ = await self.tail(ev_key(run_id), lambda f: int(f["s"]) > after)
+        try:
+            feed, _ = await self.tail(ev_key(run_id), lambda f: int(f["s"]) > after)
+        except (redis.RedisError, OSError):
+            return None
+        self.watched[run_id] = self.watched.get(run_id, 0) + 1
+        self.keep(watch_key(run_id, self.node), str(self.watched[run_id]))
         return feed
 
     def unsubscribe(self, run_id: str, feed: Feed) -> None:
         self.untail(ev_key(run_id), feed)
+        n = self.watched.pop(run_id, 1) - 1
+        if n > 0:
+            self.watched[run_id] = n
+        self.keep(watch_key(run_id, self.node), str(n) if n > 0 else None)
 
     async def tail(self, key: str, keep: Filter, on_entry: Callable[[dict[str, str]], None] | None = None
                    ) -> tuple[Feed, list[dict[str, str]]]:
@@ -592,6 +770,63 @@ class RedisNode:
         """The room's runs every node placed (worker thread: the sync client)."""
         return [str(x) for x in self.sync.lrange(roomruns_key(code), 0, -1)]
 
+    def presence(self, code: str) -> tuple[int, int]:
+        """(students, instructors) watching the room on every alive node (sync: one MGET)."""
+        students = instructors = 0
+        for value in self.sync.mget([presence_key(code, n) for n in self.alive_nodes()]):
+            if value:
+                s, i = value.split(",")
+                students, instructors = students + int(s), instructors + int(i)
+        return students, instructors
+
+    # ------------------------------------------------------------ the classroom's wall and notices
+
+    def put_wall(self, code: str, entries: dict[str, str]) -> None:
+        """Wall entries (student id -> JSON) of runs this node holds; written in the background."""
+        async def write() -> None:
+            try:
+                pipe = self.r.pipeline(transaction=False)
+                pipe.hset(wall_key(code), mapping=entries)
+                pipe.expire(wall_key(code), ROOM_TTL_S)
+                await pipe.execute()
+            except (redis.RedisError, OSError) as e:
+                log.error("redis: the wall of room %s: %s", code, e)
+        self._background(write())
+
+    def drop_wall(self, code: str, sid: str) -> None:
+        async def drop() -> None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                await self.r.hdel(wall_key(code), sid)
+        self._background(drop())
+
+    async def wall(self, code: str) -> dict[str, str]:
+        return dict(await self.r.hgetall(wall_key(code)))
+
+    def class_notice(self, code: str, what: str) -> None:
+        """Tell the other nodes' class views of the room (pub/sub: a notice is only a hint to fetch)."""
+        async def send() -> None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                await self.r.publish(class_channel(code), json.dumps([self.node, what]))
+        self._background(send())
+
+    async def _class_notices(self) -> None:
+        pubsub = self.r.pubsub()
+        try:
+            await pubsub.psubscribe(class_channel("*"))
+            async for msg in pubsub.listen():
+                if msg.get("type") != "pmessage":
+                    continue
+                node, what = json.loads(msg["data"])
+                if node != self.node and self.on_class_notice is not None:
+                    self.on_class_notice(str(msg["channel"])[len(class_channel("")):], str(what))
+        finally:
+            await pubsub.aclose()
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.bg.add(task)
+        task.add_done_callback(self.bg.discard)
+
     # ------------------------------------------------------------ lost nodes
 
     async def _reaper(self) -> None:
@@ -606,6 +841,18 @@ class RedisNode:
                     await self.reap(node)
                 finally:
                     await self.r.delete(f"{P}reap:{node}")
+
+    async def _end_on_wall(self, code: str, sid: str, run_id: str, fin: dict[str, Any]) -> None:
+        text = await self.r.hget(wall_key(code), sid)
+        if not text:
+            return
+        entry = WallEntry.from_json(text)
+        if entry.run == run_id:
+            entry.apply(fin)
+            await self.r.hset(wall_key(code), sid, entry.to_json())
+            await self.r.publish(class_channel(code), json.dumps([self.node, "wall"]))
+            if self.on_class_notice is not None:
+                self.on_class_notice(code, "wall")
 
     async def reap(self, node: str) -> list[str]:
         """End a lost node's unfinished runs as error/node_lost after what they had published."""
@@ -637,6 +884,8 @@ class RedisNode:
                 continue
             meta = metas.get(run_id) or {**rec, "node": node}
             await self._publish_end(run_id, meta, rec["result"])
+            if meta.get("student"):  # a student's own run: its wall entry ends too (its node cannot say so)
+                await self._end_on_wall(str(meta["student"][0]), str(meta["student"][1]), run_id, rec["result"])
         log.warning("node %s stopped answering; its runs ended as node_lost: %s", node, ", ".join(ended) or "none")
         pipe = self.r.pipeline(transaction=False)
         pipe.srem(f"{P}nodes", node)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
+
+import redis
 
 from ..feeds import Feed
 from ..rooms import Room, RoomHub
 from ..runs import Run, RunManager
-from .node import RedisNode, room_key
+from .node import RedisNode, presence_key, room_key
+
+log = logging.getLogger("proclab.cluster")
 
 
 class ClusterRoomHub(RoomHub):
@@ -26,7 +31,12 @@ class ClusterRoomHub(RoomHub):
     def get(self, code: str) -> Room | None:
         room = super().get(code)
         if room is not None:  # runs placed by other nodes (worker thread: the sync client)
-            for run_id in self.node.room_runs(room.code):
+            try:
+                placed = self.node.room_runs(room.code)
+            except (redis.RedisError, OSError) as e:  # Redis away: the runs this node knows
+                log.error("redis: the runs of room %s: %s", room.code, e)
+                placed = []
+            for run_id in placed:
                 if run_id not in room.run_ids:
                     room.run_ids.append(run_id)
         return room
@@ -70,8 +80,24 @@ class ClusterRoomHub(RoomHub):
         room.subscribers.add(feed)
         if instructor:
             room.instructors.add(feed)
+        self._present(room)
         return feed
 
     def unsubscribe(self, room: Room, feed: Feed) -> None:
         super().unsubscribe(room, feed)
         self.node.untail(room_key(room.code), feed)
+        self._present(room)
+
+    def _present(self, room: Room) -> None:
+        """This node's count of the room's watchers, for every node's `clients` (kept with its TTL)."""
+        students, instructors = super().clients(room)
+        value = f"{students},{instructors}" if room.subscribers else None
+        self.node.keep(presence_key(room.code, self.node.node), value)
+
+    def clients(self, room: Room) -> tuple[int, int]:
+        """(students, instructors) connected to the room on every node."""
+        try:
+            return self.node.presence(room.code)
+        except (redis.RedisError, OSError) as e:  # Redis away: what this node sees is all it knows
+            log.error("redis: the room %s's presence: %s", room.code, e)
+            return super().clients(room)

@@ -9,10 +9,15 @@ LAN, and at most once per RECHECK_S per session per node.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
+import redis
+
 from ..auth import Sessions
+
+log = logging.getLogger("proclab.cluster")
 
 P = "proclab:session:"
 RECHECK_S = 5.0
@@ -30,7 +35,10 @@ class SharedSessions(Sessions):
 
     def create(self) -> str:
         sid = super().create()
-        self.sync.set(self._key(sid), "1", ex=max(1, int(self.ttl)))
+        try:
+            self.sync.set(self._key(sid), "1", ex=max(1, int(self.ttl)))
+        except (redis.RedisError, OSError) as e:  # Redis away: a sign-in on this node, known here only
+            log.error("redis: the session is known on this node only: %s", e)
         self.checked[sid] = time.monotonic()
         return sid
 
@@ -38,7 +46,10 @@ class SharedSessions(Sessions):
         now = time.monotonic()
         if now - self.checked.get(sid, -RECHECK_S) < RECHECK_S:
             return True
-        ok = bool(self.sync.exists(self._key(sid)))
+        try:
+            ok = bool(self.sync.exists(self._key(sid)))
+        except (redis.RedisError, OSError):  # Redis away: what this node knows (its own sign-ins)
+            return super().valid(sid) or sid in self.checked
         if ok:
             if len(self.checked) > 10_000:
                 self.checked.clear()
@@ -50,4 +61,7 @@ class SharedSessions(Sessions):
     def revoke(self, sid: str) -> None:
         super().revoke(sid)
         self.checked.pop(sid, None)
-        self.sync.delete(self._key(sid))
+        try:
+            self.sync.delete(self._key(sid))
+        except (redis.RedisError, OSError) as e:
+            log.error("redis: a sign-out other nodes will not hear of until the session expires: %s", e)

@@ -239,22 +239,36 @@ async def student_run(code: str, body: StudentRunRequest, web: WebDep, client: C
     room = await room_of(web, code)
     student = need_student(web, room, request)
     cl = web.state.classroom
-    busy = cl.student_busy(room.code, student["id"])
+    busy = await busy_run(web, room.code, student["id"])
     if busy is not None:
-        raise Problem(409, "one_run_at_a_time", run=busy.id)
+        raise Problem(409, "one_run_at_a_time", run=busy)
     sub = submission(RunRequest(lesson=body.lesson, exercise=body.exercise, files=body.files), web.lessons(),
                      web.settings)
     # The student's own run (owner: this browser), not the room's. A class shares one address (a school's
     # NAT): the per-IP cap would stop the 13th student, so the room's one-run-each rule stands in for it.
     who = Client(id=client.id, ip="")
     try:
-        run = web.state.manager.submit(sub, who)
+        # Admission as for any run (another node may take it); that node puts it on the wall and grades it.
+        placed = await web.state.cluster.place(sub, who, student=(room.code, student["id"]))
     except RunRefused as e:
         raise Problem(e.status, e.code, **e.params) from e
-    cl.add_student_run(room.code, student["id"], run, sub.exercise)
-    cl.remember_run(room.code, student["id"], run.id, sub.lesson or body.lesson,
+    cl.remember_run(room.code, student["id"], placed["id"], sub.lesson or body.lesson,
                     sub.exercise.id if sub.exercise else None)
-    return {**run.public(), "share": run.share, "position": cl.queue_position(run)}
+    run = web.state.manager.runs.get(placed["id"])
+    position = cl.queue_position(run) if run is not None else int(placed.get("position") or 0)
+    return {**placed, "position": position}
+
+
+async def busy_run(web: Web, code: str, sid: str) -> str | None:
+    """The student's run still going, on whichever node holds it."""
+    run_id = await web.state.classroom.latest_run(code, sid)
+    if run_id is None:
+        return None
+    run = web.state.manager.runs.get(run_id)
+    if run is not None:
+        return run_id if run.status != RunStatus.FINISHED else None
+    meta = await web.state.cluster.meta(run_id)
+    return run_id if meta is not None and meta.get("status") != RunStatus.FINISHED else None
 
 
 @router.get("/api/rooms/{code}/outcomes", dependencies=[Instructor])
@@ -284,7 +298,7 @@ async def wall(code: str, web: WebDep) -> dict[str, Any]:
     (a process blocked over 10 s, with the reason)."""
     room = await room_of(web, code)
     cl = web.state.classroom
-    return {"students": cl.wall(room.code), "shown": cl.room(room.code).shown}
+    return {"students": await cl.wall_everywhere(room.code), "shown": cl.room(room.code).shown}
 
 
 @router.post("/api/rooms/{code}/show", status_code=204, dependencies=[Instructor])

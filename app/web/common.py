@@ -139,6 +139,9 @@ class Web:
         storage_ok, problem = self.state.storage.health()
         if not storage_ok:
             notices.append({"code": "storage", "params": {"problem": problem}})
+        redis_state = self.state.cluster.describe().get("redis") or {}
+        if redis_state.get("ok") is False:
+            notices.append({"code": "redis", "params": {"problem": redis_state.get("problem") or ""}})
         warnings = [translate(Lang.EN, f"health.{n['code']}", **n["params"]) for n in notices]
         return {
             "ok": bool(info) and launcher.alive() and not missing,

@@ -18,6 +18,7 @@ import psutil
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from ..i18n import Lang, translate
 from .common import Web
 
 STORAGE_TIMEOUT_S = 2.0  # a database busy longer than this with a save is reported, not waited for
@@ -27,6 +28,7 @@ class Check(enum.Enum):
     LAUNCHER = "launcher"
     SANDBOX = "sandbox"
     STORAGE = "storage"
+    REDIS = "redis"
 
 
 def _launcher(web: Web) -> str | None:
@@ -71,13 +73,18 @@ CHECKS: dict[Check, Callable[[Web], str | None]] = {
 }
 
 
-async def readiness(web: Web) -> list[dict[str, str]]:
-    """[{"check": name, "detail": why}, ...] for each failed check; empty when ready."""
-    reasons = []
+async def readiness(web: Web) -> list[dict[str, Any]]:
+    """[{"check": name, "detail": why}, ...] for each failed check; empty when ready. The Redis check also
+    has the code and parameters of its words (`health.redis` in static/i18n/)."""
+    reasons: list[dict[str, Any]] = []
     for check, fn in CHECKS.items():
         detail = await asyncio.to_thread(fn, web) if check is Check.STORAGE else fn(web)
         if detail is not None:
             reasons.append({"check": check.value, "detail": detail})
+    problem = await web.state.cluster.problem()  # several nodes: the Redis they share must answer
+    if problem is not None:
+        reasons.append({"check": Check.REDIS.value, "code": "redis", "params": {"problem": problem},
+                        "detail": translate(Lang.EN, "health.redis", problem=problem)})
     return reasons
 
 
