@@ -436,6 +436,16 @@ def phase(sup: Any) -> bool:
     `limit` with the limit named (run.limit), and the warm placeholder (if any) is retired.
     """
     if Language.of(sup.spec.main) is not Language.C:
+        if sup.warm is not None and sup.warm.compiler is not None:
+            # In a pid namespace it is waited for, so its pid can be given back (_rewind_pids); it was
+            # killed as soon as the spec said Python (kill_unused_compiler), so this wait is short.
+            ready, sup.warm.compiler = sup.warm.compiler, None
+            if sup.pid_ns:
+                drop_compiler(ready)
+                sup.lines.helper_pids.discard(ready.pid)  # pid 3 is the program's first child's next
+            else:
+                drop_compiler(ready, sup.lines.helper_pids)
+        _rewind_pids(sup)
         return True
     started = time.monotonic_ns()
     outcome = compile_run(sup)
