@@ -210,8 +210,11 @@ class Storage:
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, what: str, fn: Callable[[Connection], None]) -> bool:
-        """One transaction; a failure is logged with its real cause, recorded for health(), not raised."""
+    def _write(self, what: str, fn: Callable[[Connection], None], whole: bool = False) -> bool:
+        """One transaction; a failure is logged with its real cause, recorded for health(), not raised.
+
+        A full disk is cleared only by a whole run stored (`whole`): a small write can still fit in a free
+        page there while the next run's recording would not."""
         with self._guard():
             try:
                 conn = self.engine.connect()
@@ -234,7 +237,8 @@ class Storage:
             finally:
                 with contextlib.suppress(SQLAlchemyError):
                     conn.close()
-        self.problem = None
+        if whole or self.problem != "disk_full":
+            self.problem = None
         return True
 
     def health(self) -> tuple[bool, str | None]:
@@ -266,7 +270,7 @@ class Storage:
         def write(c: Connection) -> None:
             self._upsert(c, run)
             self._events(c, run["id"], items)
-        return self._write(f"run {run['id']}", write)
+        return self._write(f"run {run['id']}", write, whole=True)
 
     def save_run(self, run: dict[str, Any], events: list[dict[str, Any]], encoded: list[str] | None = None) -> bool:
         """Store a whole run and its events at once (imports; `encoded`: their JSON, when known)."""
@@ -279,7 +283,7 @@ class Storage:
             if events:
                 c.execute(T.events.insert(), [{"run_id": run["id"], "seq": e["seq"], "data": t}
                                               for e, t in zip(events, texts, strict=True)])
-        return self._write(f"run {run['id']}", write)
+        return self._write(f"run {run['id']}", write, whole=True)
 
     def _events(self, c: Connection, run_id: str, items: list[tuple[int, str]]) -> None:
         if not items:  # an empty parameter list would be one INSERT of NULLs
