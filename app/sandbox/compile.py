@@ -451,6 +451,7 @@ def phase(sup: Any) -> bool:
     outcome = compile_run(sup)
     sup.emit(outcome.event(), t=started)  # at the phase's start; duration_ms says how long it took
     if outcome.ok:
+        sup.lines.prestart(os.path.join(os.path.realpath(sup.run_dir), binary_name(sup.spec.main)))
         _rewind_pids(sup)
         return True
     if outcome.stopped:

@@ -47,6 +47,12 @@ class LineResolver:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
         resource.setrlimit(resource.RLIMIT_CPU, (10, 11))
 
+    def prestart(self, exe: str) -> None:
+        """Start exe's addr2line now, before the sandbox gives its pids back (compile._rewind_pids): started
+        lazily at the program's first traced call, it took pid 3 from the program's first child."""
+        if self.tool is not None and exe.startswith(self.run_dir) and exe not in self.procs:
+            self.procs[exe] = self._start(exe)
+
     def _start(self, exe: str) -> subprocess.Popen[bytes] | None:
         as_user: dict[str, Any] = {}
         if self.uid is not None and os.geteuid() == 0:
