@@ -171,8 +171,8 @@ def fd_target(pid: int, fd: int) -> str | None:
         return None
 
 
-def read_user_int(pid: int, addr: int) -> int | None:
-    """A C int from the process's memory (e.g. the fd of a pollfd)."""
+def _read_user(pid: int, addr: int, size: int) -> bytes | None:
+    """Up to size bytes at addr in the process's memory; None when it cannot be read."""
     if not addr:
         return None
     try:
@@ -180,29 +180,23 @@ def read_user_int(pid: int, addr: int) -> int | None:
     except OSError:
         return None
     try:
-        data = os.pread(fd, 4, addr)
+        return os.pread(fd, size, addr)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return int.from_bytes(data, "little", signed=True) if len(data) == 4 else None
+
+
+def read_user_int(pid: int, addr: int) -> int | None:
+    """A C int from the process's memory (e.g. the fd of a pollfd)."""
+    data = _read_user(pid, addr, 4)
+    return int.from_bytes(data, "little", signed=True) if data is not None and len(data) == 4 else None
 
 
 def read_user_string(pid: int, addr: int, limit: int = 256) -> str | None:
     """A NUL-terminated string from the process's memory (e.g. the path given to open)."""
-    if not addr:
-        return None
-    try:
-        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.pread(fd, limit, addr)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+    data = _read_user(pid, addr, limit)
+    return None if data is None else data.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 def list_fds(pid: int) -> dict[int, str]:
