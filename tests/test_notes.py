@@ -127,9 +127,16 @@ def carried(ev: Events, kind: str, text: str) -> None:
     assert any(w["pid"] != r["pid"] for w in writes for r in reads), t
 
 
-def execed(ev: Events, argv0: str) -> dict[str, Any]:
+def story(ev: Events, pid: int) -> list[tuple[Any, ...]]:
+    """What the events say one process did, for a failure's message (a missing exec: did it fail? was it killed?)."""
+    return [(e["seq"], e["type"], e.get("how") or e.get("state") or e.get("argv") or e.get("code") or e.get("signal")
+             or e.get("text", "")[:80]) for e in ev if e.get("pid") == pid]
+
+
+def execed(ev: Events, argv0: str, pid: int | None = None) -> dict[str, Any]:
     x = [e for e in of(ev, "proc.exec") if e["argv"][:1] == [argv0]]
-    assert x, f"no exec of {argv0}: {[e['argv'] for e in of(ev, 'proc.exec')]}"
+    assert x, (f"no exec of {argv0}: {[e['argv'] for e in of(ev, 'proc.exec')]}",
+               story(ev, pid) if pid is not None else None, of(ev, "run.finished"))
     return x[0]
 
 
@@ -177,7 +184,7 @@ def c_nohang(ev: Events) -> None:
 
 def c_exec_ls(ev: Events) -> None:
     kid = forked(ev, 1)[0]
-    x = execed(ev, "ls")
+    x = execed(ev, "ls", kid)
     assert x["pid"] == kid and x["argv"] == ["ls", "-al"], x
 
 
@@ -257,7 +264,8 @@ def c_thread(ev: Events) -> None:
 
 
 def c_udp_send(ev: Events) -> None:
-    assert of(ev, "proc.exit")[0]["code"] == 1  # sendto() fails: no route to that broadcast address
+    # sendto() fails: no route to that broadcast address
+    assert of(ev, "proc.exit")[0]["code"] == 1, (of(ev, "proc.exit"), story(ev, root(ev)))
 
 
 def c_udp_recv(ev: Events) -> None:
