@@ -319,15 +319,15 @@ def test_children_that_exec_and_exit_at_once_are_each_seen_whole(tmp_path: Path)
     # notes' execl example, so the run may end as soon as the last one is gone.
     src = """import os
 kids = []
-for i in range(30):
+for i in range(20):
     pid = os.fork()
     if pid == 0:
         os.execl("/bin/true", "true", "x%d" % i)
     kids.append(pid)
-for pid in kids[:15]:
+for pid in kids[:10]:
     os.waitpid(pid, 0)
 """
-    _every_short_exec_is_whole(run_source(src, tmp_path), 30, "true")
+    _every_short_exec_is_whole(run_source(src, tmp_path), 20, "true")
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine")
@@ -336,17 +336,17 @@ def test_c_children_that_exec_and_exit_at_once_are_each_seen_whole(tmp_path: Pat
 #include <unistd.h>
 #include <sys/wait.h>
 int main(void) {
-    pid_t kids[30];
-    for (int i = 0; i < 30; i++) {
+    pid_t kids[20];
+    for (int i = 0; i < 20; i++) {
         char arg[8];
         snprintf(arg, sizeof arg, "x%d", i);
         if ((kids[i] = fork()) == 0) { execl("/bin/true", "true", arg, (char *)0); _exit(127); }
     }
-    for (int i = 0; i < 15; i++) waitpid(kids[i], 0, 0);
+    for (int i = 0; i < 10; i++) waitpid(kids[i], 0, 0);
     return 0;
 }
 """)
     r = subprocess.run([sys.executable, "-m", "app", "run", str(tmp_path / "main.c"), "--json"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
-    _every_short_exec_is_whole([json.loads(x) for x in r.stdout.splitlines()], 30, "true")
+    _every_short_exec_is_whole([json.loads(x) for x in r.stdout.splitlines()], 20, "true")
