@@ -428,3 +428,15 @@ def test_a_lesson_that_did_not_compile_gives_no_answers(server: Server) -> None:
     assert finished(events)["reason"] == "compile_failed"
     answers = server.http.get(f"/api/runs/{r.json()['id']}").json()["answers"]
     assert answers == {"lines": None, "procs": None}, answers
+
+
+@pytest.mark.parametrize("name,source", [("main.c", P1), ("main.py", "import time\ntime.sleep(0.3)\n")])
+def test_the_roots_first_state_is_new_without_the_set_ups_letter(server: Server, name: str, source: str) -> None:
+    """Before the program runs, the root is the sandbox's set-up (joining its cgroup, waiting in vfork for gcc):
+    it is `new`, with no STAT letter of that set-up (it was shown as 'new [D]')."""
+    events = run_c(server, source, name)
+    root = of(events, "run.started")[0]["root_pid"]
+    states = [(e["state"], e["stat"]) for e in of(events, "proc.state") if e["pid"] == root]
+    assert states[0] == ("new", ""), states
+    assert len(states) > 1 and all(st != "new" for st, _ in states[1:]), states  # then what the program did
+    assert finished(events)["status"] == "ok", finished(events)

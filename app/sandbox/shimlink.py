@@ -68,6 +68,10 @@ class ShimLink:
         self.native_execd: set[int] = set()  # the native shim reported this image's exec: the Python hello must not
         self.exec_confirmed: set[int] = set()  # an exec emitted from /proc before the new image's native hello came
         self.fork_begin: dict[int, tuple[str, Any]] = {}  # parent pid -> (fork | vfork, line) of its call in progress
+        # pid -> when its latest image said hello (the sender's CLOCK_MONOTONIC). The exec a program reports goes
+        # on its own connection, the new image's hello on a new one, and the selector may read the new one first:
+        # an exec report sent before a hello already read is the old image's, and that hello has reported it.
+        self.image_t: dict[int, int] = {}
         self._handlers: dict[str, Callable[[int, dict[str, Any], int | None, Any], None]] = {
             "proc.fork": self._fork, "proc.fork.begin": self._fork_begin, "proc.exec": self._exec,
             "proc.exec.failed": self._exec_failed, "proc.wait": self._wait, "limit.hit": self._limit_hit,
@@ -170,7 +174,11 @@ class ShimLink:
             return
         for f in fds:
             os.close(f)
+        if kind in ("proc.exec", "proc.exec.failed") and t is not None and t < self.image_t.get(pid, t):
+            return  # sent by the image before the one whose hello came first: that hello reported the exec
         if kind == "hello":
+            if t is not None and msg.get("how") != "fork":
+                self.image_t[pid] = max(t, self.image_t.get(pid, t))
             if msg.get("native") is True:
                 self._native_hello(conn, pid, msg, line)  # answered there: the program waits for it
                 return

@@ -352,10 +352,9 @@ class Supervisor:
             self.emit(protocol.run_pace(self.link.mode, self.link.delay_ms))
         if pace is not None and pace.mode is PaceMode.PAUSED:
             self.pace(PaceMode.PAUSED, None)
-        root = self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.main))
-        if root is not None:
-            root.hold = True  # released by its hello: set-up (cgroup, seccomp …) is not the lesson
-            root.hold_exe = compile.held_until_exe(self.run_dir, self.spec.main)  # or by its exec
+        # Held until its hello, or until it runs the C program: set-up (cgroup, seccomp, gcc …) is not the lesson.
+        self.tracker.add(pid, os.getpid(), "root", None, compile.root_name(self.spec.main),
+                         held_exe=compile.held_until_exe(self.run_dir, self.spec.main), held=True)
         self.phase = Phase.RUNNING
         self.flush()
 

@@ -191,8 +191,13 @@ class Tracker:
     def alive(self) -> list[Proc]:
         return [p for p in self.procs.values() if p.alive]
 
-    def add(self, pid: int, ppid: int, how: str, line: Any = None, name: str | None = None) -> Proc | None:
-        """Start tracking pid (idempotent). Emits proc.spawn and its first state."""
+    def add(self, pid: int, ppid: int, how: str, line: Any = None, name: str | None = None,
+            held_exe: str | None = None, held: bool = False) -> Proc | None:
+        """Start tracking pid (idempotent). Emits proc.spawn and its first state.
+
+        held: still in the sandbox's set-up (the root, until its hello or, with held_exe, until it runs
+        that program): it is `new`, and its STAT letter is left out, since what the kernel shows then
+        (a D while it joins its cgroup or waits in vfork for the compiler) is ProcLab's, not the program's."""
         if pid in self.procs:
             return self.procs[pid]
         try:
@@ -204,9 +209,10 @@ class Tracker:
         born_to = ppid if ppid > 0 and how in ("fork", "python") else (st.ppid if st else ppid)
         p = Proc(pid=pid, ppid=born_to, files=files, name=name or (st.comm if st else ""),
                  first_seen=time.monotonic_ns())
+        p.hold, p.hold_exe = held or held_exe is not None, held_exe
         self.procs[pid] = p
         self.emit(protocol.proc_spawn(pid, p.ppid, how, p.name, line))
-        self.emit(protocol.proc_state(pid, State.NEW.value, None, st.state if st else "", None))
+        self.emit(protocol.proc_state(pid, State.NEW.value, None, st.state if st and not p.hold else "", None))
         if st is not None:
             run_ns, wait_ns, slices = files.schedstat() if files else (0, 0, 0)
             p.run_ns, p.wait_ns, p.slices = run_ns, wait_ns, slices
