@@ -186,3 +186,17 @@ def test_pipx_install_from_the_checkout(checkout: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events[-1]["type"] == "run.finished" and events[-1]["status"] == "ok", events[-1]
+
+
+def test_build_backend_floor_accepts_the_licence_field() -> None:
+    """`license = "MIT"` (an SPDX string, PEP 639) is a configuration error before setuptools 77.
+
+    With an older setuptools (Debian 12 has 66) `pip wheel --no-build-isolation .` failed with
+    "`project.license` must be valid exactly by one definition"; the build floor must say 77.
+    """
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(meta["project"]["license"], str)
+    floors = [r for r in meta["build-system"]["requires"] if r.startswith("setuptools")]
+    assert floors, "setuptools is the build backend"
+    version = floors[0].split(">=")[1]
+    assert tuple(int(p) for p in version.split(".")) >= (77,), floors[0]
