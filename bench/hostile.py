@@ -147,9 +147,9 @@ def run(sizes: Sizes) -> Result:
     res.add("start with every layer, median / p90", f"{full['median']:.1f} / {full['p90']:.1f}", "ms",
             f"medians of the parts (ms): {parts(starts[0])}")
     for (label, _off), st in zip(LAYER_CONFIGS[1:], starts[1:], strict=True):
-        s = summary([x["total_ms"] for x in st])
-        res.add(f"start {label}, median / p90", f"{s['median']:.1f} / {s['p90']:.1f}", "ms",
-                f"every layer: {full['median'] - s['median']:+.1f} ms; parts: {parts(st)}")
+        layer = summary([x["total_ms"] for x in st])
+        res.add(f"start {label}, median / p90", f"{layer['median']:.1f} / {layer['p90']:.1f}", "ms",
+                f"every layer: {full['median'] - layer['median']:+.1f} ms; parts: {parts(st)}")
     res.notes.append("Layers active per configuration: " + "; ".join(
         f"{label}: {', '.join(act or [])}" for (label, _off), act in zip(LAYER_CONFIGS, active, strict=True)) + ".")
     return res

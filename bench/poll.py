@@ -18,7 +18,12 @@ def main() -> None:
     port = int(sys.argv[1])
     interval = float(sys.argv[2])
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+
+    def stop_on_stdin() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=stop_on_stdin, daemon=True).start()
     lat: list[float] = []
     errors = 0
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
