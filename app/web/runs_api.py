@@ -8,13 +8,16 @@ page sets when a share link is opened).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 
+from ..feeds import Feed
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
 from ..sandbox import protocol
@@ -132,6 +135,16 @@ async def import_run(web: WebDep, request: Request) -> dict[str, Any]:
     return {"id": run_id, "events": len(events), "imported_from": meta.get("id"), "share": share}
 
 
+async def _stream_run_feed(ws: WebSocket, feed: Feed, unsubscribe: Callable[[], None]) -> None:
+    """Stream a run's feed (local or from another node) until it ends or the browser leaves; then unsubscribe."""
+    try:
+        await stream_feed(ws, feed, "reconnect with ?after=<the last seq you got>")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        unsubscribe()
+
+
 @router.websocket("/ws/runs/{run_id}")
 async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> None:
     if not await web.ws_admit(ws):
@@ -147,12 +160,7 @@ async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> 
             return
         run = web.state.manager.runs.get(run_id)
         if run is None and (remote := await web.state.cluster.subscribe(run_id, after)) is not None:
-            try:
-                await stream_feed(ws, remote, "reconnect with ?after=<the last seq you got>")
-            except WebSocketDisconnect:
-                pass
-            finally:
-                web.state.cluster.unsubscribe(run_id, remote)
+            await _stream_run_feed(ws, remote, functools.partial(web.state.cluster.unsubscribe, run_id, remote))
             return
         if run is None:
             events = await asyncio.to_thread(web.state.storage.get_events, run_id, after)
@@ -161,11 +169,6 @@ async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> 
             await ws.close()
             return
         feed = web.state.manager.subscribe(run, after)
-        try:
-            await stream_feed(ws, feed, "reconnect with ?after=<the last seq you got>")
-        except WebSocketDisconnect:
-            pass
-        finally:
-            web.state.manager.unsubscribe(run, feed)
+        await _stream_run_feed(ws, feed, functools.partial(web.state.manager.unsubscribe, run, feed))
     finally:
         web.ws_leave(ws)
