@@ -8,7 +8,9 @@ from typing import Any
 
 from .classroom.checking import check_exercise
 from .expectations import check
+from .i18n import Lang
 from .lessons import Lesson, LessonStore
+from .msg import msg
 from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
@@ -27,17 +29,22 @@ def run_files(settings: Settings, launcher: Launcher, lesson: Lesson, files: dic
     return list(stream_run(launcher, spec))
 
 
-def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> int:
+def check_lessons(settings: Settings, ids: list[str], verbose: bool = False, lang: Lang = Lang.EN) -> int:
+    """Print each lesson's result in lang (the catalogue's `lessonError.check.*`); 0 when every one passes."""
+
+    def say(code: str, indent: str = "", **params: Any) -> None:
+        print(indent + msg(f"check.{code}", **params).text(lang))
+
     store = LessonStore(settings.lessons_dir)
     failed = 0
     for err in store.errors:
-        print(f"ERROR {err}")
+        say("error", error=err.text(lang))
         failed += 1
     chosen = store.ordered()
     if ids:
         unknown = [i for i in ids if i not in store.lessons]
         if unknown:
-            print(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(sorted(store.lessons))}")
+            say("unknown", ids=", ".join(unknown), known=", ".join(sorted(store.lessons)))
             return 2
         chosen = [store.lessons[i] for i in ids]
     try:
@@ -45,7 +52,7 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
                                    settings.disabled)
         launcher.start()
     except LauncherError as e:
-        print(f"the sandbox could not start: {e}")
+        say("no_sandbox", error=str(e))
         return 2
     total_ex = 0
     try:
@@ -55,27 +62,30 @@ def check_lessons(settings: Settings, ids: list[str], verbose: bool = False) -> 
             bad = [r for r in results if not r["ok"]]
             fin = events[-1] if events else {}
             status = "ok" if not bad else "FAIL"
-            print(f"{status:4} {lesson.id}: {len(results) - len(bad)}/{len(results)} expectations, "
-                  f"run {fin.get('status')} in {fin.get('duration_ms')} ms")
+            say("lesson", status=f"{status:4}", id=lesson.id, passed=len(results) - len(bad), total=len(results),
+                run=fin.get("status"), ms=fin.get("duration_ms"))
             for r in bad:
-                print(f"       expected {r['expect']}: not seen in the real run")
+                say("not_seen", "       ", expect=r["expect"])
             if verbose:
                 for qid, value in fin.get("answers", {}).items():
-                    print(f"       question {qid}: {value!r}")
+                    say("question", "       ", id=qid, value=repr(value))
             if bad:
                 failed += 1
                 if verbose:
                     out = "".join(e["text"] for e in events if e["type"] == "io.output")
-                    print("       output:\n" + "\n".join("         " + x for x in out.splitlines()[-20:]))
+                    say("output", "       ")
+                    print("\n".join("         " + x for x in out.splitlines()[-20:]))
             for ex in lesson.exercises:
                 problems = check_exercise(ex, functools.partial(run_files, settings, launcher, lesson), lesson.files)
-                print(f"{'ok' if not problems else 'FAIL':4} {lesson.id}/{ex.id}: solution passes, starter fails"
-                      if not problems else f"FAIL {lesson.id}/{ex.id}: " + "; ".join(problems))
+                if problems:
+                    say("exercise_fail", id=lesson.id, ex=ex.id, problems="; ".join(p.text(lang) for p in problems))
+                else:
+                    say("exercise_ok", id=lesson.id, ex=ex.id)
                 failed += bool(problems)
                 total_ex += 1
     finally:
         launcher.stop()
     total = len(chosen) + len(store.errors) + total_ex
-    print(f"{total - failed} passed, {failed} failed")
+    say("total", passed=total - failed, failed=failed)
     sys.stdout.flush()
     return 1 if failed else 0

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .i18n import Lang, translate
+from .i18n import Lang, from_environment, translate
 from .outcome import stream_run
 from .runspec import build_spec
 from .sandbox.client import Launcher, LauncherError
@@ -185,7 +185,7 @@ def outcome_text(finished: dict[str, Any]) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     from .checker import check_lessons
 
-    return check_lessons(get_settings(), args.lessons, verbose=args.verbose)
+    return check_lessons(get_settings(), args.lessons, verbose=args.verbose, lang=from_environment(os.environ))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .msg import Msg, msg, shown
+
 Event = dict[str, Any]
 
 # The values the event stream can carry (docs/events.schema.json; tests/test_lessons.py holds them equal),
@@ -223,82 +225,106 @@ EXPECTATION_KINDS: dict[str, Check] = {
 
 # ------------------------------------------------------------ what a value may be (checked when a lesson loads)
 
-Problem = str | None
+Problem = Msg | None
 
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], Problem]:
+def _what(name: str) -> Msg:
+    return msg(f"what.{name}")
+
+
+def _key(name: str) -> Msg:
+    return msg("what.key", key=name)
+
+
+def _one_of(what: Msg, choices: tuple[str, ...]) -> Callable[[Any], Problem]:
     def rule(v: Any) -> Problem:
-        return None if isinstance(v, str) and v in choices else f"{name} must be one of {', '.join(choices)}, got {v!r}"
+        return None if isinstance(v, str) and v in choices else \
+            msg("one_of", what=what, choices=", ".join(choices), got=shown(v))
     return rule
 
 
 def _text(v: Any) -> Problem:
-    return None if isinstance(v, str) and v else f"a non-empty text is expected, got {v!r}"
+    return None if isinstance(v, str) and v else msg("text_expected", got=shown(v))
 
 
 def _regex(v: Any) -> Problem:
     if not isinstance(v, str) or not v:
-        return f"a regular expression is expected, got {v!r}"
+        return msg("regex_expected", got=shown(v))
     try:
         re.compile(v)
     except re.error as e:
-        return f"{v!r} is not a valid regular expression: {e}"
+        return msg("regex_invalid", got=shown(v), error=str(e))
     return None
 
 
 def _keys(v: Any, allowed: tuple[str, ...]) -> Problem:
     if not isinstance(v, dict) or not v:
-        return f"a mapping with {', '.join(allowed)} is expected, got {v!r}"
+        return msg("keys_expected", keys=", ".join(allowed), got=shown(v))
     extra = [k for k in v if k not in allowed]
-    return f"unknown key {extra[0]!r}; expected {', '.join(allowed)}" if extra else None
+    return msg("unknown_key", key=shown(extra[0]), keys=", ".join(allowed)) if extra else None
+
+
+def _whole(v: dict[str, Any], key: str, low: int) -> Problem:
+    ok = key not in v or (_is_int(v[key]) and v[key] >= low)
+    return None if ok else msg("whole_number", key=key, low=low, got=shown(v[key]))
 
 
 def _count(v: Any) -> Problem:
     if _is_int(v):
-        return None if v >= 0 else f"a count of 0 or more is expected, got {v}"
+        return None if v >= 0 else msg("count_negative", got=v)
     bad = _keys(v, ("min", "max"))
     if bad:
-        return f"a count (e.g. 2) or {{min: N, max: N}} is expected: {bad}"
+        return msg("count_shape", problem=bad)
     for k in ("min", "max"):
-        if k in v and not (_is_int(v[k]) and v[k] >= 0):
-            return f"'{k}' must be a whole number of 0 or more, got {v[k]!r}"
+        if _whole(v, k, 0):
+            return _whole(v, k, 0)
     if "min" in v and "max" in v and v["min"] > v["max"]:
-        return f"'min' ({v['min']}) is above 'max' ({v['max']})"
+        return msg("min_above_max", min=v["min"], max=v["max"])
     return None
 
 
 def _exit_status(v: Any) -> Problem:
-    return None if _is_int(v) and 0 <= v <= 255 else f"an exit code from 0 to 255 is expected, got {v!r}"
+    return None if _is_int(v) and 0 <= v <= 255 else msg("exit_code", got=shown(v))
 
 
-_signal_name = _one_of("the signal", SIGNALS)
+_signal_name = _one_of(_what("signal"), SIGNALS)
+_state_name = _one_of(_what("state"), STATES)
+_channel_kind = _one_of(_what("channel_kind"), CHANNEL_KINDS)
+
+
+def _in_key(key: str, bad: Problem) -> Problem:
+    return msg("in_key", key=key, problem=bad) if bad else None
 
 
 def _state_value(v: Any) -> Problem:
     if isinstance(v, str):
-        return _one_of("the state", STATES)(v)
+        return _state_name(v)
     bad = _keys(v, ("state", "reason_contains", "min_s"))
     if bad:
-        return f"a state name or {{state: NAME, reason_contains: TEXT, min_s: SECONDS}} is expected: {bad}"
+        return msg("state_shape", problem=bad)
     if "state" not in v:
-        return "'state' is missing (e.g. {state: zombie, min_s: 1})"
+        return msg("state_missing")
     if "reason_contains" in v and _text(v["reason_contains"]):
-        return f"'reason_contains': {_text(v['reason_contains'])}"
+        return _in_key("reason_contains", _text(v["reason_contains"]))
     m = v.get("min_s")
     if m is not None and not (isinstance(m, int | float) and not isinstance(m, bool) and 0 < m <= MAX_DURATION_S):
-        return f"'min_s' must be a number of seconds above 0 and at most {MAX_DURATION_S:g}, got {m!r}"
-    return _one_of("the state", STATES)(v["state"])
+        return msg("min_s", max=f"{MAX_DURATION_S:g}", got=shown(m))
+    return _state_name(v["state"])
 
 
 def _exit_value(v: Any) -> Problem:
     bad = _keys(v, ("code", "signal"))
     if bad or len(v) != 1:
-        return f"{{code: N}} or {{signal: NAME}} is expected, got {v!r}"
+        return msg("exit_shape", got=shown(v))
     return _exit_status(v["code"]) if "code" in v else _signal_name(v["signal"])
+
+
+def _choice(v: dict[str, Any], key: str, choices: tuple[str, ...]) -> Problem:
+    return _one_of(_key(key), choices)(v[key]) if key in v else None
 
 
 def _signal_value(v: Any) -> Problem:
@@ -306,31 +332,26 @@ def _signal_value(v: Any) -> Problem:
         return _signal_name(v)
     bad = _keys(v, ("signal", "handled"))
     if bad or "signal" not in v:
-        return f"a signal name or {{signal: NAME, handled: ACTION}} is expected: {bad or 'signal is missing'}"
-    if "handled" in v and _one_of("'handled'", HANDLED)(v["handled"]):
-        return _one_of("'handled'", HANDLED)(v["handled"])
-    return _signal_name(v["signal"])
+        return msg("signal_shape", problem=bad or msg("signal_missing"))
+    return _choice(v, "handled", HANDLED) or _signal_name(v["signal"])
 
 
 def _transfer_value(v: Any) -> Problem:
     bad = _keys(v, ("kind", "bytes", "min_bytes"))
     if bad:
-        return f"{{kind: KIND, bytes: N}} or {{kind: KIND, min_bytes: N}} is expected: {bad}"
+        return msg("transfer_shape", problem=bad)
     if "bytes" in v and "min_bytes" in v:
-        return "give 'bytes' (exactly) or 'min_bytes' (at least), not both"
-    for k, low in (("bytes", 0), ("min_bytes", 1)):
-        if k in v and not (_is_int(v[k]) and v[k] >= low):
-            return f"'{k}' must be a whole number of {low} or more, got {v[k]!r}"
-    return _one_of("the channel kind", CHANNEL_KINDS)(v["kind"]) if "kind" in v else None
+        return msg("transfer_both")
+    return _whole(v, "bytes", 0) or _whole(v, "min_bytes", 1) or (_channel_kind(v["kind"]) if "kind" in v else None)
 
 
 def _op_value(v: Any) -> Problem:
     bad = _keys(v, ("kind", "op"))
     if bad:
-        return f"{{kind: KIND, op: NAME}} is expected: {bad}"
+        return msg("op_shape", problem=bad)
     if "op" in v and _text(v["op"]):
-        return f"'op': {_text(v['op'])}"
-    return _one_of("the channel kind", CHANNEL_KINDS)(v["kind"]) if "kind" in v else None
+        return _in_key("op", _text(v["op"]))
+    return _channel_kind(v["kind"]) if "kind" in v else None
 
 
 WAIT_CALLS = ("wait", "waitpid", "wait3", "wait4", "waitid")
@@ -339,19 +360,17 @@ WAIT_CALLS = ("wait", "waitpid", "wait3", "wait4", "waitid")
 def _wait_value(v: Any) -> Problem:
     bad = _keys(v, ("call", "nohang", "result", "count"))
     if bad:
-        return f"{{call: NAME, nohang: BOOL, result: child|none, count: N}} is expected: {bad}"
-    if "call" in v and _one_of("'call'", WAIT_CALLS)(v["call"]):
-        return _one_of("'call'", WAIT_CALLS)(v["call"])
+        return msg("wait_shape", problem=bad)
+    if _choice(v, "call", WAIT_CALLS):
+        return _choice(v, "call", WAIT_CALLS)
     if "nohang" in v and not isinstance(v["nohang"], bool):
-        return f"'nohang' must be true or false, got {v['nohang']!r}"
-    if "result" in v and _one_of("'result'", WAIT_RESULTS)(v["result"]):
-        return _one_of("'result'", WAIT_RESULTS)(v["result"])
-    return f"'count': {_count(v['count'])}" if "count" in v and _count(v["count"]) else None
+        return msg("boolean", key="nohang", got=shown(v["nohang"]))
+    return _choice(v, "result", WAIT_RESULTS) or (_in_key("count", _count(v["count"])) if "count" in v else None)
 
 
 VALUE_RULES: dict[str, Callable[[Any], Problem]] = {
-    "finished": _one_of("the status", STATUSES),
-    "limit": _one_of("the limit", LIMITS),
+    "finished": _one_of(_what("status"), STATUSES),
+    "limit": _one_of(_what("limit"), LIMITS),
     "exit_code": _exit_status,
     "output_contains": _text,
     "output_matches": _regex,
@@ -359,28 +378,28 @@ VALUE_RULES: dict[str, Callable[[Any], Problem]] = {
     "processes": _count,
     "threads": _count,
     "state": _state_value,
-    "reparent": lambda v: None if v == "init" or v is True else f"init (or true: by anyone) is expected, got {v!r}",
-    "reaped_by": _one_of("the reaper", ("init", "parent")),
+    "reparent": lambda v: None if v == "init" or v is True else msg("reparent", got=shown(v)),
+    "reaped_by": _one_of(_what("reaper"), ("init", "parent")),
     "exit": _exit_value,
     "exec": _text,
     "signal": _signal_value,
     "transfer": _transfer_value,
-    "channel": _one_of("the channel kind", CHANNEL_KINDS),
+    "channel": _channel_kind,
     "op": _op_value,
     "wait": _wait_value,
-    "event": _one_of("the event type", EVENT_TYPES),
+    "event": _one_of(_what("event_type"), EVENT_TYPES),
 }
 
 
 def problem(item: Any) -> Problem:
     """Why `item` is not an expectation (one kind with a value it can have), or None."""
     if not isinstance(item, dict) or len(item) != 1:
-        return f"each expectation must be a mapping with one key, got {item!r}"[:300]
+        return msg("expect_shape", got=shown(item))
     ((kind, value),) = item.items()
     if kind not in EXPECTATION_KINDS:
-        return f"unknown expectation {kind!r}; expected one of {', '.join(sorted(EXPECTATION_KINDS))}"
+        return msg("expect_unknown", kind=shown(kind), kinds=", ".join(sorted(EXPECTATION_KINDS)))
     bad = VALUE_RULES[kind](value)
-    return f"expectation '{kind}': {bad}"[:400] if bad else None
+    return msg("expect_bad", kind=kind, problem=bad) if bad else None
 
 
 def check(expect: Iterable[dict[str, Any]], events: list[Event]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -41,7 +42,12 @@ def to_lang(value: object) -> Lang:
     return Lang.ZH if isinstance(value, str) and value.lower().startswith("zh") else Lang.EN
 
 
-def translate(lang: Lang, key: str, **params: Any) -> str:
+def from_environment(environ: Mapping[str, str]) -> Lang:
+    """The terminal's language, as POSIX picks it: LC_ALL, then LC_MESSAGES, then LANG (zh_CN.UTF-8 → Chinese)."""
+    return to_lang(next((environ[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k)), None))
+
+
+def translate(lang: Lang, key: str, /, **params: Any) -> str:
     """The text of key in lang (English, then the key itself, when missing), with {name} filled in."""
     text = catalogue(lang).get(key) or catalogue(Lang.EN).get(key) or key
     if not params:

@@ -18,8 +18,10 @@ from markdown_it import MarkdownIt
 
 from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import METRICS, problem
+from .i18n import Lang
+from .msg import Msg, msg, not_utf8, shown
 from .sandbox.compile import Language, default_main
-from .sandbox.limits import Limits
+from .sandbox.limits import LimitError, Limits
 from .sandbox.protocol import Stdio
 
 LANGS = ("en", "zh")
@@ -32,17 +34,29 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 
 
 class LessonError(ValueError):
-    """A lesson that cannot be loaded: says which file, which line, what was expected."""
+    """A lesson that cannot be loaded: says which file, which line, what was expected.
 
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+    `msg` is a code and its parameters (the words: `lessonError.<code>` of the catalogues); `message` is its
+    English, for logs and API users.
+    """
+
+    def __init__(self, path: Path | str, line: int | None, what: Msg) -> None:
         self.path = str(path)
         self.line = line
-        self.message = message
-        where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {message}")
+        self.msg = what
+        self.message = what.text(Lang.EN)
+        super().__init__(f"{self.where}: {self.message}")
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def text(self, lang: Lang) -> str:
+        """file:line: the message, in lang."""
+        return f"{self.where}: {self.msg.text(lang)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.path, "line": self.line, "message": self.message}
+        return {"file": self.path, "line": self.line, "message": self.message, **self.msg.to_dict()}
 
 
 @dataclass
@@ -81,11 +95,11 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
     """(front matter, body, line number where the body starts)."""
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        raise LessonError(path, 1, "expected front matter starting with a line '---'")
+        raise LessonError(path, 1, msg("fm_start"))
     for i in range(1, len(lines)):
         if lines[i].strip() == "---":
             return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
-    raise LessonError(path, 1, "front matter is not closed by a line '---'")
+    raise LessonError(path, 1, msg("fm_unclosed"))
 
 
 def _line_of(node: yaml.Node | None, key: str | None = None) -> int | None:
@@ -117,7 +131,7 @@ def _langs(value: Any, path: Path, line: int | None, name: str, required: bool =
     if isinstance(value, str):
         return {lang: value for lang in LANGS}
     if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
-        raise LessonError(path, line, f"'{name}' must be a mapping with text for en and zh, got {value!r}"[:300])
+        raise LessonError(path, line, msg("langs", name=name, got=shown(value)))
     return {lang: value[lang] for lang in LANGS}
 
 
@@ -129,18 +143,18 @@ def _body(text: str, path: Path, first_line: int) -> dict[str, str]:
         if m:
             current = m.group(1)
             if current not in LANGS:
-                raise LessonError(path, first_line + offset, f"unknown language {current!r}; expected en or zh")
+                raise LessonError(path, first_line + offset, msg("body_lang_unknown", lang=shown(current)))
             if current in sections:
-                raise LessonError(path, first_line + offset, f"a second '<!-- lang: {current} -->' section")
+                raise LessonError(path, first_line + offset, msg("body_lang_twice", lang=current))
             sections[current] = []
         elif current is not None:
             sections[current].append(line)
         elif line.strip():
             raise LessonError(path, first_line + offset,
-                              "text before the first '<!-- lang: en -->' or '<!-- lang: zh -->' line")
+                              msg("body_text_before"))
     for lang in LANGS:
         if lang not in sections:
-            raise LessonError(path, first_line, f"the body has no '<!-- lang: {lang} -->' section")
+            raise LessonError(path, first_line, msg("body_lang_missing", lang=lang))
     return {lang: "\n".join(lines).strip() + "\n" for lang, lines in sections.items()}
 
 
@@ -173,52 +187,51 @@ def load_lesson(folder: Path) -> Lesson:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise LessonError(path, None, "missing lesson.md") from e
+        raise LessonError(path, None, msg("missing_lesson_md")) from e
     except UnicodeDecodeError as e:
-        raise LessonError(path, None, f"not UTF-8 text: {e}") from e
+        raise LessonError(path, None, not_utf8(e)) from e
     fm, body_text, body_line = _split_front_matter(text, path)
     try:
         node = yaml.compose(fm, Loader=yaml.SafeLoader)
         expanded = _expanded_size(node)
         if expanded > MAX_YAML_NODES:  # aliases of aliases: 392 bytes grew into a 175 MiB page
-            raise LessonError(path, 2, f"front matter expands to more than {MAX_YAML_NODES} values "
-                              "(YAML anchors and aliases); write the values out instead")
+            raise LessonError(path, 2, msg("yaml_bomb", max=MAX_YAML_NODES))
         data = yaml.safe_load(fm)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
-        raise LessonError(path, line, f"front matter is not valid YAML: {getattr(e, 'problem', e)}") from e
+        raise LessonError(path, line, msg("yaml_invalid", problem=str(getattr(e, "problem", e)))) from e
     if not isinstance(data, dict):
-        raise LessonError(path, 2, "front matter must be a mapping of fields (id, order, title …)")
+        raise LessonError(path, 2, msg("fm_mapping"))
 
     def need(key: str) -> Any:
         if key not in data:
-            raise LessonError(path, 2, f"missing required field '{key}'")
+            raise LessonError(path, 2, msg("field_missing", key=key))
         return data[key]
 
     lid = need("id")
     if not isinstance(lid, str) or not ID_RE.match(lid):
-        raise LessonError(path, _line_of(node, "id"), f"'id' must be lowercase letters, digits and '-', got {lid!r}")
+        raise LessonError(path, _line_of(node, "id"), msg("id_shape", got=shown(lid)))
     order = need("order")
     if not isinstance(order, int) or isinstance(order, bool):
-        raise LessonError(path, _line_of(node, "order"), f"'order' must be an integer, got {order!r}")
+        raise LessonError(path, _line_of(node, "order"), msg("order_int", got=shown(order)))
     title = _langs(need("title"), path, _line_of(node, "title"), "title")
     summary = _langs(data.get("summary"), path, _line_of(node, "summary"), "summary", required=False)
     objectives_raw = data.get("objectives") or {}
     if not isinstance(objectives_raw, dict) or not all(
             isinstance(objectives_raw.get(lang, []), list) for lang in LANGS):
-        raise LessonError(path, _line_of(node, "objectives"), "'objectives' must map en and zh to lists of text")
+        raise LessonError(path, _line_of(node, "objectives"), msg("objectives"))
     objectives = {lang: [str(x) for x in objectives_raw.get(lang, [])] for lang in LANGS}
     limits = data.get("limits") or {}
     if not isinstance(limits, dict):
-        raise LessonError(path, _line_of(node, "limits"), "'limits' must be a mapping")
+        raise LessonError(path, _line_of(node, "limits"), msg("limits_mapping"))
     try:
         Limits().with_overrides(limits, Limits(**{k: 10**9 for k in Limits().to_dict()}))
-    except ValueError as e:
-        raise LessonError(path, _line_of(node, "limits"), str(e)) from e
+    except LimitError as e:
+        raise LessonError(path, _line_of(node, "limits"), msg(e.code, **e.params)) from e
     expect = data.get("expect") or []
     if not isinstance(expect, list):
-        raise LessonError(path, _line_of(node, "expect"), "'expect' must be a list")
+        raise LessonError(path, _line_of(node, "expect"), msg("list_expected", key="expect"))
     expect_node = None
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
@@ -230,40 +243,40 @@ def load_lesson(folder: Path) -> Lesson:
             raise LessonError(path, item_line, bad)
     questions = data.get("questions") or []
     if not isinstance(questions, list):
-        raise LessonError(path, _line_of(node, "questions"), "'questions' must be a list")
+        raise LessonError(path, _line_of(node, "questions"), msg("list_expected", key="questions"))
     seen_q: set[str] = set()
     q_node = next((v for k, v in node.value if k.value == "questions"), None) \
         if isinstance(node, yaml.MappingNode) else None
     for qi, q in enumerate(questions):
         qline = _line_of(q_node.value[qi]) if isinstance(q_node, yaml.SequenceNode) else _line_of(node, "questions")
         if not isinstance(q, dict) or not isinstance(q.get("id"), str):
-            raise LessonError(path, qline, f"each question needs an 'id', got {q!r}"[:300])
+            raise LessonError(path, qline, msg("question_id", got=shown(q)))
         if q["id"] in seen_q:
-            raise LessonError(path, qline, f"two questions with id {q['id']!r}")
+            raise LessonError(path, qline, msg("question_twice", id=shown(q["id"])))
         seen_q.add(q["id"])
         q["prompt"] = _langs(q.get("prompt"), path, qline, f"questions[{q['id']}].prompt")
         ans = q.get("answer")
         if not isinstance(ans, dict) or ans.get("metric") not in METRICS:
-            raise LessonError(path, qline, f"question {q['id']!r}: 'answer' must be {{metric: NAME}} with NAME one of "
-                              f"{', '.join(sorted(METRICS))}")
+            raise LessonError(path, qline, msg("question_answer", id=shown(q["id"]),
+                                                      metrics=", ".join(sorted(METRICS))))
     files: dict[str, str] = {}
     for f in sorted(folder.iterdir()):
         if f.is_file() and f.suffix in SCENARIO_EXT and not f.name.startswith("."):
             if f.stat().st_size > MAX_FILE:
-                raise LessonError(f, None, f"scenario file larger than {MAX_FILE // 1024} KiB")
+                raise LessonError(f, None, msg("file_too_big", kib=MAX_FILE // 1024))
             try:
                 files[f.name] = f.read_text(encoding="utf-8")
             except UnicodeDecodeError as e:
-                raise LessonError(f, None, f"not UTF-8 text: {e}") from e
+                raise LessonError(f, None, not_utf8(e)) from e
     main = data.get("main") or default_main(files)  # the language follows the entry file: main.py or main.c
     if main not in files:
-        raise LessonError(path, _line_of(node, "main"), f"the scenario file {main!r} is missing from {folder}")
+        raise LessonError(path, _line_of(node, "main"), msg("main_missing", main=shown(main), folder=str(folder)))
     for fname, text in files.items():
         if fname.endswith(".py"):  # any of them may run (child.py, writer.py …): all must compile
             try:
                 compile(text, str(folder / fname), "exec")
             except SyntaxError as e:
-                raise LessonError(folder / fname, e.lineno, f"Python syntax error: {e.msg}") from e
+                raise LessonError(folder / fname, e.lineno, msg("syntax", error=e.msg)) from e
     stdin = data.get("stdin")
     ex_node = next((v for k, v in node.value if k.value == "exercises"), None) \
         if isinstance(node, yaml.MappingNode) else None
@@ -274,14 +287,14 @@ def load_lesson(folder: Path) -> Lesson:
     try:
         exercises = parse_exercises(data.get("exercises"), ex_lines, lid, main, path, ex_expect_lines)
     except ExerciseError as e:
-        raise LessonError(e.path, e.line, e.message) from e
+        raise LessonError(e.path, e.line, e.msg) from e
     twin = data.get("twin")
     if twin is not None and not (isinstance(twin, str) and ID_RE.match(twin)):
-        raise LessonError(path, _line_of(node, "twin"), f"'twin' must be the id of another lesson, got {twin!r}")
+        raise LessonError(path, _line_of(node, "twin"), msg("twin_shape", got=shown(twin)))
     stdio = data.get("stdio")
     if stdio is not None and stdio not in {s.value for s in Stdio}:
         raise LessonError(path, _line_of(node, "stdio"),
-                          f"'stdio' must be one of {', '.join(s.value for s in Stdio)}, got {stdio!r}")
+                          msg("stdio", choices=", ".join(s.value for s in Stdio), got=shown(stdio)))
     return Lesson(id=lid, order=order, title=title, dir=folder, topic=str(data.get("topic", "")), summary=summary,
                   objectives=objectives, body=_body(body_text, path, body_line), limits=limits, expect=expect,
                   questions=questions, files=files, main=main, stdin=stdin if isinstance(stdin, str) else None,
@@ -297,7 +310,7 @@ def _link_twins(lessons: dict[str, Lesson], errors: list[LessonError]) -> None:
         other = lessons.get(lesson.twin)
         if other is None or other is lesson:
             errors.append(LessonError(lesson.dir / "lesson.md", lesson.twin_line,
-                                      f"'twin' {lesson.twin!r} is not the id of another lesson"))
+                                      msg("twin_unknown", twin=shown(lesson.twin))))
             lesson.twin = None
     for lesson in list(lessons.values()):
         if lesson.twin is not None and lessons[lesson.twin].twin is None:
@@ -345,7 +358,7 @@ class LessonStore:
                         continue
                     if lesson.id in lessons:
                         errors.append(LessonError(folder / "lesson.md", 2,
-                                                  f"id {lesson.id!r} is already used by {lessons[lesson.id].dir}"))
+                                                  msg("id_used", id=shown(lesson.id), dir=str(lessons[lesson.id].dir))))
                         continue
                     lessons[lesson.id] = lesson
             _link_twins(lessons, errors)

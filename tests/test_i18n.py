@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def test_no_sentences_for_the_ui_in_the_sandbox() -> None:
 
 def visible_text(html: str) -> str:
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"<[^>]+>", " ", html)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", html))
 
 
 @pytest.mark.parametrize("path", ["/", "/signin"])
@@ -225,3 +226,117 @@ def test_refusals_carry_codes_and_a_chinese_page_shows_them(server: Server) -> N
     page = s.get("/lessons/no-such-lesson", headers={"Accept": "text/html", "Cookie": "lang=zh"})
     assert page.status_code == 404 and "text/html" in page.headers["content-type"], page.text[:200]
     assert "没有课程 no-such-lesson" in page.text and "no lesson" not in page.text
+
+
+# ------------------------------------------------------------ lesson errors: codes and parameters, words per language
+
+def lesson_error_codes() -> set[str]:
+    """Every `lessonError.<code>` the loader, the checker and the CLI can name (read from their source)."""
+    codes: set[str] = set()
+    for path in (ROOT / "app").rglob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        codes |= set(re.findall(r"\bmsg\(\s*\"([\w.]+)\"", src))
+        codes |= {f"what.{w}" for w in re.findall(r"\b_what\(\"(\w+)\"\)", src)}
+        codes |= {f"check.{c}" for c in re.findall(r"\bsay\(\"(\w+)\"", src)}
+        if "raise LimitError(" in src:  # LimitError(english, "limit_…", …): the code is its second argument
+            codes |= set(re.findall(r"^\s+\"(limit_\w+)\",", src, re.M))
+    return codes
+
+
+def test_every_lesson_error_code_has_words_in_both_languages() -> None:
+    codes = lesson_error_codes()
+    assert {"order_int", "expect_bad", "one_of", "what.state", "limit_unknown", "check.total", "ex_bad"} <= codes
+    for lang in Lang:
+        cat = i18n.catalogue(lang)
+        missing = sorted(c for c in codes if not cat.get(f"lessonError.{c}"))
+        assert not missing, f"static/i18n/{lang}.json lacks lessonError.{missing}"
+
+
+def render_lesson_problem(details: list[dict[str, Any]], lang: str) -> list[str]:
+    """What the lesson editor (static/js/api.js lessonProblem) shows for these 422 details on a page in lang."""
+    import json
+    import subprocess
+
+    script = ("import { lessonProblem } from './static/js/api.js';"
+              f"for (const d of {json.dumps(details)}) {{ const p = lessonProblem({{ body: {{ detail: d }} }}, "
+              f"'{lang}'); console.log(`${{p.file}}:${{p.line}}: ${{p.message}}`); }}")
+    out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    return out.stdout.splitlines()
+
+
+def test_a_chinese_editor_shows_a_lesson_save_error_in_chinese(server: Server) -> None:
+    """A lesson.md that does not load: the 422 names the file, the line, a code and its parameters; the editor
+    shows it in the page's language, nested problems too ("expectation 'state': the state must be …")."""
+    lesson = server.http.get("/api/lessons").json()[0]["id"]
+    headers = {"Authorization": f"Bearer {server.secret}"}
+    text = server.http.get(f"/api/lessons/{lesson}/files/lesson.md", headers=headers).json()["content"]
+    broken = {"order": re.sub(r"(?m)^order: \d+$", "order: five", text, count=1),
+              "state": text.replace("\nexpect:\n", "\nexpect:\n  - state: sleeping\n", 1)}
+    lines = {"order": text.splitlines().index(next(x for x in text.splitlines() if x.startswith("order:"))) + 1,
+             "state": text.splitlines().index("expect:") + 2}
+    details = []
+    for case, content in broken.items():
+        assert content != text
+        r = server.http.put(f"/api/lessons/{lesson}/files/lesson.md", json={"content": content}, headers=headers)
+        assert r.status_code == 422, r.text
+        d = r.json()["detail"]
+        assert (d["file"], d["line"]) == ("lesson.md", lines[case]), d
+        details.append(d)
+    order, state = details
+    assert order["code"] == "order_int" and order["params"] == {"got": "'five'"}, order
+    assert order["message"] == "'order' must be an integer, got 'five'"
+    assert state["code"] == "expect_bad" and state["params"]["problem"]["code"] == "one_of", state
+    zh = render_lesson_problem(details, "zh")
+    assert zh == [f"lesson.md:{lines['order']}: 'order' 必须是整数，实际是 'five'",
+                  f"lesson.md:{lines['state']}: 预期 'state'：状态必须是 new, ready, running, blocked, stopped, zombie "
+                  "之一，实际是 'sleeping'"], zh
+    en = render_lesson_problem(details, "en")
+    assert en == [f"lesson.md:{d['line']}: {d['message']}" for d in details], en
+
+
+BROKEN_LESSON = "---\nid: broken\norder: five\ntitle: x\n---\n<!-- lang: en -->\nx\n<!-- lang: zh -->\nx\n"
+
+
+def test_the_check_cli_speaks_the_terminals_language(tmp_path: Path) -> None:
+    """`python -m app check` words its errors from the catalogue: English by default, Chinese under
+    LANG=zh_CN.UTF-8; each names the file and the line."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "lessons" / "broken").mkdir(parents=True)
+    md = tmp_path / "lessons" / "broken" / "lesson.md"
+    md.write_text(BROKEN_LESSON, encoding="utf-8")
+    (md.parent / "main.py").write_text("print(1)\n")
+    base = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    base["PROCLAB_LESSONS_DIR"] = str(tmp_path / "lessons")
+
+    def check(lang: str) -> list[str]:  # an unknown id: the errors are printed, no sandbox is started
+        r = subprocess.run([sys.executable, "-m", "app", "check", "no-such-lesson"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60, env={**base, "LANG": lang}, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2, r.stderr
+        return r.stdout.splitlines()
+
+    assert check("zh_CN.UTF-8") == [f"ERROR {md}:3: 'order' 必须是整数，实际是 'five'",
+                                    "未知的课程：no-such-lesson；已有："]
+    assert check("C.UTF-8") == [f"ERROR {md}:3: 'order' must be an integer, got 'five'",
+                                "unknown lesson(s): no-such-lesson; known: "]
+
+
+def test_a_chinese_front_page_lists_lesson_errors_in_chinese(tmp_path: Path) -> None:
+    from conftest import start_server, stop_server
+
+    (tmp_path / "lessons" / "broken").mkdir(parents=True)
+    (tmp_path / "lessons" / "broken" / "lesson.md").write_text(BROKEN_LESSON, encoding="utf-8")
+    (tmp_path / "lessons" / "broken" / "main.py").write_text("print(1)\n")
+    s = start_server(tmp_path, {"PROCLAB_LESSONS_DIR": str(tmp_path / "lessons")})
+    try:
+        zh = visible_text(httpx.get(s.base + "/", cookies={"lang": "zh"}, timeout=10).text)
+        assert "'order' 必须是整数，实际是 'five'" in zh and "must be an integer" not in zh, zh
+        en = visible_text(httpx.get(s.base + "/", cookies={"lang": "en"}, timeout=10).text)
+        assert "'order' must be an integer, got 'five'" in en
+        errors = s.http.get("/api/lessons/errors").json()
+        assert [(e["line"], e["code"], e["params"]) for e in errors] == [(3, "order_int", {"got": "'five'"})], errors
+    finally:
+        stop_server(s)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..expectations import problem
+from ..msg import Msg, msg, not_utf8, shown
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LANGS = ("en", "zh")
@@ -26,11 +27,11 @@ LANGS = ("en", "zh")
 class ExerciseError(ValueError):
     """A malformed exercise: the loader turns it into a LessonError with the file and line."""
 
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, path: Path, line: int | None, what: Msg) -> None:
+        super().__init__(what.text())
         self.path = path
         self.line = line
-        self.message = message
+        self.msg = what
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _text(value: Any, path: Path, line: int | None, name: str) -> dict[str, str]
     if isinstance(value, str):
         return {lang: value for lang in LANGS}
     if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
-        raise ExerciseError(path, line, f"'{name}' must be a mapping with text for en and zh, got {value!r}"[:300])
+        raise ExerciseError(path, line, msg("langs", name=name, got=shown(value)))
     return {lang: value[lang] for lang in LANGS}
 
 
@@ -68,13 +69,13 @@ def _read(path: Path, lesson_md: Path, line: int | None) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise ExerciseError(lesson_md, line, f"the exercise file {path} is missing") from e
+        raise ExerciseError(lesson_md, line, msg("ex_file_missing", path=str(path))) from e
     except UnicodeDecodeError as e:
-        raise ExerciseError(path, None, f"not UTF-8 text: {e}") from e
+        raise ExerciseError(path, None, not_utf8(e)) from e
     try:
         compile(text, str(path), "exec")
     except SyntaxError as e:
-        raise ExerciseError(path, e.lineno, f"Python syntax error: {e.msg}") from e
+        raise ExerciseError(path, e.lineno, msg("syntax", error=e.msg)) from e
     return text
 
 
@@ -84,31 +85,31 @@ def parse_exercises(raw: Any, lines: list[int | None], lesson_id: str, main: str
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ExerciseError(lesson_md, lines[0] if lines else None, "'exercises' must be a list")
+        raise ExerciseError(lesson_md, lines[0] if lines else None, msg("list_expected", key="exercises"))
     out: list[Exercise] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
         line = lines[i] if i < len(lines) else None
         if not isinstance(item, dict):
-            raise ExerciseError(lesson_md, line, f"each exercise must be a mapping, got {item!r}"[:300])
+            raise ExerciseError(lesson_md, line, msg("ex_shape", got=shown(item)))
         eid = item.get("id")
         if not isinstance(eid, str) or not ID_RE.match(eid):
-            raise ExerciseError(lesson_md, line, f"exercise 'id' must be lowercase letters, digits and '-', got {eid!r}")
+            raise ExerciseError(lesson_md, line, msg("ex_id", got=shown(eid)))
         if eid in seen:
-            raise ExerciseError(lesson_md, line, f"two exercises with id {eid!r}")
+            raise ExerciseError(lesson_md, line, msg("ex_twice", id=shown(eid)))
         seen.add(eid)
         expect = item.get("expect")
         if not isinstance(expect, list) or not expect:
-            raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'expect' must be a non-empty list")
+            raise ExerciseError(lesson_md, line, msg("ex_expect", id=shown(eid)))
         item_lines = (expect_lines[i] if expect_lines and i < len(expect_lines) else [])
         for j, e in enumerate(expect):
             bad = problem(e)
             if bad:
                 raise ExerciseError(lesson_md, item_lines[j] if j < len(item_lines) else line,
-                                    f"exercise {eid!r}: {bad}"[:400])
+                                    msg("ex_bad", id=shown(eid), problem=bad))
         hints_raw = item.get("hints") or {}
         if not isinstance(hints_raw, dict) or not all(isinstance(hints_raw.get(lang, []), list) for lang in LANGS):
-            raise ExerciseError(lesson_md, line, f"exercise {eid!r}: 'hints' must map en and zh to lists of text")
+            raise ExerciseError(lesson_md, line, msg("ex_hints", id=shown(eid)))
         folder = lesson_md.parent / "exercises" / eid
         out.append(Exercise(id=eid, lesson=lesson_id, goal=_text(item.get("goal"), lesson_md, line, f"{eid}.goal"),
                             expect=expect, hints={lang: [str(h) for h in hints_raw.get(lang, [])] for lang in LANGS},

@@ -22,6 +22,15 @@ LIMIT_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+class LimitError(ValueError):
+    """A lesson's or a request's limits that cannot apply: the English, and a code with its parameters."""
+
+    def __init__(self, message: str, code: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
 @dataclass(frozen=True)
 class Limits:
     """Aggregate limits over the run's whole process tree."""
@@ -51,9 +60,11 @@ class Limits:
         changes: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in known:
-                raise ValueError(f"unknown limit {key!r}; expected one of {', '.join(sorted(known))}")
+                raise LimitError(f"unknown limit {key!r}; expected one of {', '.join(sorted(known))}",
+                                 "limit_unknown", key=repr(key), keys=", ".join(sorted(known)))
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"limit {key!r} must be a finite positive number, got {value!r}")
+                raise LimitError(f"limit {key!r} must be a finite positive number, got {value!r}",
+                                 "limit_value", key=repr(key), got=repr(value)[:200])
             default = getattr(self, key)
             changes[key] = int(value) if isinstance(default, int) else float(value)
         return replace(self, **changes).clamp(maximum)

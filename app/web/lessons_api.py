@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from ..expectations import check as check_expectations
 from ..lessons import LessonError, load_lesson
+from ..msg import msg, shown
 from ..runs import Client, RunRefused
 from .deps import Instructor, WebDep
 from .models import FileContent, RunRequest
@@ -76,9 +77,10 @@ async def put_lesson_file(lesson_id: str, name: str, body: FileContent, web: Web
         except LessonError as e:
             # Name the file that failed (it may not be the one saved: lesson.md's main may point elsewhere).
             failed = os.path.relpath(e.path, copy) if e.path.startswith(str(copy)) else name
-            raise HTTPException(422, {"file": failed, "line": e.line, "message": e.message}) from e
+            raise HTTPException(422, {**e.to_dict(), "file": failed}) from e
     if checked.id != lesson.id and checked.id in web.state.lessons.lessons:
-        raise HTTPException(422, {"file": name, "line": 2, "message": f"id {checked.id!r} is already used"})
+        used = LessonError(name, 2, msg("id_used_short", id=shown(checked.id)))
+        raise HTTPException(422, used.to_dict())
     target = lesson.dir / name
     tmp_path = target.with_name(f".{name}.tmp")
     tmp_path.write_text(body.content, encoding="utf-8")

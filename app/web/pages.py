@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from .. import auth
-from .common import SHARE_COOKIE, ip_of, script_json
+from ..i18n import to_lang
+from .common import SHARE_COOKIE, ip_of, pick_lang, script_json
 from .deps import WebDep
 from .problems import Problem
 
@@ -59,8 +60,9 @@ async def signout(web: WebDep, request: Request) -> Response:
 @router.get("/", response_class=HTMLResponse)
 async def index(web: WebDep, request: Request) -> HTMLResponse:
     store = web.lessons()
+    lang = to_lang(pick_lang(request))  # an instructor's lesson errors, in the page's language
     return web.page(request, "index.html", lessons=[x.summary_dict() for x in store.ordered()], health=web.health(),
-                    lesson_errors=[e.to_dict() for e in store.errors])
+                    lesson_errors=[{**e.to_dict(), "message": e.msg.text(lang)} for e in store.errors])
 
 
 @router.get("/lessons/{lesson_id}", response_class=HTMLResponse)

@@ -87,11 +87,23 @@ export const api = {
   checkLesson: (id) => request('POST', `/api/lessons/${enc(id)}/check`),
 };
 
-/** The {file, line, message} of a lesson that did not validate (422), or null. */
-export function lessonProblem(err) {
+/** A lesson error's words in lang: `lessonError.<code>` with its parameters, a parameter that is itself
+ * {code, params} (the problem inside "expectation 'state': …") in words too; null for a code this page lacks. */
+export function lessonText(m, lang = getLang()) {
+  if (!m || typeof m !== 'object' || typeof m.code !== 'string' || !has(`lessonError.${m.code}`)) return null;
+  const params = {};
+  for (const [k, v] of Object.entries(m.params && typeof m.params === 'object' ? m.params : {})) {
+    params[k] = v && typeof v === 'object' && typeof v.code === 'string' ? (lessonText(v, lang) ?? v.code) : v;
+  }
+  return translate(lang, `lessonError.${m.code}`, params);
+}
+
+/** The {file, line, message} of a lesson that did not validate (422), or null; the message in lang
+ * (its code's words; the English `message` when the code is one this page does not know). */
+export function lessonProblem(err, lang = getLang()) {
   const d = err && err.body && typeof err.body === 'object' ? err.body.detail : null;
   if (!d || typeof d !== 'object' || Array.isArray(d) || typeof d.message !== 'string') return null;
   const file = typeof d.file === 'string' ? d.file.split('/').pop() : '';
   const line = Number.isInteger(d.line) && d.line > 0 ? d.line : null;
-  return { file, line, message: d.message };
+  return { file, line, message: lessonText(d, lang) ?? d.message };
 }
