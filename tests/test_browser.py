@@ -174,6 +174,47 @@ def test_zombie_node_appears(ui: Page) -> None:
     ui.wait_finished()
 
 
+# Who reaped a terminated process, as the tree node says it: {by} is the reaper's pid, or init.
+REAPED_BY = {"en-US": "reaped by {by}", "zh-CN": "已被 {by} 回收"}
+
+
+@pytest.mark.parametrize("locale", sorted(REAPED_BY))
+def test_tree_node_says_who_reaped_it_in_full(browser: Any, server: Server, locale: str) -> None:
+    p = Page(browser, server, locale=locale)
+    try:
+        p.page.set_viewport_size({"width": 1500, "height": 950})
+        page = p.run_lesson(lesson_id(server, "zombie-process"))
+        p.wait_finished()
+        live = page.evaluate("""() => { const l = window.proclab.ws.live;
+            return { init: l.initPid, reaped: [...l.procs.values()].filter(p => p.reapedBy != null)
+                .map(p => [p.pid, p.reapedBy]) }; }""")
+        # the main process is reaped by init, its zombie child by the main process
+        assert sorted(by == live["init"] for _, by in live["reaped"]) == [False, True], live
+        page.locator(".view-tree").scroll_into_view_if_needed()
+        for pid, by in live["reaped"]:
+            node = page.locator(f'.tree-nodes .tnode[data-pid="{pid}"]')
+            assert node.is_visible()
+            want = REAPED_BY[locale].format(by="init" if by == live["init"] else by)
+            lines = node.evaluate("""(g) => { const box = g.querySelector('.tbox').getBoundingClientRect();
+                return [...g.querySelectorAll('text')].filter(t => t.textContent).map(t => {
+                    const r = t.getBoundingClientRect();
+                    return { text: t.textContent, inside: r.left >= box.left && r.right <= box.right
+                             && r.top >= box.top && r.bottom <= box.bottom }; }); }""")
+            shown = [x["text"] for x in lines]
+            assert want in shown, f"node {pid} should say {want!r}: {shown}"
+            assert not any(x.endswith("…") for x in shown), f"node {pid} is cut short: {shown}"
+            assert all(x["inside"] for x in lines), f"node {pid}: text outside its box: {lines}"
+        boxes = page.eval_on_selector_all(".tree-nodes .tnode .tbox", """els => els.map(e => {
+            const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"nodes overlap: {a} {b}"
+        p.shot(f"tree-reaped-by-{locale}")
+        p.check_clean()
+    finally:
+        p.close()
+
+
 def test_orphan_moves_to_init(ui: Page) -> None:
     page = ui.run_lesson(lesson_id(ui.server, "orphan-process"))
     page.wait_for_selector(".tree-edges .tedge.adopted", timeout=RUN_TIMEOUT)

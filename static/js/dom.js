@@ -101,6 +101,13 @@ export function resetTextMeasure() {
   fitted.clear();
 }
 
+/** Whether str, in el's font, is at most maxWidth pixels wide. */
+export function textFits(el, str, maxWidth) {
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  measureCtx.font = fontOf(el);
+  return measureCtx.measureText(String(str ?? '')).width <= maxWidth;
+}
+
 /** Set an SVG text, shortened with … so that it fits maxWidth pixels. */
 export function fitText(el, str, maxWidth) {
   str = String(str ?? '');

@@ -2,7 +2,7 @@
 // orphans; zombies and reaped processes visible; signals as arrows.
 //   mount(element, ctx) -> {update(events), seek(n, events), reset()}
 
-import { s, h, attr, text, clear, fitText } from '../dom.js';
+import { s, h, attr, text, clear, fitText, textFits } from '../dom.js';
 import { t, onLangChange } from '../i18n.js';
 import { schedule, scheduleAtMost } from '../frame.js';
 import { layoutTree, layoutIndented, treeNodes } from '../model/layout.js';
@@ -10,7 +10,9 @@ import { procLabel } from '../model/reducer.js';
 import { pidClass } from '../colors.js';
 import { describeBlocked } from '../model/words.js';
 
-const FULL = { w: 176, h: 54, compact: false };
+// A full node has three lines: pid and program; state (with exit code or thread count); who reaped it or
+// why it is blocked. The third line has its own row so that "reaped by init" is never cut short.
+const FULL = { w: 176, h: 70, compact: false };
 const SMALL = { w: 230, h: 30, compact: true }; // many processes: an indented outline, one line per process
 const COMPACT_FROM = 40;
 let W = FULL.w;
@@ -63,13 +65,17 @@ export function mount(el, ctx) {
     const stripe = s('rect', { class: 'tstripe', x: 0, y: 0, width: 7, height: H, rx: 3 });
     const small = W === SMALL.w;
     const t1 = s('text', { class: 'tpid', x: small ? 13 : 16, y: small ? 20 : 22 });
-    const t2 = s('text', { class: 'tsub', x: 16, y: 42 });
-    if (small) t2.style.display = 'none';
+    const t2 = s('text', { class: 'tsub', x: 16, y: 43 });
+    const t3 = s('text', { class: 'tsub tdetail', x: 16, y: 60 });
+    if (small) {
+      t2.style.display = 'none';
+      t3.style.display = 'none';
+    }
     const stat = s('text', { class: 'tstat', x: W - 19, y: small ? 20 : 24, 'text-anchor': 'middle' });
     const statBg = s('rect', { class: 'tstat-bg', x: W - 33, y: small ? 4 : 8, width: 26, height: 22, rx: 6 });
     const title = s('title');
-    g.append(title, box, stripe, t1, t2, statBg, stat);
-    const rec = { g, box, stripe, t1, t2, stat, statBg, title, pid, isInit, x: null, y: null, sig: '' };
+    g.append(title, box, stripe, t1, t2, t3, statBg, stat);
+    const rec = { g, box, stripe, t1, t2, t3, stat, statBg, title, pid, isInit, x: null, y: null, sig: '' };
     if (!isInit) {
       g.setAttribute('tabindex', '0');
       g.setAttribute('role', 'button');
@@ -107,18 +113,9 @@ export function mount(el, ctx) {
     }
     else fitText(rec.t1, `${p.pid}  ${procLabel(p) || ''}`.trim(), W - 50);
     const why = describeBlocked(p, t);
-    let sub = t(`state.${state}`);
-    if (state === 'zombie' || state === 'terminated') {
-      if (p.exit && p.exit.signal) sub += ` · ${t('tree.killed', { signal: p.exit.signal })}`;
-      else if (p.exit && p.exit.code != null) sub += ` · ${t('tree.exitCode', { code: p.exit.code })}`;
-    }
-    if (state === 'terminated' && p.reapedBy != null) {
-      sub = `${t('state.terminated')} · ${t('tree.reapedBy', { by: p.reapedBy === st.initPid ? t('tree.init') : p.reapedBy })}`;
-    } else if (state === 'blocked' && why) sub += ` · ${why}`;
-    let threads = 0;
-    for (const th of p.threads.values()) if (th.alive) threads += 1;
-    if (threads > 1 && state !== 'terminated' && state !== 'zombie') sub = `${t('state.' + state)} · ${t('tree.threads', { n: threads })}${state === 'blocked' && why ? ` · ${why}` : ''}`;
+    const [sub, detail] = sublabels(rec, p, st, why);
     fitText(rec.t2, sub, W - 22);
+    fitText(rec.t3, detail, W - 22);
     const letter = state === 'terminated' ? '✕' : (p.stat || (state === 'zombie' ? 'Z' : '·'));
     text(rec.stat, letter);
     const lines = [
@@ -134,13 +131,38 @@ export function mount(el, ctx) {
     rec.g.setAttribute('aria-label', `${lines.slice(0, 3).join(', ')}. ${t('proc.menu', { pid: p.pid })}`);
   }
 
+  // The second and third lines of a full node. Second: the state, with the exit code, the killing signal or
+  // the thread count; third: who reaped it, or why it is blocked. When "state · extra" is too wide the extra
+  // moves to a free third line, or (the third line taken) stands alone: "killed by SIGKILL" / "reaped by 2".
+  function sublabels(rec, p, st, why) {
+    const state = t(`state.${p.state}`);
+    let extra = '';
+    if (p.state === 'zombie' || p.state === 'terminated') {
+      if (p.exit && p.exit.signal) extra = t('tree.killed', { signal: p.exit.signal });
+      else if (p.exit && p.exit.code != null) extra = t('tree.exitCode', { code: p.exit.code });
+    } else {
+      let threads = 0;
+      for (const th of p.threads.values()) if (th.alive) threads += 1;
+      if (threads > 1) extra = t('tree.threads', { n: threads });
+    }
+    let detail = '';
+    if (p.state === 'terminated' && p.reapedBy != null) {
+      detail = t('tree.reapedBy', { by: p.reapedBy === st.initPid ? t('tree.init') : p.reapedBy });
+    } else if (p.state === 'blocked' && why) detail = why;
+    if (!extra) return [state, detail];
+    const both = `${state} · ${extra}`;
+    if (textFits(rec.t2, both, W - 22)) return [both, detail];
+    return detail ? [extra, detail] : [state, extra];
+  }
+
   function renderInit(rec, st) {
     const sig = `init|${st.initPid}|${st.pidNs}`;
     if (rec.sig === sig) return;
     rec.sig = sig;
     rec.g.setAttribute('class', 'tnode tinit');
     fitText(rec.t1, W === SMALL.w ? `${t('tree.init')} · pid ${st.initPid}` : t('tree.init'), W - 24);
-    fitText(rec.t2, `pid ${st.initPid} · ${t('tree.initHint')}`, W - 22);
+    fitText(rec.t2, `pid ${st.initPid}`, W - 22);
+    fitText(rec.t3, t('tree.initHint'), W - 22);
     text(rec.stat, '');
     text(rec.title, `init (pid ${st.initPid}): ${t('tree.initHint')}`);
     rec.g.setAttribute('aria-label', `init, pid ${st.initPid}, ${t('tree.initHint')}`);
