@@ -159,7 +159,7 @@ def _print_human(ev: dict[str, Any]) -> None:
         reason = f" ({ev['reason']})" if ev.get("reason") else ""
         print(f"{t:9.1f} ms   pid {ev['pid']}: {ev['prev']} -> {ev['state']} [{ev['stat']}]{reason}")
     elif kind in ("proc.spawn", "proc.reparent", "proc.exit", "proc.reaped", "run.limit", "run.started",
-                  "signal.sent", "proc.exec", "run.error"):
+                  "signal.sent", "proc.exec", "proc.exec.failed", "run.error"):
         rest = {k: v for k, v in ev.items() if k not in ("v", "seq", "t", "type")}
         print(f"{t:9.1f} ms   {kind} {json.dumps(rest, ensure_ascii=False)}")
     elif kind == "run.compile":

@@ -25,7 +25,7 @@ CHANNEL_KINDS = ("pipe", "fifo", "socket", "file", "queue", "mp_pipe", "value", 
                  "condition")
 HANDLED = ("handler", "ignore", "default")
 EVENT_TYPES = ("run.queued", "run.compile", "run.started", "run.pace", "run.limit", "run.error", "run.finished",
-               "proc.spawn", "proc.exec", "proc.state", "proc.reparent", "proc.exit", "proc.reaped", "proc.wait",
+               "proc.spawn", "proc.exec", "proc.exec.failed", "proc.state", "proc.reparent", "proc.exit", "proc.reaped", "proc.wait",
                "proc.thread.spawn", "proc.thread.state", "proc.thread.exit", "proc.line", "io.output", "io.truncated",
                "io.input", "ipc.channel", "ipc.end", "ipc.transfer", "ipc.op", "signal.sent", "signal.handler",
                "signal.handled")

@@ -332,6 +332,43 @@ def test_p4_child_and_its_exec_are_in_the_tree(server: Server) -> None:
     assert [e["argv"] for e in of(events, "proc.exec")] == [["wc", "p4.c"]]
 
 
+EXEC_FAILS = HEAD + """int main(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("no-such-program", "no-such-program", "-x", (char *)NULL);
+        perror("execlp");
+        execl("/etc/passwd", "passwd", (char *)NULL);
+        perror("execl");
+        exit(1);
+    }
+    waitpid(pid, NULL, 0);
+    system("ls > /dev/null");
+    printf("parent done\\n");
+    return 0;
+}
+"""
+
+
+def test_a_c_exec_that_fails_is_told_with_its_errno_and_line(server: Server) -> None:
+    """execlp of a missing program (ENOENT) and execl of a file that is not executable (EACCES) return: each is
+    a `proc.exec.failed` from the child at its line, beside the program's own perror(); the shell that
+    system() starts finds ls before it calls exec, so it has no failed attempt."""
+    events = run_c(server, EXEC_FAILS, "fails.c")
+    assert finished(events)["status"] == "ok"
+    child = next(e["pid"] for e in of(events, "proc.spawn") if e["how"] == "fork")
+    line = {call: EXEC_FAILS.splitlines().index(f"        {call}(\"{path}\", \"{arg0}\"{rest}") + 1
+            for call, path, arg0, rest in (("execlp", "no-such-program", "no-such-program", ', "-x", (char *)NULL);'),
+                                           ("execl", "/etc/passwd", "passwd", ", (char *)NULL);"))}
+    failed = [(e["pid"], e["argv"], e["path"], e["error"], e["line"]) for e in of(events, "proc.exec.failed")]
+    assert failed == [(child, ["no-such-program", "-x"], "no-such-program", "ENOENT",
+                       {"file": "fails.c", "line": line["execlp"]}),
+                      (child, ["passwd"], "/etc/passwd", "EACCES", {"file": "fails.c", "line": line["execl"]})], failed
+    assert {e["pid"] for e in of(events, "proc.exec.failed")} <= {e["pid"] for e in of(events, "proc.spawn")}
+    assert [e["argv"] for e in of(events, "proc.exec") if e["argv"][0] == "ls"] == [["ls"]]
+    stderr = "".join(e["text"] for e in of(events, "io.output") if e["stream"] == "stderr")
+    assert stderr == "execlp: No such file or directory\nexecl: Permission denied\n", stderr
+
+
 BUFFERED = HEAD + 'int main(void) { printf("before fork\\n"); if (fork() == 0) return 0; wait(NULL); return 0; }\n'
 
 

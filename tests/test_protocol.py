@@ -38,6 +38,7 @@ SAMPLES: dict[str, Any] = {
     "proc.spawn": lambda: protocol.proc_spawn(11, 10, "fork", "python3", LINE),
     "proc.exec": lambda: protocol.proc_exec(11, ["ls", "-l"], LINE),
     "proc.state": lambda: protocol.proc_state(11, "blocked", "running", "S", "reading pipe #1 (fd 4)", WHY),
+    "proc.exec.failed": lambda: protocol.proc_exec_failed(11, ["nosuch", "-x"], "nosuch", "ENOENT", 2, LINE),
     "proc.reparent": lambda: protocol.proc_reparent(12, 11, 1),
     "proc.exit": lambda: protocol.proc_exit(11, None, "SIGKILL", False),
     "proc.reaped": lambda: protocol.proc_reaped(11, 10, "waitpid", 9),

@@ -206,6 +206,36 @@ for pid in kids:
     assert all(e["argv"] == ["true"] for e in of(events, "proc.exec"))
 
 
+def test_a_failed_exec_is_told_with_its_errno_and_the_process_goes_on(tmp_path: Path) -> None:
+    """os.execvp of a program that does not exist returns (ENOENT): the student sees the attempt, its errno and
+    its line, and the child keeps running its old program. Searches along PATH are not failures of their own:
+    subprocess's child tries each PATH directory with execve, and the shell looks a command up before its exec."""
+    src = """import os, subprocess, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp("no-such-program", ["no-such-program", "-x"])
+    except OSError as e:
+        print("exec failed:", e.strerror)
+        os._exit(127)
+os.waitpid(pid, 0)
+subprocess.run(["true"])
+os.system("no-such-command 2>/dev/null; true")
+print("parent done")
+"""
+    events = run_source(src, tmp_path)
+    for e in events:
+        jsonschema.validate(e, SCHEMA)
+    failed = of(events, "proc.exec.failed")
+    child = next(e["pid"] for e in of(events, "proc.spawn") if e["line"] and e["line"]["line"] == 2)
+    assert [(e["pid"], e["argv"], e["path"], e["error"], e["errno"], e["line"]["line"]) for e in failed] == \
+        [(child, ["no-such-program", "-x"], "no-such-program", "ENOENT", 2, 5)], failed
+    assert not [e for e in of(events, "proc.exec") if e["pid"] == child]  # it never became another program
+    assert [e["code"] for e in of(events, "proc.exit") if e["pid"] == child] == [127]
+    assert ["true"] in [e["argv"] for e in of(events, "proc.exec")]
+    assert output(events) == "exec failed: No such file or directory\nparent done\n"
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine to build the vfork program")
 def test_a_parent_in_vfork_is_starting_its_child(tmp_path: Path) -> None:
     # What subprocess does (vfork, then exec in the child), with a child that takes a second

@@ -310,6 +310,13 @@ def proc_exec(pid: int, argv: list[str], line: Any) -> Event:
     return {"type": "proc.exec", "pid": pid, "argv": argv, "line": line}
 
 
+@_event("proc.exec.failed")
+def proc_exec_failed(pid: int, argv: list[str], path: str | None, error: str, errno: int | None, line: Any) -> Event:
+    """An exec* call that returned: the process still runs its old program (`error`: the errno's name)."""
+    return {"type": "proc.exec.failed", "pid": pid, "argv": argv, "path": path, "error": error, "errno": errno,
+            "line": line}
+
+
 def _why(ev: Event, why: dict[str, Any] | None) -> Event:
     if why:
         ev["why"] = why

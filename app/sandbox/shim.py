@@ -386,7 +386,9 @@ def _w_exec(orig, name: str):  # type: ignore[no-untyped-def]
             with _quiet():  # os.execlp calls os.execvp, which calls os.execve: one exec, reported once
                 return orig(path, *args)
         except OSError as e:
-            _event({"type": "proc.exec.failed", "error": e.strerror})
+            import errno  # only here: a program that never fails an exec never loads it
+
+            _event({"type": "proc.exec.failed", "errno": e.errno, "error": errno.errorcode.get(e.errno or 0, "")})
             raise
 
     return execer

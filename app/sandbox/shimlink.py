@@ -7,6 +7,7 @@ the shim's reports and the /proc fd scan meet on the same channel.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -244,10 +245,18 @@ class ShimLink:
 
     def _exec(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
         argv = [str(a) for a in msg.get("argv", [])][:64]
-        self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe") or self.native_exe.get(pid)}
+        path = msg.get("path") if isinstance(msg.get("path"), str) else None
+        self.pending_exec[pid] = {"argv": argv, "line": line, "exe": msg.get("exe") or self.native_exe.get(pid),
+                                  "path": path[:1024] if path else None}
 
     def _exec_failed(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
-        self.pending_exec.pop(pid, None)
+        """The exec* call returned: the pending exec never happened; the attempt is part of the story."""
+        pend = self.pending_exec.pop(pid, None) or {}
+        code = msg.get("errno") if isinstance(msg.get("errno"), int) else None
+        error = str(msg.get("error") or "")[:32] or (errno.errorcode.get(code, "") if code is not None else "")
+        path = msg.get("path") if isinstance(msg.get("path"), str) else pend.get("path")
+        self.emit(protocol.proc_exec_failed(pid, pend.get("argv") or [], path, error or "unknown", code,
+                                            pend.get("line") or line), t=t)
 
     def _wait(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
         result, status = msg.get("result"), msg.get("status")

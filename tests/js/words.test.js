@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { translate } from '../../static/js/i18n.js';
-import { describeWhy, describeBlocked, describeLimit, describeOutcome, channelLabel } from '../../static/js/model/words.js';
+import { describeWhy, describeBlocked, describeLimit, describeOutcome, channelLabel, describeExecFailure } from '../../static/js/model/words.js';
 import { explainStop } from '../../static/js/model/explain.js';
-import { reduce, stopReason } from '../../static/js/model/reducer.js';
+import { reduce, stopReason, applyEvent } from '../../static/js/model/reducer.js';
 import { forkRun } from './fixtures/handmade.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -128,4 +128,18 @@ test('a recording made before codes (message, reason, no outcome, no why) still 
   const blocked = events.find((ev) => ev.type === 'proc.state' && ev.state === 'blocked' && ev.reason);
   const s = reduce(events.slice(0, events.indexOf(blocked) + 1));
   assert.equal(describeBlocked(s.procs.get(blocked.pid), zh), blocked.reason);
+});
+
+test('a failed exec in words: the program, the errno in words and by name, in both languages', () => {
+  const s = reduce(forkRun().slice(0, 4));
+  applyEvent(s, { v: 1, seq: 99, t: 1e6, type: 'proc.exec.failed', pid: 4243, argv: ['no-such-program', '-x'], path: 'no-such-program', error: 'ENOENT', errno: 2, line: { file: 'main.c', line: 12 } });
+  const child = s.procs.get(4243);
+  assert.equal(child.name, 'python3', 'a failed exec keeps the old program');
+  assert.deepEqual(child.line, { file: 'main.c', line: 12 });
+  assert.equal(describeExecFailure(child.execFailed, en), 'exec of no-such-program failed: no such file or directory (ENOENT); the process still runs its old program');
+  assert.equal(describeExecFailure(child.execFailed, zh), 'exec no-such-program 失败：没有那个文件或目录 (ENOENT)；进程仍在运行原来的程序');
+  // an errno the catalogue does not word is shown by its name
+  assert.equal(describeExecFailure({ argv: ['x'], path: null, error: 'EXDEV' }, en), 'exec of x failed: EXDEV; the process still runs its old program');
+  assert.equal(describeExecFailure(null, en), null);
+  assert.deepEqual(thenOf('proc.exec.failed').required, ['v', 'seq', 't', 'type', 'pid', 'argv', 'error']);
 });

@@ -670,7 +670,9 @@ static void exec_report(const char *call, const char *path, char *const argv[], 
 static void exec_failed(void *ra) {
     if (!ENTER(ra)) return;
     int saved = errno;
-    msg_t m; m_begin(&m, "proc.exec.failed"); m_kstr(&m, "error", strerror(saved)); m_end(&m);
+    const char *name = strerrorname_np(saved); /* "ENOENT": the UI words it (catalogue errno.*) */
+    msg_t m; m_begin(&m, "proc.exec.failed"); m_kint(&m, "errno", saved); m_kstr(&m, "error", name ? name : "");
+    m_end(&m);
     t_busy = 1; send_msg(&m, 0, NULL, 0); t_busy = 0;
     errno = saved;
 }

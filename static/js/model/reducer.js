@@ -59,6 +59,7 @@ function newProc(state, pid, t, seq) {
     name: null,
     argv: null,
     execs: [],
+    execFailed: null, // the last exec* that returned: {argv, path, error, errno, t, seq}
     state: 'new',
     prev: null,
     stat: '',
@@ -178,6 +179,19 @@ const HANDLERS = {
     p.argv = Array.isArray(ev.argv) ? ev.argv.slice() : null;
     p.execs.push({ argv: p.argv, t, seq });
     if (p.argv && p.argv.length) p.name = basename(p.argv[0]);
+    setLine(p, ev.line, seq);
+  },
+  'proc.exec.failed'(state, ev, t, seq) {
+    // The call returned: the process keeps its program (and its name); the attempt is part of its story.
+    const p = ensureProc(state, ev.pid, t, seq);
+    p.execFailed = {
+      argv: Array.isArray(ev.argv) ? ev.argv.slice() : [],
+      path: typeof ev.path === 'string' ? ev.path : null,
+      error: typeof ev.error === 'string' ? ev.error : 'unknown',
+      errno: Number.isInteger(ev.errno) ? ev.errno : null,
+      t,
+      seq,
+    };
     setLine(p, ev.line, seq);
   },
   'proc.state'(state, ev, t, seq) {

@@ -90,6 +90,16 @@ export function describeBlocked(p, tr) {
   return null;
 }
 
+/** A failed exec* ({argv, path, error} of the reducer's execFailed) in words: "exec of nosuch failed: no such
+ * file or directory (ENOENT)"; an errno the catalogue lacks is shown by its name. */
+export function describeExecFailure(f, tr) {
+  if (!f) return null;
+  const program = f.path || (f.argv && f.argv[0]) || '?';
+  const key = `errno.${f.error}`;
+  const words = tr(key);
+  return tr('proc.execFailed', { program, error: words === key ? f.error : `${words} (${f.error})` });
+}
+
 function legacy(m, lang) {
   if (!m) return null;
   if (typeof m === 'string') return m;

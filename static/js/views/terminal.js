@@ -9,6 +9,7 @@ import { t, onLangChange } from '../i18n.js';
 import { schedule } from '../frame.js';
 import { pidClass } from '../colors.js';
 import { parseAnsi, createAnsiState, styleToCss, isPlain } from '../ansi.js';
+import { describeExecFailure } from '../model/words.js';
 
 const MAX_LINES = 2000;
 const REBUILD_LINES = 400; // lines drawn again after a seek backwards
@@ -127,6 +128,13 @@ export function mount(el, ctx) {
       open = null;
       lineCount += 1;
       frag.append(h('div', { class: 'term-line term-note' }, t('term.truncated', { bytes: ev.bytes })));
+    } else if (ev.type === 'proc.exec.failed') {
+      // Not output: ProcLab's note, where the student reads the program's own perror() next to it.
+      const line = newLine(ev.pid, 'note', false);
+      line.classList.add('term-note');
+      text(line.lastChild, `⚠ ${describeExecFailure({ argv: ev.argv, path: ev.path, error: ev.error }, t)}`);
+      open = null;
+      frag.append(line);
     }
   }
 

@@ -12,6 +12,7 @@ import { icon } from '../icons.js';
 
 const MARK_TYPES = {
   'proc.spawn': 'spawn',
+  'proc.exec.failed': 'limit',
   'proc.exit': 'exit',
   'proc.reaped': 'reap',
   'proc.reparent': 'reparent',

@@ -8,7 +8,7 @@ import { schedule, scheduleAtMost } from '../frame.js';
 import { layoutTree, layoutIndented, treeNodes } from '../model/layout.js';
 import { procLabel } from '../model/reducer.js';
 import { pidClass } from '../colors.js';
-import { describeBlocked } from '../model/words.js';
+import { describeBlocked, describeExecFailure } from '../model/words.js';
 
 // A full node has three lines: pid and program; state (with exit code or thread count); who reaped it or
 // why it is blocked. The third line has its own row so that "reaped by init" is never cut short.
@@ -98,7 +98,8 @@ export function mount(el, ctx) {
     let threads = 0;
     for (const th of p.threads.values()) if (th.alive) threads += 1;
     return [threads, p.state, p.stat, p.name, p.argv && p.argv.join(' '), describeBlocked(p, t), p.exited, p.exit && p.exit.code, p.exit && p.exit.signal,
-      p.reaped, p.reapedBy, p.adopted, p.ppid, p.inferred, p.line && p.line.line, p.pid === st.rootPid].join('|');
+      p.reaped, p.reapedBy, p.adopted, p.ppid, p.inferred, p.line && p.line.line, p.pid === st.rootPid,
+      p.execFailed && p.execFailed.seq].join('|');
   }
 
   function renderNode(rec, p, st) {
@@ -126,6 +127,7 @@ export function mount(el, ctx) {
       p.ppid != null ? t('proc.parent', { ppid: p.ppid === st.initPid ? `${p.ppid} (init)` : p.ppid }) : '',
       p.adopted ? t('tree.adopted') : '',
       p.line ? `${p.line.file}: ${t('proc.line', { line: p.line.line })}` : '',
+      describeExecFailure(p.execFailed, t) || '',
     ].filter(Boolean);
     text(rec.title, lines.join('\n'));
     rec.g.setAttribute('aria-label', `${lines.slice(0, 3).join(', ')}. ${t('proc.menu', { pid: p.pid })}`);
