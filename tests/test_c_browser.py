@@ -89,3 +89,33 @@ def test_python_and_c_lessons_link_to_each_other(ui: Page) -> None:
     back = page.locator(".lesson-meta a.twin-link")
     assert back.inner_text() == "The same lesson in C" and back.get_attribute("href") == "/lessons/c-fork"
     assert page.locator(".lesson-meta .chip-lang").count() == 0
+
+
+EXEC_FAILS = ("#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n#include <sys/wait.h>\n\n"
+              "int main(void)\n{\n    if (fork() == 0) {\n"
+              "        execlp(\"no-such-program\", \"no-such-program\", (char *)NULL);\n"
+              "        perror(\"execlp\");\n        exit(1);\n    }\n    wait(NULL);\n    return 0;\n}\n")
+
+
+@pytest.mark.parametrize(("locale", "words"), [
+    ("en-US", "exec of no-such-program failed: no such file or directory (ENOENT)"),
+    ("zh-CN", "exec no-such-program 失败：没有那个文件或目录 (ENOENT)")])
+def test_a_failed_exec_is_noted_in_the_terminal_and_the_tree(browser: Any, server: Server, locale: str,
+                                                             words: str) -> None:
+    """The child's execlp returns: the terminal notes it, in the page's language, beside the program's own
+    perror(), and the child's node in the tree tells it too."""
+    tab = Page(browser, server, locale=locale)
+    try:
+        page = tab.run_lesson("c-fork", EXEC_FAILS)
+        tab.wait_finished()
+        term = page.locator(".term-screen").first
+        note = term.locator(".term-note")
+        note.first.wait_for(state="visible", timeout=10_000)
+        assert words in note.first.inner_text()
+        assert "execlp: No such file or directory" in term.inner_text()
+        child = page.evaluate("[...window.proclab.ws.timeline.events].find(e => e.type === 'proc.exec.failed').pid")
+        title = page.locator(f".tree-nodes .tnode[data-pid='{child}'] title").first.text_content() or ""
+        assert words in title, title
+        tab.check_clean()
+    finally:
+        tab.close()
