@@ -380,28 +380,46 @@ class Launcher:
                 req = json.loads(data)
             except ValueError:
                 req = {}
-            op = req.get("op")
-            if op == "run" and len(fds) == 1:
-                reply = self.run(req, fds[0])
-                if req.get("compiles"):
-                    self.quiet_until = time.monotonic() + COMPILE_QUIET_S
-            elif op == "warm":
-                self.retire_spares()
-                self.warm = {k: req.get(k) for k in ("spares", "namespaces", "cgroup", "limits", "tmp_mb", "layers",
-                                                     "ro_paths", "nice")}
-                self.warm["spares"] = max(0, min(int(req.get("spares") or 0), len(self.pool)))
-                reply = {"ok": True, "spares": self.warm["spares"]}
-            elif op == "sweep":
-                self.retire_spares()
-                reply = {"ok": True, "removed": sweep(self.runtime, self.pool)}
-            elif op == "ping":
-                reply = {"ok": True, "spares": sorted(self.spares), "busy": len(self.busy)}
-            else:
+            handler = self._requests.get(str(req.get("op")))
+            if handler is None:
                 for fd in fds:
                     os.close(fd)
-                reply = {"ok": False, "error": f"unknown request {op!r}"}
+                reply = {"ok": False, "error": f"unknown request {req.get('op')!r}; expected one of "
+                                               f"{', '.join(sorted(self._requests))}"}
+            else:
+                reply = handler(req, fds)
             self.ctl.send(json.dumps(reply).encode())
             more = self.replenish()
+
+    # The web side's requests (client.Launcher), one handler each: (request, passed fds) -> reply.
+
+    @property
+    def _requests(self) -> dict[str, Callable[[dict[str, Any], list[int]], dict[str, Any]]]:
+        return {"run": self._req_run, "warm": self._req_warm, "sweep": self._req_sweep, "ping": self._req_ping}
+
+    def _req_run(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        if len(fds) != 1:  # the run's socket to the web side travels with the request
+            for fd in fds:
+                os.close(fd)
+            return {"ok": False, "error": f"a run request carries one socket, got {len(fds)}"}
+        reply = self.run(req, fds[0])
+        if req.get("compiles"):
+            self.quiet_until = time.monotonic() + COMPILE_QUIET_S
+        return reply
+
+    def _req_warm(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        self.retire_spares()
+        self.warm = {k: req.get(k) for k in ("spares", "namespaces", "cgroup", "limits", "tmp_mb", "layers",
+                                             "ro_paths", "nice")}
+        self.warm["spares"] = max(0, min(int(req.get("spares") or 0), len(self.pool)))
+        return {"ok": True, "spares": self.warm["spares"]}
+
+    def _req_sweep(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        self.retire_spares()
+        return {"ok": True, "removed": sweep(self.runtime, self.pool)}
+
+    def _req_ping(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        return {"ok": True, "spares": sorted(self.spares), "busy": len(self.busy)}
 
 
 def main(ctl_fd: int) -> None:
