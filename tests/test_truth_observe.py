@@ -221,6 +221,10 @@ if pid == 0:
 os.waitpid(pid, 0)
 subprocess.run(["true"])
 os.system("no-such-command 2>/dev/null; true")
+try:
+    subprocess.run(["no-such-program"])
+except FileNotFoundError:
+    print("not found")
 print("parent done")
 """
     events = run_source(src, tmp_path)
@@ -233,7 +237,12 @@ print("parent done")
     assert not [e for e in of(events, "proc.exec") if e["pid"] == child]  # it never became another program
     assert [e["code"] for e in of(events, "proc.exit") if e["pid"] == child] == [127]
     assert ["true"] in [e["argv"] for e in of(events, "proc.exec")]
-    assert output(events) == "exec failed: No such file or directory\nparent done\n"
+    assert output(events) == "exec failed: No such file or directory\nnot found\nparent done\n"
+    # subprocess's child whose exec failed lived about a millisecond: it is in the tree, with a name (its
+    # parent's program, which it ran until it died), and reaped.
+    assert all(e["name"] for e in of(events, "proc.spawn")), of(events, "proc.spawn")
+    reaped = {e["pid"] for e in of(events, "proc.reaped")}
+    assert {e["pid"] for e in of(events, "proc.spawn")} <= reaped
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine to build the vfork program")

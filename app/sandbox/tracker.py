@@ -207,7 +207,11 @@ class Tracker:
         st = files.stat() if files else None
         # The shim says who forked it; /proc may already show init if that parent died meanwhile.
         born_to = ppid if ppid > 0 and how in ("fork", "python") else (st.ppid if st else ppid)
-        p = Proc(pid=pid, ppid=born_to, files=files, name=name or (st.comm if st else ""),
+        # Gone before /proc was read (subprocess's child whose exec failed, reaped at once): until an exec a
+        # child runs its parent's program, so it has the parent's name, as `ps` would have shown.
+        parent = self.procs.get(born_to)
+        p = Proc(pid=pid, ppid=born_to, files=files,
+                 name=name or (st.comm if st else "") or (parent.name if parent is not None else ""),
                  first_seen=time.monotonic_ns())
         p.hold, p.hold_exe = held or held_exe is not None, held_exe
         self.procs[pid] = p
