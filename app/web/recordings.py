@@ -4,7 +4,8 @@ says which line and what was expected, never a 500."""
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, NoReturn
 
 from ..settings import ROOT
 from .submission import check_files, invalid
@@ -35,9 +36,18 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+# A \uD800-\uDFFF escape: JSON allows it alone, but a lone surrogate is not text (no UTF-8 for it), so the
+# recording could be read but never stored or sent again. Only a line with such an escape is checked whole.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _not_a_number(word: str) -> NoReturn:
+    raise ValueError(f"{word} is not a JSON number")
+
+
 def _line(text: str, n: int) -> Any:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_a_number)  # NaN and Infinity: Python's JSON, not JSON
     except RecursionError:
         invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
                 code="recording_too_deep", line=n, max=MAX_DEPTH)
@@ -46,6 +56,12 @@ def _line(text: str, n: int) -> Any:
     if _too_deep(value, MAX_DEPTH):
         invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
                 code="recording_too_deep", line=n, max=MAX_DEPTH)
+    if SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            invalid(["body", f"line {n}"], f"line {n} holds a lone surrogate (\\ud800 to \\udfff), which is not text",
+                    code="recording_surrogate", line=n)
     return value
 
 
@@ -60,7 +76,9 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         invalid(["body"], f"a recording is UTF-8 text (byte {e.start} is not)", code="recording_not_utf8", byte=e.start)
-    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+    # Lines end at \n only: str.splitlines() also splits at U+2028, U+0085 …, which an export holds as they are
+    # (json.dumps with ensure_ascii=False), so a program that printed one could not be imported back.
+    lines = [(i + 1, line) for i, line in enumerate(text.split("\n")) if line.strip()]
     if not lines:
         invalid(["body"], "the recording is empty: expected the header line, then one event per line",
                 code="recording_empty")
