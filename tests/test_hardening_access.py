@@ -219,3 +219,16 @@ def test_docs_and_api_get_the_security_headers(server: Server) -> None:
     assert docs.headers["x-content-type-options"] == "nosniff"
     assert docs.headers["referrer-policy"] == "same-origin"
     assert server.http.get("/api/lessons").headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_batch_is_for_the_browser_that_started_it_and_instructors(server: Server) -> None:
+    # A batch's outcomes are its runs' output: GET /api/batches/{id} answered anyone who had the id.
+    owner, other = browser(server), browser(server)
+    r = owner.post("/api/batches", json={"files": {"main.py": "print('mine')\n"}, "count": 2})
+    assert r.status_code == 201, r.text
+    batch_id = r.json()["id"]
+    assert owner.get(f"/api/batches/{batch_id}").status_code == 200
+    theirs = other.get(f"/api/batches/{batch_id}")
+    assert theirs.status_code == 403 and "mine" not in theirs.text and theirs.json()["code"] == "not_your_batch"
+    assert other.get(f"/api/batches/{batch_id}", headers=auth(server)).status_code == 200
+    assert other.get("/api/batches/bnothere").status_code == 404
