@@ -258,7 +258,7 @@ class Storage:
         return None
 
     def begin_run(self, run: dict[str, Any]) -> bool:
-        """A run that has started: its row, so its events can follow as they come."""
+        """A run that is queued or has started: its row, so its events can follow as they come."""
         return self._write(f"run {run['id']}", lambda c: self._upsert(c, run, replace=False))
 
     def append_events(self, run_id: str, items: list[tuple[int, str]]) -> bool:

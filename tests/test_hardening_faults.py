@@ -100,6 +100,33 @@ def test_runs_of_a_killed_web_process_are_kept_as_interrupted(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_queued_runs_of_a_killed_web_process_are_kept_as_interrupted_too(tmp_path: Path) -> None:
+    # Only started runs were written as they went: a run answered 201 but still queued was a 404 after a restart.
+    s = start_server(tmp_path, {"PROCLAB_MAX_CONCURRENT_RUNS": "1"})
+    c = browser(s)
+    try:
+        first = c.post("/api/runs", json={"files": {"main.py": TICKS % 100}}).json()
+        queued = c.post("/api/runs", json={"files": {"main.py": "print('never')\n"}}).json()
+        assert queued["status"] == "queued", queued
+        wait_output(c, first["id"], "tick 3")
+        time.sleep(1.0)  # events are written every 0.5 s
+    finally:
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+    s = start_server(tmp_path)
+    try:
+        s.http.cookies.update(dict(c.cookies))  # the same browser
+        info = s.http.get(f"/api/runs/{queued['id']}")
+        assert info.status_code == 200, info.text
+        assert info.json()["status"] == "finished"
+        events = s.http.get(f"/api/runs/{queued['id']}/events").json()
+        assert events[0]["type"] == "run.queued" and "never" not in output(events)
+        assert events[-1]["type"] == "run.finished" and events[-1]["outcome"] == {"code": "interrupted"}
+        assert {first["id"], queued["id"]} <= {r["id"] for r in s.http.get("/api/runs").json()}
+    finally:
+        stop_server(s)
+
+
 def test_a_full_disk_keeps_runs_going_and_says_the_recording_was_lost(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
