@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from conftest import Server, http_client, output
 
 from app.lessons import LessonError, load_lesson
@@ -238,3 +240,27 @@ def test_lesson_front_matter_python_cannot_build_is_422(server: Server, old: str
                         headers=auth(server))
     assert r.status_code == 422 and expect in r.text, r.text[:500]
     assert _lesson_md(server, lesson) == text  # nothing saved
+
+
+@pytest.mark.parametrize("after", ["abc", "-5", "99999999999", "1e3", "x" * 5000])
+def test_a_run_websocket_with_a_bad_after_is_closed_with_a_reason(server: Server, after: str) -> None:
+    # FastAPI's own check of ?after= refused the handshake with a bare 403, as if the run were someone else's.
+    run_id = server.http.post("/api/runs", json={"files": MAIN}).json()["id"]
+    server.wait(run_id)
+    url = server.base.replace("http", "ws") + f"/ws/runs/{run_id}"
+    cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in server.http.cookies.items())}
+
+    async def close_of(query: str) -> tuple[int | None, str, int]:
+        frames = 0
+        try:
+            async with websockets.connect(url + query, additional_headers=cookie) as ws:
+                async for _ in ws:
+                    frames += 1
+                return ws.close_code, ws.close_reason or "", frames
+        except websockets.exceptions.ConnectionClosed as e:
+            return (e.rcvd.code if e.rcvd else None), (e.rcvd.reason if e.rcvd else ""), frames
+
+    code, reason, frames = asyncio.run(close_of(f"?after={after}"))
+    assert (code, frames) == (4422, 0) and "after" in reason and "seq" in reason, (code, reason)
+    code, _, frames = asyncio.run(close_of("?after=0"))
+    assert code == 1000 and frames >= 1

@@ -46,6 +46,7 @@ WS_TOO_SLOW = 4008
 WS_FORBIDDEN = 4403
 WS_NOT_FOUND = 4404
 WS_TOO_MANY = 4429
+WS_BAD_QUERY = 4422
 
 
 @functools.lru_cache(maxsize=256)

@@ -21,7 +21,7 @@ from ..feeds import Feed
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
 from ..sandbox import protocol
-from .common import WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
+from .common import WS_BAD_QUERY, WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
 from .deps import ClientDep, Instructor, WebDep
 from .models import InputRequest, PaceRequest, RunRequest, SignalRequest
 from .problems import Problem
@@ -29,7 +29,18 @@ from .recordings import parse_recording
 from .submission import submission
 
 router = APIRouter(tags=["runs"])
-After = Annotated[int, Query(ge=-1, le=10_000_000, description="only events with a larger seq")]
+MAX_SEQ = 10_000_000
+After = Annotated[int, Query(ge=-1, le=MAX_SEQ, description="only events with a larger seq")]
+
+
+def ws_after(text: str) -> int | None:
+    """A WebSocket's ?after= (FastAPI's own check would refuse the handshake with a bare 403, which reads as
+    "not yours"): the seq, or None when it is not a whole number from -1 to MAX_SEQ."""
+    text = text.strip()
+    if not text.lstrip("-").isdigit() or len(text) > 9:
+        return None
+    value = int(text)
+    return value if -1 <= value <= MAX_SEQ else None
 
 
 @router.post("/api/runs", status_code=201)
@@ -146,10 +157,16 @@ async def _stream_run_feed(ws: WebSocket, feed: Feed, unsubscribe: Callable[[], 
 
 
 @router.websocket("/ws/runs/{run_id}")
-async def ws_run(ws: WebSocket, run_id: str, web: WebDep, after: After = -1) -> None:
+async def ws_run(ws: WebSocket, run_id: str, web: WebDep,
+                 after_text: Annotated[str, Query(alias="after")] = "-1") -> None:
     if not await web.ws_admit(ws):
         return
     try:
+        parsed = ws_after(after_text)
+        if parsed is None:
+            await ws.close(code=WS_BAD_QUERY, reason=f"after must be the last seq you got (-1 to {MAX_SEQ})")
+            return
+        after = parsed
         try:
             meta = await web.run_meta(run_id)
         except HTTPException:
