@@ -264,3 +264,20 @@ def test_a_run_websocket_with_a_bad_after_is_closed_with_a_reason(server: Server
     assert (code, frames) == (4422, 0) and "after" in reason and "seq" in reason, (code, reason)
     code, _, frames = asyncio.run(close_of("?after=0"))
     assert code == 1000 and frames >= 1
+
+
+def test_a_large_recording_reads_back_whole(server: Server) -> None:
+    # Large answers are encoded in a worker thread (the event loop stalled for seconds on 500 000 events):
+    # the same events come back, above and below that size.
+    events = [{"v": 1, "seq": i, "t": i * 1000, "type": "io.output", "pid": 2, "stream": "stdout",
+               "text": f"line {i} \u2028 é\n"} for i in range(3000)]
+    body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [json.loads(HEADER), *events]) + "\n"
+    r = server.http.post("/api/runs/import", content=body.encode(), headers=auth(server))
+    assert r.status_code == 201, r.text[:300]
+    run_id = r.json()["id"]
+    got = server.http.get(f"/api/runs/{run_id}/events", headers=auth(server))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+    assert got.json() == events
+    assert server.http.get(f"/api/runs/{run_id}/events?after=2990", headers=auth(server)).json() == events[2991:]
+    export = server.http.get(f"/api/runs/{run_id}/export", headers=auth(server))
+    assert [json.loads(line) for line in export.text.split("\n") if line][1:] == events

@@ -67,16 +67,32 @@ async def get_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
                                      "events", "node")}
 
 
-@router.get("/api/runs/{run_id}/events")
-async def run_events(run_id: str, web: WebDep, request: Request, after: After = -1) -> list[dict[str, Any]]:
+# Above this many events an answer is encoded in a worker thread: 500 000 events (an imported recording) took
+# the event loop 5 s to encode, and every run's stream and every request waited.
+ENCODE_APART = 2000
+
+
+def _json_list(events: list[dict[str, Any]]) -> bytes:
+    return json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+async def _events_answer(events: list[dict[str, Any]]) -> list[dict[str, Any]] | Response:
+    if len(events) <= ENCODE_APART:
+        return events
+    return Response(await asyncio.to_thread(_json_list, events), media_type="application/json")
+
+
+@router.get("/api/runs/{run_id}/events", response_model=None)
+async def run_events(run_id: str, web: WebDep, request: Request,
+                     after: After = -1) -> list[dict[str, Any]] | Response:
     await web.readable_run(request, run_id)
     run = web.state.manager.runs.get(run_id)
     if run is not None:
-        return run.events[after + 1:]
+        return await _events_answer(run.events[after + 1:])
     elsewhere = await web.state.cluster.events(run_id, after)  # held by another node (or just finished there)
     if elsewhere is not None:
-        return elsewhere
-    return await asyncio.to_thread(web.state.storage.get_events, run_id, after)
+        return await _events_answer(elsewhere)
+    return await _events_answer(await asyncio.to_thread(web.state.storage.get_events, run_id, after))
 
 
 @router.post("/api/runs/{run_id}/stop")
@@ -127,15 +143,20 @@ async def export_run(run_id: str, web: WebDep, request: Request) -> Response:
     header = {"proclab_recording": 1, "run": {k: meta.get(k) for k in
                                               ("id", "lesson", "status", "created", "finished", "result",
                                                "files", "answers")}}
-    body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [header, *events]) + "\n"
+    body = await asyncio.to_thread(_ndjson, [header, *events])  # not in the event loop: a run may be large
     return Response(body, media_type="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="proclab-run-{run_id}.ndjson"'})
+
+
+def _ndjson(items: list[dict[str, Any]]) -> bytes:
+    return ("\n".join(json.dumps(x, ensure_ascii=False) for x in items) + "\n").encode()
 
 
 @router.post("/api/runs/import", status_code=201, dependencies=[Instructor])
 async def import_run(web: WebDep, request: Request) -> dict[str, Any]:
     """A recording exported from a ProcLab server (NDJSON: header line, then one event per line)."""
-    meta, events = parse_recording(await request.body())
+    # Read in a worker thread: 64 MiB of recording held the event loop for seconds (every stream stalled).
+    meta, events = await asyncio.to_thread(parse_recording, await request.body())
     run_id = new_run_id()
     share = secrets.token_urlsafe(16)
     record = {"id": run_id, "lesson": meta.get("lesson"), "status": "finished", "created": time.time(),
