@@ -151,6 +151,8 @@ NESTED: list = []
 for _ in range(20):
     NESTED = [NESTED]
 HEADER = json.dumps({"proclab_recording": 1, "run": {"id": "r", "files": MAIN}})
+FINISHED = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "ok", "code": 0, "reason": None,
+            "duration_ms": 5}
 
 
 @pytest.mark.parametrize("body,expect", [
@@ -173,6 +175,11 @@ HEADER = json.dumps({"proclab_recording": 1, "run": {"id": "r", "files": MAIN}})
     # A lone surrogate was stored, then every read of the run (export, its page) was a 500.
     (HEADER.encode() + b'\n{"seq": 0, "type": "io.output", "t": 0, "text": "\\ud800"}\n', "lone surrogate"),
     (b'{"proclab_recording": 1, "run": {"lesson": "\\udc00"}}\n', "lone surrogate"),
+    # Fields of the event's type with the wrong type were stored, and the replay page was fed them.
+    (HEADER.encode() + b'\n' + json.dumps({**FINISHED, "status": 5}).encode(), "status of a run.finished event"),
+    (HEADER.encode() + b'\n' + json.dumps({**FINISHED, "duration_ms": -3}).encode(), "at least 0"),
+    (HEADER.encode() + b'\n{"v": 1, "seq": 0, "t": 0, "type": "proc.spawn", "pid": "x", "ppid": []}', "of a proc.spawn event must be"),
+    (HEADER.encode() + b'\n{"v": 1, "seq": 0, "t": 0, "type": "io.output", "pid": 2, "stream": "x", "text": 1}', "io.output"),
 ])
 def test_malformed_recordings_are_422_naming_what_is_wrong(server: Server, body: bytes, expect: str) -> None:
     before = run_count(server)

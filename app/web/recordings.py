@@ -8,21 +8,24 @@ import re
 from typing import Any, NoReturn
 
 from ..settings import ROOT
+from .eventcheck import EventChecker
 from .submission import check_files, invalid
 
 MAX_DEPTH = 16  # events nest a few levels (stats, why, line); a recording nested deeper is not ours
 MAX_EVENTS = 500_000
 
 
-def _known_types() -> frozenset[str]:
+def _schema() -> dict[str, Any]:
     try:
         schema = json.loads((ROOT / "docs" / "events.schema.json").read_text())
-        return frozenset(schema["properties"]["type"]["enum"])
-    except (OSError, ValueError, KeyError):  # a deployment without docs/: accept any type name
-        return frozenset()
+        return schema if isinstance(schema, dict) else {}
+    except (OSError, ValueError):  # a deployment without docs/: accept any type name and shape
+        return {}
 
 
-TYPES = _known_types()
+SCHEMA = _schema()
+TYPES = frozenset(SCHEMA.get("properties", {}).get("type", {}).get("enum", []))
+CHECKER = EventChecker(SCHEMA)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -115,5 +118,10 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if not isinstance(ev.get("t", 0), int) or isinstance(ev.get("t"), bool) or ev.get("t", 0) < 0:
             invalid(["body", f"line {n}", "t"], f"line {n}: t must be a whole number of nanoseconds >= 0",
                     code="recording_t", line=n)
+        wrong = CHECKER.problem(ev) if SCHEMA else None
+        if wrong is not None:
+            field, expected = wrong
+            invalid(["body", f"line {n}", field], f"line {n}: {field} of a {kind} event must be {expected}"[:300],
+                    code="recording_event_field", line=n, field=field[:80], type=kind, expected=expected[:200])
         events.append(ev)
     return meta, events

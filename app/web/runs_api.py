@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -72,19 +73,33 @@ async def get_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]:
 ENCODE_APART = 2000
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null (what FastAPI's own encoder made of them): a browser's JSON has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _json_list(events: list[dict[str, Any]]) -> bytes:
-    return json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    try:
+        text = json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a recording imported before NaN was refused
+        text = json.dumps(_finite(events), ensure_ascii=False, separators=(",", ":"))
+    return text.encode()
 
 
-async def _events_answer(events: list[dict[str, Any]]) -> list[dict[str, Any]] | Response:
-    if len(events) <= ENCODE_APART:
-        return events
-    return Response(await asyncio.to_thread(_json_list, events), media_type="application/json")
+async def _events_answer(events: list[dict[str, Any]]) -> Response:
+    body = _json_list(events) if len(events) <= ENCODE_APART else await asyncio.to_thread(_json_list, events)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/runs/{run_id}/events", response_model=None)
 async def run_events(run_id: str, web: WebDep, request: Request,
-                     after: After = -1) -> list[dict[str, Any]] | Response:
+                     after: After = -1) -> Response:
     await web.readable_run(request, run_id)
     run = web.state.manager.runs.get(run_id)
     if run is not None:
@@ -149,7 +164,8 @@ async def export_run(run_id: str, web: WebDep, request: Request) -> Response:
 
 
 def _ndjson(items: list[dict[str, Any]]) -> bytes:
-    return ("\n".join(json.dumps(x, ensure_ascii=False) for x in items) + "\n").encode()
+    # NaN as null, as in the events' answer: an export must import back (a NaN is refused there).
+    return ("\n".join(json.dumps(_finite(x), ensure_ascii=False) for x in items) + "\n").encode()
 
 
 @router.post("/api/runs/import", status_code=201, dependencies=[Instructor])
