@@ -289,3 +289,55 @@ def test_a_room_stream_that_never_reads_is_closed_and_resumes(tight: Server) -> 
     events = got + rest
     assert [e["seq"] for e in events] == list(range(len(events)))
     assert of(events, "run.finished") and "line 5 1999" in output(events)
+
+
+@pytest.mark.timeout(300)
+def test_a_finished_runs_stream_that_never_reads_lets_go_of_its_socket(tmp_path: Path) -> None:
+    # A finished run's events were all read into memory and sent with no bound: a client that stopped reading
+    # held them (500 000 events: 450 MB) and one of its address's sockets for as long as it stayed connected.
+    s = start_server(tmp_path, {"PROCLAB_WS_SEND_BUFFER_KB": "8", "PROCLAB_MAX_WS_PER_IP": "1"})
+    try:
+        run_id = s.http.post("/api/runs", json={"files": {"main.py": LOUD}}).json()["id"]
+        export = s.http.get(f"/api/runs/{run_id}/export", headers=auth(s))
+        for _ in range(600):
+            if export.status_code == 200:
+                break
+            time.sleep(0.1)
+            export = s.http.get(f"/api/runs/{run_id}/export", headers=auth(s))
+        stored = s.http.post("/api/runs/import", content=export.content, headers=auth(s)).json()["id"]
+        events = s.http.get(f"/api/runs/{stored}/events", headers=auth(s)).json()
+        url = s.base.replace("http", "ws") + f"/ws/runs/{stored}"
+
+        async def scenario() -> tuple[list[dict], list[dict]]:
+            ws = await websockets.connect(url, sock=_small_window_socket(s.base), max_queue=1,  # type: ignore[arg-type]
+                                          additional_headers=auth(s))
+            ws.transport.pause_reading()
+            # The address's one socket is the stalled one until the server gives up on it.
+            for _ in range(1200):
+                try:
+                    async with websockets.connect(url + f"?after={len(events) - 2}", additional_headers=auth(s)) as w2:
+                        tail = [e for frame in [json.loads(f) async for f in w2] for e in frame]
+                    break
+                except websockets.exceptions.ConnectionClosed as e:
+                    assert e.rcvd is not None and e.rcvd.code == 4429, e
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the stalled stream kept its socket")
+            ws.transport.resume_reading()
+            got: list[dict] = []
+            try:
+                while True:
+                    data = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    got.extend(data if isinstance(data, list) else [data])
+            except (websockets.exceptions.ConnectionClosed, TimeoutError):
+                pass
+            await ws.close()
+            return got, tail
+
+        got, tail = asyncio.run(scenario())
+        assert tail == events[-1:]
+        assert [e["seq"] for e in got] == list(range(len(got))) and len(got) < len(events)
+        rest = s.http.get(f"/api/runs/{stored}/events?after={got[-1]['seq'] if got else -1}", headers=auth(s)).json()
+        assert got + rest == events  # resumable where it stopped
+    finally:
+        stop_server(s)

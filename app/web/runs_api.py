@@ -22,7 +22,7 @@ from ..feeds import Feed
 from ..runs import RunRefused, RunStatus
 from ..runspec import new_run_id
 from ..sandbox import protocol
-from .common import WS_BAD_QUERY, WS_FORBIDDEN, WS_NOT_FOUND, stream_feed
+from .common import WS_BAD_QUERY, WS_FORBIDDEN, WS_NOT_FOUND, WS_TOO_SLOW, Web, close_ws, log, stream_feed
 from .deps import ClientDep, Instructor, WebDep
 from .models import InputRequest, PaceRequest, RunRequest, SignalRequest
 from .problems import Problem
@@ -183,6 +183,30 @@ async def import_run(web: WebDep, request: Request) -> dict[str, Any]:
     return {"id": run_id, "events": len(events), "imported_from": meta.get("id"), "share": share}
 
 
+STORED_PAGE = 500  # events per frame (and per read) of a finished run's stream
+STALL_S = 20.0  # a frame of a finished run not taken by the client in this long: the stream is closed
+
+
+async def _send_stored(ws: WebSocket, web: Web, run_id: str, after: int) -> None:
+    """A finished run's events a page at a time, each page read when the last has gone: a client that stopped
+    reading held the whole run in memory (500 000 events: 450 MB) and its socket, for as long as it liked."""
+    while True:
+        page = await asyncio.to_thread(web.state.storage.get_events, run_id, after, STORED_PAGE)
+        if not page:
+            break
+        try:
+            await asyncio.wait_for(ws.send_text(json.dumps(page, ensure_ascii=False)), STALL_S)
+        except TimeoutError:
+            log.info("run %s: a stream of its recording stalled %.0f s; closed", run_id, STALL_S)
+            await close_ws(ws, WS_TOO_SLOW, f"too slow: a frame waited {STALL_S:.0f} s; "
+                                            "reconnect with ?after=<the last seq you got>")
+            return
+        after = page[-1].get("seq", after + len(page))
+        if len(page) < STORED_PAGE:
+            break
+    await ws.close()
+
+
 async def _stream_run_feed(ws: WebSocket, feed: Feed, unsubscribe: Callable[[], None]) -> None:
     """Stream a run's feed (local or from another node) until it ends or the browser leaves; then unsubscribe."""
     try:
@@ -217,10 +241,7 @@ async def ws_run(ws: WebSocket, run_id: str, web: WebDep,
             await _stream_run_feed(ws, remote, functools.partial(web.state.cluster.unsubscribe, run_id, remote))
             return
         if run is None:
-            events = await asyncio.to_thread(web.state.storage.get_events, run_id, after)
-            for i in range(0, len(events), 500):
-                await ws.send_text(json.dumps(events[i:i + 500], ensure_ascii=False))
-            await ws.close()
+            await _send_stored(ws, web, run_id, after)
             return
         feed = web.state.manager.subscribe(run, after)
         await _stream_run_feed(ws, feed, functools.partial(web.state.manager.unsubscribe, run, feed))
