@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from .classroom.exercises import Exercise, ExerciseError, parse_exercises
 from .expectations import METRICS, problem
 from .i18n import Lang
-from .msg import Msg, msg, not_utf8, shown
+from .msg import MAX_SHOWN, Msg, msg, not_utf8, shown
 from .sandbox.compile import Language, default_main
 from .sandbox.limits import LimitError, Limits
 from .sandbox.protocol import Stdio
@@ -201,6 +201,12 @@ def load_lesson(folder: Path) -> Lesson:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
         raise LessonError(path, line, msg("yaml_invalid", problem=str(getattr(e, "problem", e)))) from e
+    except LessonError:
+        raise
+    except RecursionError as e:  # [[[[… or a block nested thousands deep: PyYAML's composer recurses
+        raise LessonError(path, 2, msg("yaml_too_deep")) from e
+    except (ValueError, TypeError, OverflowError) as e:  # a value PyYAML reads but cannot build: 2024-13-45
+        raise LessonError(path, 2, msg("yaml_invalid", problem=str(e)[:MAX_SHOWN])) from e
     if not isinstance(data, dict):
         raise LessonError(path, 2, msg("fm_mapping"))
 

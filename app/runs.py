@@ -5,8 +5,8 @@ NDJSON stream. Its own events (`run.queued`) come first; the supervisor is told 
 starts (`seq_base`), so the two form one sequence without renumbering. The supervisor's events are
 kept as they came; its last message, the exit report, becomes the public `run.finished` through
 `outcome.finished_event`, the one place that builds it. Events are written to storage as the run
-goes (every FLUSH_S), so a killed web process loses at most that much and the next start marks
-the run interrupted.
+goes (every FLUSH_S; a queued run's row and run.queued too), so a killed web process loses at most that
+much and the next start marks the run interrupted.
 """
 
 from __future__ import annotations
@@ -341,7 +341,9 @@ class RunManager:
         """Write what runs in flight produced since the last flush (one transaction per run), all in one
         worker thread: a burst of new runs costs one thread hop, not two per run, next to the presses."""
         work = []
-        for run in [r for r in self.runs.values() if r.status == RunStatus.RUNNING]:
+        # Queued runs too: a killed web process must leave every run it answered 201 for, not only those
+        # that had started (the next start marks them interrupted; a queued one would be a 404 otherwise).
+        for run in [r for r in self.runs.values() if r.status in (RunStatus.RUNNING, RunStatus.QUEUED)]:
             end = len(run.encoded)
             items = [(i, run.encoded[i]) for i in range(run.stored, end)]
             if run.has_row and not items:
@@ -359,7 +361,7 @@ class RunManager:
 
         for (run, _record, _items, end), (has_row, stored) in zip(work, await asyncio.to_thread(write), strict=True):
             run.has_row = run.has_row or has_row
-            if stored and run.status == RunStatus.RUNNING and run.stored < end:
+            if stored and run.status != RunStatus.FINISHED and run.stored < end:
                 run.stored = end
 
     # ------------------------------------------------------------ control

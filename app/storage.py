@@ -258,7 +258,7 @@ class Storage:
         return None
 
     def begin_run(self, run: dict[str, Any]) -> bool:
-        """A run that has started: its row, so its events can follow as they come."""
+        """A run that is queued or has started: its row, so its events can follow as they come."""
         return self._write(f"run {run['id']}", lambda c: self._upsert(c, run, replace=False))
 
     def append_events(self, run_id: str, items: list[tuple[int, str]]) -> bool:
@@ -345,9 +345,12 @@ class Storage:
         rec["answers"] = json.loads(rec["answers"]) if rec["answers"] else None
         return rec
 
-    def get_events(self, run_id: str, after: int = -1) -> list[dict[str, Any]]:
+    def get_events(self, run_id: str, after: int = -1, limit: int | None = None) -> list[dict[str, Any]]:
+        """The run's events with a seq above `after`, in order; at most `limit` (a page) when given."""
         q = (select(T.events.c.data).where(T.events.c.run_id == run_id, T.events.c.seq > after)
              .order_by(T.events.c.seq))
+        if limit is not None:
+            q = q.limit(limit)
         return [json.loads(r[0]) for r in self.read(lambda c: c.execute(q).fetchall())]
 
     def list_runs(self, limit: int = 50, room: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:

@@ -219,3 +219,29 @@ def test_docs_and_api_get_the_security_headers(server: Server) -> None:
     assert docs.headers["x-content-type-options"] == "nosniff"
     assert docs.headers["referrer-policy"] == "same-origin"
     assert server.http.get("/api/lessons").headers["x-content-type-options"] == "nosniff"
+    # The guards' own answers (they run outside the page headers) had none.
+    too_big = server.http.post("/api/runs", content=b"x" * (2 * 2**20), headers={"content-type": "application/json"})
+    cross = server.http.post("/api/runs", json={}, headers={"Origin": "http://evil.example"})
+    assert (too_big.status_code, cross.status_code) == (413, 403)
+    assert too_big.headers["x-content-type-options"] == cross.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_error_repeats_at_most_200_characters_of_what_was_sent(server: Server) -> None:
+    long_id = "x" * 5000
+    for path in (f"/api/runs/{long_id}", f"/api/rooms/{long_id}", f"/api/lessons/{long_id}",
+                 f"/api/batches/{long_id}"):
+        r = server.http.get(path)
+        assert r.status_code == 404 and len(r.content) < 1000, (path, len(r.content))
+
+
+def test_a_batch_is_for_the_browser_that_started_it_and_instructors(server: Server) -> None:
+    # A batch's outcomes are its runs' output: GET /api/batches/{id} answered anyone who had the id.
+    owner, other = browser(server), browser(server)
+    r = owner.post("/api/batches", json={"files": {"main.py": "print('mine')\n"}, "count": 2})
+    assert r.status_code == 201, r.text
+    batch_id = r.json()["id"]
+    assert owner.get(f"/api/batches/{batch_id}").status_code == 200
+    theirs = other.get(f"/api/batches/{batch_id}")
+    assert theirs.status_code == 403 and "mine" not in theirs.text and theirs.json()["code"] == "not_your_batch"
+    assert other.get(f"/api/batches/{batch_id}", headers=auth(server)).status_code == 200
+    assert other.get("/api/batches/bnothere").status_code == 404

@@ -100,6 +100,33 @@ def test_runs_of_a_killed_web_process_are_kept_as_interrupted(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_queued_runs_of_a_killed_web_process_are_kept_as_interrupted_too(tmp_path: Path) -> None:
+    # Only started runs were written as they went: a run answered 201 but still queued was a 404 after a restart.
+    s = start_server(tmp_path, {"PROCLAB_MAX_CONCURRENT_RUNS": "1"})
+    c = browser(s)
+    try:
+        first = c.post("/api/runs", json={"files": {"main.py": TICKS % 100}}).json()
+        queued = c.post("/api/runs", json={"files": {"main.py": "print('never')\n"}}).json()
+        assert queued["status"] == "queued", queued
+        wait_output(c, first["id"], "tick 3")
+        time.sleep(1.0)  # events are written every 0.5 s
+    finally:
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+    s = start_server(tmp_path)
+    try:
+        s.http.cookies.update(dict(c.cookies))  # the same browser
+        info = s.http.get(f"/api/runs/{queued['id']}")
+        assert info.status_code == 200, info.text
+        assert info.json()["status"] == "finished"
+        events = s.http.get(f"/api/runs/{queued['id']}/events").json()
+        assert events[0]["type"] == "run.queued" and "never" not in output(events)
+        assert events[-1]["type"] == "run.finished" and events[-1]["outcome"] == {"code": "interrupted"}
+        assert {first["id"], queued["id"]} <= {r["id"] for r in s.http.get("/api/runs").json()}
+    finally:
+        stop_server(s)
+
+
 def test_a_full_disk_keeps_runs_going_and_says_the_recording_was_lost(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -262,3 +289,53 @@ def test_a_room_stream_that_never_reads_is_closed_and_resumes(tight: Server) -> 
     events = got + rest
     assert [e["seq"] for e in events] == list(range(len(events)))
     assert of(events, "run.finished") and "line 5 1999" in output(events)
+
+
+@pytest.mark.timeout(300)
+def test_streams_of_a_finished_run_that_never_read_hold_only_a_page_in_memory(tmp_path: Path) -> None:
+    # A finished run's events were all read into memory and sent with no bound: each client that stopped
+    # reading held the whole run (500 000 events: 450 MB) for as long as it stayed connected.
+    s = start_server(tmp_path, {"PROCLAB_WS_SEND_BUFFER_KB": "8"})
+    try:
+        header = {"proclab_recording": 1, "run": {"id": "big", "files": {"main.py": "print(1)\n"}}}
+        events = [{"v": 1, "seq": i, "t": i, "type": "io.output", "pid": 2, "stream": "stdout", "text": f"{i:060d}\n"}
+                  for i in range(150_000)]
+        body = "\n".join(json.dumps(x) for x in [header, *events]) + "\n"
+        r = s.http.post("/api/runs/import", content=body.encode(), headers=auth(s), timeout=120)
+        assert r.status_code == 201, r.text[:300]
+        stored = r.json()["id"]
+        url = s.base.replace("http", "ws") + f"/ws/runs/{stored}"
+
+        def rss() -> float:
+            return float(s.http.get("/healthz").json()["server"]["rss_mb"])
+
+        async def scenario() -> tuple[float, float, list[dict]]:
+            before = rss()
+            stalled = []
+            for _ in range(3):
+                ws = await websockets.connect(url, sock=_small_window_socket(s.base), max_queue=1,  # type: ignore[arg-type]
+                                              additional_headers=auth(s))
+                ws.transport.pause_reading()
+                stalled.append(ws)
+            peak = before
+            for _ in range(40):  # a while the clients read nothing
+                await asyncio.sleep(0.25)
+                peak = max(peak, rss())
+            first = stalled[0]
+            first.transport.resume_reading()
+            got: list[dict] = []
+            try:
+                while len(got) < 2000:
+                    data = json.loads(await asyncio.wait_for(first.recv(), 30))
+                    got.extend(data if isinstance(data, list) else [data])
+            except (websockets.exceptions.ConnectionClosed, TimeoutError):
+                pass
+            for ws in stalled:
+                await ws.close()
+            return before, peak, got
+
+        before, peak, got = asyncio.run(scenario())
+        assert peak - before < 60, (before, peak)  # it was about 130 MB per stalled client
+        assert got and got == events[:len(got)]  # what came is the run, in order, from the start
+    finally:
+        stop_server(s)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server
+import websockets
+from conftest import Server, http_client, output
 
 from app.lessons import LessonError, load_lesson
 
@@ -35,6 +37,10 @@ def detail_text(r: httpx.Response) -> str:
     ("wall_s", "NaN", "finite"), ("wall_s", "Infinity", "finite"), ("leftover_s", "NaN", "finite"),
     ("cpu_s", "-1", "greater than 0"), ("wall_s", "0", "greater than 0"), ("processes", "0", "greater than"),
     ("wall_s", "1e300", "at most 30"), ("memory_mb", "100000", "at most 256"), ("nope_s", "1", "nope_s"),
+    # Below what the kernel lets a cgroup be set to once the run's set-up is in it: an OSError (EBUSY) before.
+    ("memory_mb", "2", "greater than or equal to 16"),
+    # Not numbers: once quietly read as 5 s and 1 s.
+    ("wall_s", '"5"', "valid number"), ("cpu_s", "true", "valid number"), ("processes", "true", "valid integer"),
 ])
 def test_bad_limits_are_422_naming_field_and_range(server: Server, field: str, value: str, expect: str) -> None:
     before = run_count(server)
@@ -85,6 +91,32 @@ def test_bad_file_names_are_422_on_every_path(server: Server, name: str) -> None
     assert run_count(server) == before
 
 
+# JSON's \\ud800 escape gives a lone surrogate, a str that no file, database or response can hold: a run of it
+# ended as "'utf-8' codec can't encode …", and its export and run page were 500s.
+SURROGATE_FILES = ['{"main.py": "print(1)", "\\ud800.py": "x"}', '{"main.py": "print(\'\\ud800\')"}']
+
+
+@pytest.mark.parametrize("files", SURROGATE_FILES)
+def test_lone_surrogates_in_files_are_422_on_every_path(server: Server, files: str) -> None:
+    before = run_count(server)
+    json_body = {"content-type": "application/json"}
+    room = server.http.post("/api/rooms", json={"title": "text"}, headers=auth(server)).json()
+    for path, extra, headers in [("/api/runs", "", json_body), (f"/api/rooms/{room['code']}/runs", "", auth(server)),
+                                 ("/api/batches", ', "count": 2', json_body)]:
+        r = server.http.post(path, content='{"files": ' + files + extra + "}",
+                             headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 422 and "Unicode text" in r.text, (path, r.text)
+    student = http_client(server.base, timeout=30)
+    student.post(f"/api/rooms/{room['code']}/students", json={"name": "Ann"})
+    r = student.post(f"/api/rooms/{room['code']}/my-runs", content='{"lesson": "fork-basics", "files": ' + files + "}",
+                     headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "Unicode text" in r.text, r.text
+    header = '{"proclab_recording": 1, "run": {"id": "x", "files": ' + files + "}}\n"
+    r = server.http.post("/api/runs/import", content=header, headers=auth(server))
+    assert r.status_code == 422 and "surrogate" in r.text, r.text
+    assert run_count(server) == before
+
+
 def test_lesson_save_refuses_bad_names(server: Server) -> None:
     lesson = server.http.get("/api/lessons").json()[0]["id"]
     for name in ("a%00b.py", "x" * 256 + ".py", "..%5Cx.py"):
@@ -119,6 +151,8 @@ NESTED: list = []
 for _ in range(20):
     NESTED = [NESTED]
 HEADER = json.dumps({"proclab_recording": 1, "run": {"id": "r", "files": MAIN}})
+FINISHED = {"v": 1, "seq": 0, "t": 0, "type": "run.finished", "status": "ok", "code": 0, "reason": None,
+            "duration_ms": 5}
 
 
 @pytest.mark.parametrize("body,expect", [
@@ -135,6 +169,17 @@ HEADER = json.dumps({"proclab_recording": 1, "run": {"id": "r", "files": MAIN}})
     (b'{"proclab_recording": 1, "run": {"files": ["main.py"]}}\n', "run.files"),
     (b'{"proclab_recording": 1, "run": {"result": "ok"}}\n', "run.result"),
     (HEADER.encode() + b"\nnot json\n", "line 2 is not JSON"),
+    # Python's json reads these; stored, NaN became null on one path and NaN (not JSON) on the export.
+    (HEADER.encode() + b'\n{"seq": 0, "type": "io.output", "t": 0, "x": NaN}\n', "NaN is not a JSON number"),
+    (b'{"proclab_recording": 1, "run": {"result": {"a": Infinity}}}\n', "Infinity is not a JSON number"),
+    # A lone surrogate was stored, then every read of the run (export, its page) was a 500.
+    (HEADER.encode() + b'\n{"seq": 0, "type": "io.output", "t": 0, "text": "\\ud800"}\n', "lone surrogate"),
+    (b'{"proclab_recording": 1, "run": {"lesson": "\\udc00"}}\n', "lone surrogate"),
+    # Fields of the event's type with the wrong type were stored, and the replay page was fed them.
+    (HEADER.encode() + b'\n' + json.dumps({**FINISHED, "status": 5}).encode(), "status of a run.finished event"),
+    (HEADER.encode() + b'\n' + json.dumps({**FINISHED, "duration_ms": -3}).encode(), "at least 0"),
+    (HEADER.encode() + b'\n{"v": 1, "seq": 0, "t": 0, "type": "proc.spawn", "pid": "x", "ppid": []}', "of a proc.spawn event must be"),
+    (HEADER.encode() + b'\n{"v": 1, "seq": 0, "t": 0, "type": "io.output", "pid": 2, "stream": "x", "text": 1}', "io.output"),
 ])
 def test_malformed_recordings_are_422_naming_what_is_wrong(server: Server, body: bytes, expect: str) -> None:
     before = run_count(server)
@@ -142,6 +187,21 @@ def test_malformed_recordings_are_422_naming_what_is_wrong(server: Server, body:
     assert r.status_code == 422, r.text[:500]
     assert expect in detail_text(r), detail_text(r)[:500]
     assert run_count(server) == before
+
+
+def test_an_export_of_a_run_that_printed_line_separators_imports_back(server: Server) -> None:
+    # U+2028, U+0085 and U+001E stay as they are in an export (JSON does not escape them); str.splitlines()
+    # split the recording there, so its events were "not JSON".
+    src = "print('a\\u2028b\\x85c\\x1ed')\n"
+    run_id = server.http.post("/api/runs", json={"files": {"main.py": src}}).json()["id"]
+    events = server.wait(run_id)
+    assert "a\u2028b\x85c" in output(events)
+    export = server.http.get(f"/api/runs/{run_id}/export", headers=auth(server))
+    assert export.status_code == 200 and "\u2028" in export.text
+    r = server.http.post("/api/runs/import", content=export.content, headers=auth(server))
+    assert r.status_code == 201, r.text
+    back = server.http.get(f"/api/runs/{r.json()['id']}/events", headers=auth(server)).json()
+    assert back == events
 
 
 BOMB = """---
@@ -168,3 +228,63 @@ def test_yaml_alias_expansion_is_bounded(tmp_path: Path, server: Server) -> None
     r = server.http.put(f"/api/lessons/{lesson}/files/lesson.md", json={"content": BOMB}, headers=auth(server))
     assert r.status_code == 422 and "aliases" in r.text
     assert len(r.content) < 10_000
+
+
+def _lesson_md(server: Server, lesson: str) -> str:
+    return str(server.http.get(f"/api/lessons/{lesson}/files/lesson.md", headers=auth(server)).json()["content"])
+
+
+@pytest.mark.parametrize("old,new,expect", [
+    ("id:", "deep: " + "[" * 3000 + "]" * 3000 + "\nid:", "nested too deeply"),  # PyYAML's composer recursed: a 500
+    ("id:", "when: 2024-13-45\nid:", "month must be in 1..12"),  # a timestamp PyYAML cannot build: a 500
+    ("  wall_s: 10", "  memory_mb: 1", "at least 16"),  # saved, then every run of the lesson was an OSError
+])
+def test_lesson_front_matter_python_cannot_build_is_422(server: Server, old: str, new: str, expect: str) -> None:
+    lesson = "fork-basics"
+    text = _lesson_md(server, lesson)
+    assert old in text
+    r = server.http.put(f"/api/lessons/{lesson}/files/lesson.md", json={"content": text.replace(old, new, 1)},
+                        headers=auth(server))
+    assert r.status_code == 422 and expect in r.text, r.text[:500]
+    assert _lesson_md(server, lesson) == text  # nothing saved
+
+
+@pytest.mark.parametrize("after", ["abc", "-5", "99999999999", "1e3", "x" * 5000])
+def test_a_run_websocket_with_a_bad_after_is_closed_with_a_reason(server: Server, after: str) -> None:
+    # FastAPI's own check of ?after= refused the handshake with a bare 403, as if the run were someone else's.
+    run_id = server.http.post("/api/runs", json={"files": MAIN}).json()["id"]
+    server.wait(run_id)
+    url = server.base.replace("http", "ws") + f"/ws/runs/{run_id}"
+    cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in server.http.cookies.items())}
+
+    async def close_of(query: str) -> tuple[int | None, str, int]:
+        frames = 0
+        try:
+            async with websockets.connect(url + query, additional_headers=cookie) as ws:
+                async for _ in ws:
+                    frames += 1
+                return ws.close_code, ws.close_reason or "", frames
+        except websockets.exceptions.ConnectionClosed as e:
+            return (e.rcvd.code if e.rcvd else None), (e.rcvd.reason if e.rcvd else ""), frames
+
+    code, reason, frames = asyncio.run(close_of(f"?after={after}"))
+    assert (code, frames) == (4422, 0) and "after" in reason and "seq" in reason, (code, reason)
+    code, _, frames = asyncio.run(close_of("?after=0"))
+    assert code == 1000 and frames >= 1
+
+
+def test_a_large_recording_reads_back_whole(server: Server) -> None:
+    # Large answers are encoded in a worker thread (the event loop stalled for seconds on 500 000 events):
+    # the same events come back, above and below that size.
+    events = [{"v": 1, "seq": i, "t": i * 1000, "type": "io.output", "pid": 2, "stream": "stdout",
+               "text": f"line {i} \u2028 é\n"} for i in range(3000)]
+    body = "\n".join(json.dumps(x, ensure_ascii=False) for x in [json.loads(HEADER), *events]) + "\n"
+    r = server.http.post("/api/runs/import", content=body.encode(), headers=auth(server))
+    assert r.status_code == 201, r.text[:300]
+    run_id = r.json()["id"]
+    got = server.http.get(f"/api/runs/{run_id}/events", headers=auth(server))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+    assert got.json() == events
+    assert server.http.get(f"/api/runs/{run_id}/events?after=2990", headers=auth(server)).json() == events[2991:]
+    export = server.http.get(f"/api/runs/{run_id}/export", headers=auth(server))
+    assert [json.loads(line) for line in export.text.split("\n") if line][1:] == events

@@ -71,6 +71,7 @@ def test_a_server_on_postgres_keeps_lessons_rooms_classroom_and_batches_across_a
         assert mine.status_code == 201, mine.text
         wait_run(s, mine.json()["id"])
         r = s.http.post("/api/batches", json={"files": {"main.py": RACE}, "count": 3})
+        starter = dict(s.http.cookies)  # a batch is its browser's (and instructors')
         assert r.status_code == 201, r.text
         batch = wait_batch(s, r.json()["id"])
         time.sleep(0.3)  # progress is written right after run.finished
@@ -95,6 +96,7 @@ def test_a_server_on_postgres_keeps_lessons_rooms_classroom_and_batches_across_a
         assert s.http.get(f"/api/rooms/{code}/progress", headers=auth(s)).json() == progress
         cells = {row["name"]: row["cells"]["pipe-basics/pipe-hello"] for row in progress["students"]}
         assert cells["Ann"]["state"] == "passed"
+        s.http.cookies.update(starter)  # the same browser
         after = s.http.get(f"/api/batches/{batch['id']}").json()
         assert after == batch and after["done"] and sum(o["count"] for o in after["outcomes"]) == 3
         assert s.http.get("/api/batches/bnothere").status_code == 404
@@ -108,10 +110,12 @@ def test_a_batch_is_still_there_after_a_restart_on_sqlite(tmp_path: Path) -> Non
         r = s.http.post("/api/batches", json={"files": {"main.py": RACE}, "count": 4})
         assert r.status_code == 201, r.text
         batch = wait_batch(s, r.json()["id"])
+        starter = dict(s.http.cookies)
     finally:
         stop_server(s)
     s = start_server(tmp_path)
     try:
+        s.http.cookies.update(starter)  # the same browser: a batch is its starter's (and instructors')
         after = s.http.get(f"/api/batches/{batch['id']}").json()
         assert after == batch and after["finished"] == 4
         for o in after["outcomes"]:

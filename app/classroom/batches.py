@@ -93,14 +93,15 @@ class Batches:
                     self.batches.pop(old, None)
         return batch
 
-    async def get(self, batch_id: str) -> dict[str, Any] | None:
-        """A batch's view: from memory when this process drives it, else from storage (a restart, another node)."""
+    async def get(self, batch_id: str) -> tuple[dict[str, Any], str | None] | None:
+        """A batch's view and its owner (the client that started it): from memory when this process drives
+        it, else from storage (a restart, another node)."""
         batch = self.batches.get(batch_id)
         if batch is not None:
-            return batch.public()
+            return batch.public(), batch.client
         return await asyncio.to_thread(self._stored, batch_id)
 
-    def _stored(self, batch_id: str) -> dict[str, Any] | None:
+    def _stored(self, batch_id: str) -> tuple[dict[str, Any], str | None] | None:
         storage = self.manager.storage
         rec = storage.get_batch(batch_id)
         if rec is None:
@@ -120,7 +121,7 @@ class Batches:
             runs.append((run_id, status, result))
             if status == RunStatus.FINISHED:
                 outcomes[run_id] = _safe_outcome(rec["metric"], events, run_id)
-        return view(rec["id"], rec["count"], rec["metric"], rec["refused"], runs, outcomes)
+        return view(rec["id"], rec["count"], rec["metric"], rec["refused"], runs, outcomes), rec.get("owner")
 
     async def _save(self, batch: Batch) -> None:
         await asyncio.to_thread(self.manager.storage.add_batch, batch.record())

@@ -22,6 +22,12 @@ LIMIT_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The least a limit may be where "more than 0" is not enough: a run's cgroup already holds its set-up (a warm
+# spare's waiting root, its compiler) when the limit is applied, and the kernel refuses a memory.max below
+# what is in use (EBUSY), which a student would see as an OSError.
+MINIMUM: dict[str, int | float] = {"memory_mb": 16}
+
+
 class LimitError(ValueError):
     """A lesson's or a request's limits that cannot apply: the English, and a code with its parameters."""
 
@@ -65,6 +71,9 @@ class Limits:
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise LimitError(f"limit {key!r} must be a finite positive number, got {value!r}",
                                  "limit_value", key=repr(key), got=repr(value)[:200])
+            if value < MINIMUM.get(key, 0):
+                raise LimitError(f"limit {key!r} must be at least {MINIMUM[key]}, got {value!r}",
+                                 "limit_too_low", key=repr(key), min=MINIMUM[key], got=repr(value)[:200])
             default = getattr(self, key)
             changes[key] = int(value) if isinstance(default, int) else float(value)
         return replace(self, **changes).clamp(maximum)

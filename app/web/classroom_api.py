@@ -65,11 +65,11 @@ class StudentRunRequest(BaseModel):
     files: dict[str, str] | None = Field(default=None, max_length=MAX_FILES)
 
 
-def _metric(spec: MetricSpec | None) -> dict[str, Any]:
+def _metric(spec: MetricSpec | None, loc: tuple[str, ...] = ("body", "outcome", "metric")) -> dict[str, Any]:
     if spec is None:
         return {"metric": "output_order"}
     if spec.metric not in METRICS:
-        invalid(["body", "outcome", "metric"], f"outcome.metric: expected one of {', '.join(sorted(METRICS))}, got "
+        invalid(list(loc), f"{'.'.join(loc[1:])}: expected one of {', '.join(sorted(METRICS))}, got "
                 f"{spec.metric!r}", code="bad_metric", expected=", ".join(sorted(METRICS)), got=spec.metric)
     return spec.model_dump(exclude_none=True)
 
@@ -277,7 +277,7 @@ async def room_outcomes(code: str, web: WebDep, lesson: str = Query(max_length=2
     """The distribution of outcomes over every student's finished runs of the lesson in this room."""
     room = await room_of(web, code)
     found = lesson_of(web, lesson)
-    spec = _metric(MetricSpec(metric=metric))
+    spec = _metric(MetricSpec(metric=metric), ("query", "metric"))
     ids = await asyncio.to_thread(web.state.classroom.store.runs_of_lesson, room.code, found.id)
     pairs = []
     for run_id in ids:
@@ -386,11 +386,15 @@ async def create_batch(body: BatchRequest, web: WebDep, client: ClientDep) -> di
 
 
 @router.get("/api/batches/{batch_id}")
-async def get_batch(batch_id: str, web: WebDep) -> dict[str, Any]:
+async def get_batch(batch_id: str, web: WebDep, client: ClientDep, request: Request) -> dict[str, Any]:
+    """The batch's runs and outcomes (their output): for the browser that started it and instructors, as a run is."""
     found = await web.state.classroom.batches.get(batch_id)
     if found is None:
         raise Problem(404, "no_batch", batch=batch_id)
-    return found
+    batch, owner = found
+    if not web.instructor(request) and owner != client.id:
+        raise Problem(403, "not_your_batch")
+    return batch
 
 
 # ------------------------------------------------------------ pages

@@ -46,6 +46,7 @@ WS_TOO_SLOW = 4008
 WS_FORBIDDEN = 4403
 WS_NOT_FOUND = 4404
 WS_TOO_MANY = 4429
+WS_BAD_QUERY = 4422
 
 
 @functools.lru_cache(maxsize=256)
@@ -286,7 +287,7 @@ async def stream_feed(ws: WebSocket, feed: Feed, resume_hint: str, close_at_end:
             if feed.overflowed:
                 if sending is not None:
                     sending.cancel()
-                await _close(ws, WS_TOO_SLOW, f"too slow: more than {feed.limit} events waited; {resume_hint}")
+                await close_ws(ws, WS_TOO_SLOW, f"too slow: more than {feed.limit} events waited; {resume_hint}")
                 return
             # One frame may wait in uvicorn's buffer and the next for the socket to drain: small frames
             # keep what a stalled client holds within its feed's bound.
@@ -315,10 +316,10 @@ async def stream_feed(ws: WebSocket, feed: Feed, resume_hint: str, close_at_end:
         if sending is not None and not sending.done():
             sending.cancel()
     if close_at_end:
-        await _close(ws, 1000, "the run has finished")
+        await close_ws(ws, 1000, "the run has finished")
 
 
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
+async def close_ws(ws: WebSocket, code: int, reason: str) -> None:
     try:
         # The close frame waits behind what the client has not read; a client that never reads is cut
         # off when the wait ends (the handler returns, uvicorn drops the connection).

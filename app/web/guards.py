@@ -110,6 +110,8 @@ def _bound_send_buffer(send: Send, size: int) -> None:
 
 async def _error(send: Send, status: int, code: str, **params: Any) -> None:
     body = problem_bytes(code, **params)
+    # Outside PageHeaders (it runs inside these guards), so the header every answer gets is set here too.
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"x-content-type-options", b"nosniff")]})
     await send({"type": "http.response.body", "body": body})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..sandbox.limits import MINIMUM
 from ..sandbox.protocol import MAX_DELAY_MS, PaceMode, Stdio, UserSignal
 
 MAX_SOURCE = 256 * 1024  # one file or stdin, in characters (bytes are checked in submission.py)
@@ -16,14 +17,15 @@ class PaceRequest(BaseModel):
 
 
 class LimitsRequest(BaseModel):
-    """Limits a run asks for; each at most the server's maximum (checked in submission.py)."""
+    """Limits a run asks for; each at most the server's maximum (checked in submission.py). Strict: "5" or
+    true is not a number of seconds (a whole number is fine where a fraction may be)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     wall_s: float | None = Field(default=None, gt=0)
     cpu_s: float | None = Field(default=None, gt=0)
     processes: int | None = Field(default=None, ge=1)
-    memory_mb: int | None = Field(default=None, ge=1)
+    memory_mb: int | None = Field(default=None, ge=MINIMUM["memory_mb"])
     output_kb: int | None = Field(default=None, ge=1)
     output_rate_kbps: int | None = Field(default=None, ge=1)
     files_mb: int | None = Field(default=None, ge=1)

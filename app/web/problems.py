@@ -13,6 +13,8 @@ from fastapi import HTTPException
 
 from ..i18n import Lang, translate
 
+MAX_ECHO = 200
+
 
 def english(code: str, **params: Any) -> str:
     """The English of an error code (the catalogue's `error.<code>`)."""
@@ -23,6 +25,8 @@ class Problem(HTTPException):
     """An HTTPException whose words live in the catalogues: raise Problem(404, "no_run", run=run_id)."""
 
     def __init__(self, status: int, code: str, headers: dict[str, str] | None = None, **params: Any) -> None:
+        # What the caller sent comes back at most MAX_ECHO characters long (a 5000-character run id did in full).
+        params = {k: v[:MAX_ECHO] + "…" if isinstance(v, str) and len(v) > MAX_ECHO else v for k, v in params.items()}
         super().__init__(status, english(code, **params), headers=headers)
         self.code = code
         self.params = params

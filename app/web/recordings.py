@@ -4,24 +4,28 @@ says which line and what was expected, never a 500."""
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, NoReturn
 
 from ..settings import ROOT
+from .eventcheck import EventChecker
 from .submission import check_files, invalid
 
 MAX_DEPTH = 16  # events nest a few levels (stats, why, line); a recording nested deeper is not ours
 MAX_EVENTS = 500_000
 
 
-def _known_types() -> frozenset[str]:
+def _schema() -> dict[str, Any]:
     try:
         schema = json.loads((ROOT / "docs" / "events.schema.json").read_text())
-        return frozenset(schema["properties"]["type"]["enum"])
-    except (OSError, ValueError, KeyError):  # a deployment without docs/: accept any type name
-        return frozenset()
+        return schema if isinstance(schema, dict) else {}
+    except (OSError, ValueError):  # a deployment without docs/: accept any type name and shape
+        return {}
 
 
-TYPES = _known_types()
+SCHEMA = _schema()
+TYPES = frozenset(SCHEMA.get("properties", {}).get("type", {}).get("enum", []))
+CHECKER = EventChecker(SCHEMA)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -35,9 +39,18 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+# A \uD800-\uDFFF escape: JSON allows it alone, but a lone surrogate is not text (no UTF-8 for it), so the
+# recording could be read but never stored or sent again. Only a line with such an escape is checked whole.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _not_a_number(word: str) -> NoReturn:
+    raise ValueError(f"{word} is not a JSON number")
+
+
 def _line(text: str, n: int) -> Any:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_a_number)  # NaN and Infinity: Python's JSON, not JSON
     except RecursionError:
         invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
                 code="recording_too_deep", line=n, max=MAX_DEPTH)
@@ -46,6 +59,12 @@ def _line(text: str, n: int) -> Any:
     if _too_deep(value, MAX_DEPTH):
         invalid(["body", f"line {n}"], f"line {n} is nested too deeply (at most {MAX_DEPTH} levels)",
                 code="recording_too_deep", line=n, max=MAX_DEPTH)
+    if SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            invalid(["body", f"line {n}"], f"line {n} holds a lone surrogate (\\ud800 to \\udfff), which is not text",
+                    code="recording_surrogate", line=n)
     return value
 
 
@@ -60,7 +79,9 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         invalid(["body"], f"a recording is UTF-8 text (byte {e.start} is not)", code="recording_not_utf8", byte=e.start)
-    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+    # Lines end at \n only: str.splitlines() also splits at U+2028, U+0085 …, which an export holds as they are
+    # (json.dumps with ensure_ascii=False), so a program that printed one could not be imported back.
+    lines = [(i + 1, line) for i, line in enumerate(text.split("\n")) if line.strip()]
     if not lines:
         invalid(["body"], "the recording is empty: expected the header line, then one event per line",
                 code="recording_empty")
@@ -97,5 +118,10 @@ def parse_recording(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if not isinstance(ev.get("t", 0), int) or isinstance(ev.get("t"), bool) or ev.get("t", 0) < 0:
             invalid(["body", f"line {n}", "t"], f"line {n}: t must be a whole number of nanoseconds >= 0",
                     code="recording_t", line=n)
+        wrong = CHECKER.problem(ev) if SCHEMA else None
+        if wrong is not None:
+            field, expected = wrong
+            invalid(["body", f"line {n}", field], f"line {n}: {field} of a {kind} event must be {expected}"[:300],
+                    code="recording_event_field", line=n, field=field[:80], type=kind, expected=expected[:200])
         events.append(ev)
     return meta, events

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from ..runs import Client, RunRefused
-from .common import WS_NOT_FOUND, ip_of, stream_feed
+from .common import WS_BAD_QUERY, WS_NOT_FOUND, ip_of, stream_feed
 from .deps import Instructor, WebDep
 from .models import RoomRequest, RunRequest
 from .problems import Problem
@@ -67,7 +67,7 @@ async def ws_room(ws: WebSocket, code: str, web: WebDep, after: str = "") -> Non
     try:
         resume = parse_after(after)
         if resume is None:
-            await ws.close(code=4422, reason="after must be run:seq pairs separated by commas")
+            await ws.close(code=WS_BAD_QUERY, reason="after must be run:seq pairs separated by commas")
             return
         room = await asyncio.to_thread(web.state.rooms.get, code)
         if room is None:

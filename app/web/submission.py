@@ -33,7 +33,18 @@ NAME_PROBLEMS = {
     "slash": "a plain file name is expected (no / or \\)",
     "dot": "a file name cannot start with '.'",
     "long": f"a file name is at most {MAX_NAME_BYTES} bytes",
+    "unicode": "a file name must be Unicode text (a lone surrogate like \\ud800 is not)",
 }
+
+
+def is_text(value: str) -> bool:
+    """Whether a string is Unicode text that UTF-8 can hold: JSON's \\ud800 escapes give lone surrogates,
+    which pass a str check but cannot be written to a file, the database or a response."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def name_problem(name: str) -> str | None:
@@ -47,24 +58,34 @@ def name_problem(name: str) -> str | None:
         return "slash"
     if name.startswith("."):
         return "dot"
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+    if not is_text(name):
+        return "unicode"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         return "long"
     return None
 
 
+def echo(text: str) -> str:
+    """A name as an answer may repeat it: at most 80 characters, a lone surrogate written as \\ud800."""
+    return text[:80].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def bad_name(loc: list[str | int], name: str, problem: str, hint: str = ", like main.py") -> NoReturn:
-    invalid(loc, f"bad file name {name[:80]!r}: {NAME_PROBLEMS[problem]}{hint}", code=f"file_name_{problem}",
-            name=name[:80], max=MAX_NAME_BYTES)
+    invalid(loc, f"bad file name {echo(name)!r}: {NAME_PROBLEMS[problem]}{hint}", code=f"file_name_{problem}",
+            name=echo(name), max=MAX_NAME_BYTES)
 
 
 def check_files(files: dict[str, Any], loc: list[str | int]) -> None:
     for name, content in files.items():
         problem = name_problem(name)
         if problem:
-            bad_name([*loc, name], name, problem)
+            bad_name([*loc, echo(name) if problem == "unicode" else name], name, problem)
         if not isinstance(content, str):
             invalid([*loc, name], "a file's content must be a string", code="file_content")
-        if len(content.encode("utf-8", "surrogatepass")) > MAX_SOURCE:
+        if not is_text(content):
+            invalid([*loc, name], f"{echo(name)} is not Unicode text (a lone surrogate like \\ud800 is not)",
+                    code="file_not_text", name=echo(name))
+        if len(content.encode("utf-8")) > MAX_SOURCE:
             invalid([*loc, name], f"{name} is larger than {MAX_SOURCE // 1024} KiB", 413, code="file_too_large",
                     name=name[:80], kib=MAX_SOURCE // 1024)
 
