@@ -122,6 +122,14 @@ class Run:
     def lesson(self) -> str | None:
         return self.sub.lesson
 
+    def process_ended(self, pid: int) -> bool | None:
+        """None: no process of this run has had that pid; True: the last one has exited; False: it lives."""
+        ended: bool | None = None
+        for ev in self.events:
+            if ev.get("pid") == pid and ev["type"] in ("proc.spawn", "proc.exit"):
+                ended = ev["type"] == "proc.exit"
+        return ended
+
     @property
     def files(self) -> dict[str, str]:
         return self.sub.files
@@ -195,7 +203,9 @@ class RunManager:
             self._publish_own(r, [protocol.run_queued(i + 1)])
 
     def _pump(self) -> None:
-        while self.queue and self.running < self.slots and self.free_uids:
+        # While the launcher is down (the janitor is restarting it) queued runs keep their places: started
+        # now, each would end at once as "the launcher is not running".
+        while self.queue and self.running < self.slots and self.free_uids and self.launcher.alive():
             run = self.queue.popleft()
             run.uid = self.free_uids.pop(0)
             run.status = RunStatus.RUNNING
@@ -433,6 +443,7 @@ class RunManager:
                 log.error("the sandbox launcher died; starting a new one")
                 try:
                     await asyncio.to_thread(self.launcher.restart)
+                    self._pump()
                     await self.keep_warm()
                 except LauncherError as e:
                     log.error("could not restart the launcher: %s", e)

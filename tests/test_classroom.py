@@ -280,18 +280,23 @@ def test_a_class_behind_one_address_each_gets_its_run_one_at_a_time_in_order(ser
         t.start()
     for t in threads:
         t.join()
+    presses_done = time.time()
     got = [r for r in answers if r is not None]
     assert [r.status_code for r in got] == [201] * n, [r.text for r in got if r.status_code != 201][:3]
     bodies = [r.json() for r in got]
     queued = sorted(b["position"] for b in bodies if b["position"])
     assert queued, "with 35 presses at once some must wait"
-    assert len(set(queued)) == len(queued) and queued[0] >= 1  # one place each in the one queue
+    assert queued[0] >= 1
     # One run per student at a time: a second press while the first waits or runs is refused, named.
     waiting = next(i for i, b in enumerate(bodies) if b["position"])
     again = students[waiting].post(f"/api/rooms/{code}/my-runs", json={"lesson": "fork-basics"})
     assert again.status_code == 409 and bodies[waiting]["id"] in again.text
-    for b in bodies:
-        wait_run(server, b["id"], timeout=120)
+    infos = [wait_run(server, b["id"], timeout=120) for b in bodies]
+    # One place each in the one queue. A run that ended while others were still pressing moved the whole
+    # queue up by one, so the next press could be given a place an earlier one was given before the move:
+    # at most one repeat per run that ended during the presses (its end is stamped before its slot is freed).
+    ended_meanwhile = sum(1 for info in infos if info["finished"] < presses_done)
+    assert len(queued) - len(set(queued)) <= ended_meanwhile, (queued, ended_meanwhile)
     for b in bodies:
         events = server.http.get(f"/api/runs/{b['id']}/events", headers=auth(server)).json()
         positions = [e["position"] for e in events if e["type"] == "run.queued"]

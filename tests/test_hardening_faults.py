@@ -68,6 +68,30 @@ def test_runs_of_a_killed_launcher_end_as_sandbox_restarted(tmp_path: Path) -> N
         stop_server(s)
 
 
+def test_runs_waiting_for_a_slot_when_the_launcher_dies_run_once_it_is_back(tmp_path: Path) -> None:
+    """With every slot taken, a queued run keeps its place while the launcher restarts and then runs:
+    it is not started against the dead launcher and ended as "the launcher is not running"."""
+    s = start_server(tmp_path, {"PROCLAB_MAX_CONCURRENT_RUNS": "1"})
+    try:
+        c = browser(s)
+        launcher = s.http.get("/healthz").json()["launcher"]["pid"]
+        # The first run ends on its own just after the kill, before the janitor has a new launcher: its
+        # slot is free while the launcher is down (runs it started are only swept once a new one is up).
+        first = c.post("/api/runs", json={"files": {"main.py": "import time\nprint('go', flush=True)\n"
+                                                                   "time.sleep(3)\nprint('bye')\n"}}).json()["id"]
+        queued = c.post("/api/runs", json={"files": {"main.py": "print('my turn came')\n"}}).json()
+        assert queued["status"] == "queued", queued
+        wait_output(c, first, "go")
+        time.sleep(2.7)
+        os.kill(launcher, signal.SIGKILL)
+        s.wait(first, 30)
+        events = s.wait(queued["id"], 60)
+        assert events[-1]["status"] == "ok", events[-1]
+        assert "my turn came" in output(events)
+    finally:
+        stop_server(s)
+
+
 def test_runs_of_a_killed_web_process_are_kept_as_interrupted(tmp_path: Path) -> None:
     s = start_server(tmp_path)
     c = browser(s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,8 @@ def detail_text(r: httpx.Response) -> str:
 
 @pytest.mark.parametrize("field,value,expect", [
     ("wall_s", "NaN", "finite"), ("wall_s", "Infinity", "finite"), ("leftover_s", "NaN", "finite"),
-    ("cpu_s", "-1", "greater than 0"), ("wall_s", "0", "greater than 0"), ("processes", "0", "greater than"),
+    ("cpu_s", "-1", "greater than or equal to 0.1"), ("wall_s", "0", "greater than or equal to 0.1"),
+    ("wall_s", "1e-320", "greater than or equal to 0.1"), ("processes", "0", "greater than"),
     ("wall_s", "1e300", "at most 30"), ("memory_mb", "100000", "at most 256"), ("nope_s", "1", "nope_s"),
     # Below what the kernel lets a cgroup be set to once the run's set-up is in it: an OSError (EBUSY) before.
     ("memory_mb", "2", "greater than or equal to 16"),
@@ -145,6 +147,30 @@ def test_pace_and_signal_422s_list_the_choices(server: Server) -> None:
     assert r.status_code == 422 and "SIGUSR1" in r.text
     server.http.post(f"/api/runs/{run_id}/stop")
     server.wait(run_id)
+
+
+def test_a_signal_is_taken_only_for_a_live_process_of_the_run(server: Server) -> None:
+    """A signal to a pid that is not the run's, or whose process has ended, would be answered ok and
+    never sent: it is a 409 naming the pid. A live process's signal is taken and delivered."""
+    code = "import os, time\nif os.fork() == 0:\n    os._exit(3)\nos.wait()\nprint('ready', flush=True)\ntime.sleep(30)\n"
+    run_id = server.http.post("/api/runs", json={"files": {"main.py": code}}).json()["id"]
+    deadline = time.monotonic() + 30
+    events: list[dict] = []
+    while time.monotonic() < deadline and not any(e["type"] == "io.output" and "ready" in e.get("text", "")
+                                                  for e in events):
+        events = server.http.get(f"/api/runs/{run_id}/events").json()
+        time.sleep(0.05)
+    spawned = [e for e in events if e["type"] == "proc.spawn"]
+    root, child = spawned[0]["pid"], spawned[1]["pid"]
+    r = server.http.post(f"/api/runs/{run_id}/signal", json={"pid": child, "signal": "SIGTERM"})
+    assert r.status_code == 409 and r.json()["code"] == "process_ended" and str(child) in r.json()["detail"]
+    stranger = max(e["pid"] for e in spawned) + 40
+    r = server.http.post(f"/api/runs/{run_id}/signal", json={"pid": stranger, "signal": "SIGTERM"})
+    assert r.status_code == 409 and r.json()["code"] == "not_in_run" and str(stranger) in r.json()["detail"]
+    r = server.http.post(f"/api/runs/{run_id}/signal", json={"pid": root, "signal": "SIGTERM"})
+    assert r.status_code == 200
+    exit_ = next(e for e in server.wait(run_id) if e["type"] == "proc.exit" and e["pid"] == root)
+    assert exit_["signal"] == "SIGTERM"
 
 
 NESTED: list = []

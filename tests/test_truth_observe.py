@@ -208,7 +208,7 @@ for pid in kids:
 
 def test_a_failed_exec_is_told_with_its_errno_and_the_process_goes_on(tmp_path: Path) -> None:
     """os.execvp of a program that does not exist returns (ENOENT): the student sees the attempt, its errno and
-    its line, and the child keeps running its old program. Searches along PATH are not failures of their own:
+    its line, and the child keeps running its old program; subprocess.run of one is told the same way. Searches along PATH are not failures of their own:
     subprocess's child tries each PATH directory with execve, and the shell looks a command up before its exec."""
     src = """import os, subprocess, sys
 pid = os.fork()
@@ -225,6 +225,10 @@ try:
     subprocess.run(["no-such-program"])
 except FileNotFoundError:
     print("not found")
+try:
+    subprocess.run(["true"], cwd="/no-such-dir")  # chdir failed: no exec was tried
+except FileNotFoundError:
+    print("no dir")
 print("parent done")
 """
     events = run_source(src, tmp_path)
@@ -232,12 +236,20 @@ print("parent done")
         jsonschema.validate(e, SCHEMA)
     failed = of(events, "proc.exec.failed")
     child = next(e["pid"] for e in of(events, "proc.spawn") if e["line"] and e["line"]["line"] == 2)
+    # subprocess's own child failed its exec in C code (_posixsubprocess); its parent tells of it.
+    root = of(events, "run.started")[0]["root_pid"]
+    died_255 = [e["pid"] for e in of(events, "proc.exit") if e["code"] == 255]
+    sp_child = next(e["pid"] for e in of(events, "proc.spawn") if e["ppid"] == root and e["pid"] in died_255)
     assert [(e["pid"], e["argv"], e["path"], e["error"], e["errno"], e["line"]["line"]) for e in failed] == \
-        [(child, ["no-such-program", "-x"], "no-such-program", "ENOENT", 2, 5)], failed
+        [(child, ["no-such-program", "-x"], "no-such-program", "ENOENT", 2, 5),
+         (sp_child, ["no-such-program"], "no-such-program", "ENOENT", 2, 13)], failed
+    # Told after the child's end (the parent learns it then), never before its spawn.
+    seq = {(e["type"], e["pid"]): e["seq"] for e in events if "pid" in e}
+    assert seq[("proc.spawn", sp_child)] < seq[("proc.exit", sp_child)] < seq[("proc.exec.failed", sp_child)]
     assert not [e for e in of(events, "proc.exec") if e["pid"] == child]  # it never became another program
     assert [e["code"] for e in of(events, "proc.exit") if e["pid"] == child] == [127]
     assert ["true"] in [e["argv"] for e in of(events, "proc.exec")]
-    assert output(events) == "exec failed: No such file or directory\nnot found\nparent done\n"
+    assert output(events) == "exec failed: No such file or directory\nnot found\nno dir\nparent done\n"
     # subprocess's child whose exec failed lived about a millisecond: it is in the tree, with a name (its
     # parent's program, which it ran until it died), and reaped.
     assert all(e["name"] for e in of(events, "proc.spawn")), of(events, "proc.spawn")

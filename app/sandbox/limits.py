@@ -25,7 +25,8 @@ LIMIT_PARAMS: dict[str, tuple[str, ...]] = {
 # The least a limit may be where "more than 0" is not enough: a run's cgroup already holds its set-up (a warm
 # spare's waiting root, its compiler) when the limit is applied, and the kernel refuses a memory.max below
 # what is in use (EBUSY), which a student would see as an OSError.
-MINIMUM: dict[str, int | float] = {"memory_mb": 16}
+# Below these a run cannot even start its program (a wall clock of 1e-320 s was once taken and "hit").
+MINIMUM: dict[str, int | float] = {"memory_mb": 16, "wall_s": 0.1, "cpu_s": 0.1}
 
 
 class LimitError(ValueError):

@@ -394,6 +394,29 @@ def _w_exec(orig, name: str):  # type: ignore[no-untyped-def]
     return execer
 
 
+def _w_execute_child(orig):  # type: ignore[no-untyped-def]
+    """subprocess's child execs inside _posixsubprocess (C code, no Python frame to trace): when that exec
+    fails, the parent learns the errno through a pipe and raises. Its child, already reaped by then, is
+    told to have failed its exec, as an os.exec* in Python or an exec in C is."""
+    def _execute_child(self, args, executable, *rest):  # type: ignore[no-untyped-def]
+        try:
+            return orig(self, args, executable, *rest)
+        except OSError as e:
+            cwd = rest[3] if len(rest) > 3 else None  # (preexec_fn, close_fds, pass_fds, cwd, ...)
+            pid = getattr(self, "pid", None)
+            # A failed chdir(cwd) comes back the same way, naming cwd: no exec was tried.
+            if getattr(self, "_child_created", False) and pid and e.filename is not None and e.filename != cwd:
+                import errno  # only here, as in _w_exec
+
+                argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+                _event({"type": "proc.exec.failed", "child": pid, "argv": [os.fsdecode(a) for a in argv],
+                        "path": os.fsdecode(executable or e.filename), "errno": e.errno,
+                        "error": errno.errorcode.get(e.errno or 0, "")})
+            raise
+
+    return _execute_child
+
+
 def _w_kill(orig, call: str):  # type: ignore[no-untyped-def]
     def kill(pid, sig):  # type: ignore[no-untyped-def]
         try:
@@ -1096,6 +1119,9 @@ def install_hooks() -> None:
         _wrap(os, name, lambda o, n=name: _w_wait(o, n))
     _wrap(os, "waitid", _w_waitid)
     _rebind_defaults()
+    import subprocess  # already imported by _rebind_defaults
+
+    _wrap(subprocess.Popen, "_execute_child", _w_execute_child)
     for name in ("execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe"):
         _wrap(os, name, lambda o, n=name: _w_exec(o, n))
     _wrap(os, "kill", lambda o: _w_kill(o, "kill"))

@@ -250,13 +250,25 @@ class ShimLink:
                                   "path": path[:1024] if path else None}
 
     def _exec_failed(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
-        """The exec* call returned: the pending exec never happened; the attempt is part of the story."""
-        pend = self.pending_exec.pop(pid, None) or {}
+        """The exec* call returned: the pending exec never happened; the attempt is part of the story.
+        With `child`: a Python parent tells of its subprocess child's exec, which failed in C code."""
         code = msg.get("errno") if isinstance(msg.get("errno"), int) else None
         error = str(msg.get("error") or "")[:32] or (errno.errorcode.get(code, "") if code is not None else "")
-        path = msg.get("path") if isinstance(msg.get("path"), str) else pend.get("path")
-        self.emit(protocol.proc_exec_failed(pid, pend.get("argv") or [], path, error or "unknown", code,
-                                            pend.get("line") or line), t=t)
+        raw_path = msg.get("path")
+        path = raw_path[:1024] if isinstance(raw_path, str) else None
+        child = _int(msg, "child")
+        if child is not None:
+            p = self.tracker.procs.get(child)
+            if p is None or p.ppid != pid:  # only of a child it is known to have had
+                return
+            argv = [str(a)[:1024] for a in msg.get("argv", [])][:64] if isinstance(msg.get("argv"), list) else []
+            # Stamped when it is read: the parent learnt of it after the child's end, whose stamp (from the
+            # kernel's report or /proc) may trail the shim's clock; its timeline mark must not precede the spawn.
+            self.emit(protocol.proc_exec_failed(child, argv, path, error or "unknown", code, line))
+            return
+        pend = self.pending_exec.pop(pid, None) or {}
+        self.emit(protocol.proc_exec_failed(pid, pend.get("argv") or [], path or pend.get("path"), error or "unknown",
+                                            code, pend.get("line") or line), t=t)
 
     def _wait(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
         result, status = msg.get("result"), msg.get("status")

@@ -203,7 +203,10 @@ class Web:
             raise Problem(403, "not_yours")
         return meta
 
-    async def control(self, run_id: str, cmd: dict[str, Any], request: Request) -> dict[str, Any]:
+    async def control(self, run_id: str, cmd: dict[str, Any], request: Request,
+                      pid: int | None = None) -> dict[str, Any]:
+        """A command for a run, once the caller may give it; `pid`: the process it is for must be one of
+        the run's that still lives (a signal to any other pid would be answered ok and never sent)."""
         run = self.state.manager.runs.get(run_id)
         if run is None:
             return await self._control_elsewhere(run_id, cmd, request)
@@ -214,6 +217,8 @@ class Web:
                 raise Problem(403, "other_browser")
         if run.status == RunStatus.FINISHED:
             raise Problem(409, "run_finished")
+        if pid is not None and (ended := run.process_ended(pid)) is not False:
+            raise Problem(409, "not_in_run" if ended is None else "process_ended", pid=pid)
         await self.state.manager.command(run_id, cmd)
         return {"ok": True}
 

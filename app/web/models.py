@@ -22,8 +22,8 @@ class LimitsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
-    wall_s: float | None = Field(default=None, gt=0)
-    cpu_s: float | None = Field(default=None, gt=0)
+    wall_s: float | None = Field(default=None, ge=MINIMUM["wall_s"])
+    cpu_s: float | None = Field(default=None, ge=MINIMUM["cpu_s"])
     processes: int | None = Field(default=None, ge=1)
     memory_mb: int | None = Field(default=None, ge=MINIMUM["memory_mb"])
     output_kb: int | None = Field(default=None, ge=1)

@@ -122,7 +122,7 @@ async def stop_run(run_id: str, web: WebDep, request: Request) -> dict[str, Any]
 
 @router.post("/api/runs/{run_id}/signal")
 async def signal_run(run_id: str, req: SignalRequest, web: WebDep, request: Request) -> dict[str, Any]:
-    return await web.control(run_id, protocol.send_signal(req.pid, req.signal), request)
+    return await web.control(run_id, protocol.send_signal(req.pid, req.signal), request, pid=req.pid)
 
 
 @router.post("/api/runs/{run_id}/interrupt")
