@@ -77,7 +77,7 @@ class ShimLink:
             "proc.fork": self._fork, "proc.fork.begin": self._fork_begin, "proc.exec": self._exec,
             "proc.exec.failed": self._exec_failed, "proc.wait": self._wait, "limit.hit": self._limit_hit,
             "ipc.hide": self._hide, "thread.start": self._nothing, "ipc.op.begin": self._op_begin,
-            "proc.wait.begin": self._line_only, "ipc.read.begin": self._line_only, "proc.exiting": self._exiting,
+            "proc.wait.begin": self._wait_begin, "ipc.read.begin": self._line_only, "proc.exiting": self._exiting,
             **{kind: self._pass_through for kind in _PASS_THROUGH if kind != "proc.wait"},
         }
         self._outgoing: dict[str, Callable[[int, dict[str, Any], int | None, Any], None]] = {
@@ -270,8 +270,17 @@ class ShimLink:
         self.emit(protocol.proc_exec_failed(pid, pend.get("argv") or [], path or pend.get("path"), error or "unknown",
                                             code, pend.get("line") or line), t=t)
 
+    def _wait_begin(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
+        p = self.tracker.procs.get(pid)
+        if p is not None:
+            p.in_wait_since = time.monotonic_ns()
+        self._line_only(pid, msg, t, line)
+
     def _wait(self, pid: int, msg: dict[str, Any], t: int | None, line: Any) -> None:
         result, status = msg.get("result"), msg.get("status")
+        p = self.tracker.procs.get(pid)
+        if p is not None and msg.get("call") != "waitid":  # waitid reports no begin
+            p.in_wait_since = None
         self._pass_through(pid, msg, t, line)
         if isinstance(result, int) and result > 0 and isinstance(status, int) and not msg.get("nowait"):
             self.tracker.reaped(result, pid, str(msg.get("call")), status)

@@ -142,6 +142,7 @@ class Proc:
     io_ready: bool = False  # the shim has told which of its fds are plumbing (or it has no shim)
     first_seen: int = 0
     exit_hint: int | None = None  # wait status it told the shim on its way out (exit(), _exit, main's return)
+    in_wait_since: int | None = None  # in a traced wait call (its shim said so): a child it reaps will be told
 
 
 def _exe(pid: int) -> str | None:
@@ -577,6 +578,7 @@ class Tracker:
 
     # A traced wait() reaches the supervisor a little after the pid leaves /proc: hold it this long.
     SETTLE_NS = 30_000_000
+    WAIT_REPORT_NS = 2_000_000_000  # ... and this long when its parent is inside a traced wait
 
     def gone(self, pid: int) -> None:
         """/proc/PID vanished: reaped by someone. Settled as 'by its parent' unless a traced wait says more."""
@@ -594,7 +596,13 @@ class Tracker:
 
     def settle(self, now_ns: int, force: bool = False) -> None:
         for p in list(self.procs.values()):
-            if p.vanished_at is not None and not p.reaped and (force or now_ns - p.vanished_at > self.SETTLE_NS):
+            if p.vanished_at is None or p.reaped:
+                continue
+            parent = self.procs.get(p.ppid)
+            # A parent inside a traced wait reaped it: that wait's report, with the real status, is on its way
+            # (a busy machine once delayed it past SETTLE_NS, and a SIGPIPE death was settled as unknown).
+            hold = self.WAIT_REPORT_NS if parent is not None and parent.in_wait_since is not None else self.SETTLE_NS
+            if force or now_ns - p.vanished_at > hold:
                 # Gone without a zombie anyone saw (SIGCHLD ignored, or reaped inside system()): the status it
                 # told a shim on its way out is the status then (only a signal in the instant between its report
                 # and the syscall would make it wrong).
